@@ -1,0 +1,222 @@
+"""The run engine: one training run from a resolved config to a result (curve + scores).
+
+A run is a pure function of its config (seed included): the same config on the same machine
+gives the same curve, which is what makes sweeps resumable and results cacheable.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import platform
+import sys
+import time
+
+import torch
+
+from .api import EvalContext
+from .config import run_id
+from .errors import UserError
+from .plugins import get_registry
+from .scoring import score
+
+
+def derive_seed(seed: int, stream: str) -> int:
+    """Independent RNG streams per purpose, so e.g. the model init does not depend on how
+    many random numbers the data split drew (and a teacher net seeded 0 differs from student 0)."""
+    return int(hashlib.sha256(f"{seed}:{stream}".encode()).hexdigest()[:12], 16)
+
+
+def eval_schedule(steps: int, eval_every: int) -> list[int]:
+    """Dense early, then regular (SPEC §4): every step up to 10, ~10 log-spaced points per decade
+    up to ``eval_every``, then every ``eval_every``, and always the last step."""
+    points = set(range(0, min(10, steps) + 1))
+    if eval_every > 10:
+        k = 10.0
+        while k < eval_every:
+            points.add(int(round(k)))
+            k *= 10 ** 0.1
+    points.update(range(eval_every, steps + 1, eval_every))
+    points.add(steps)
+    return sorted(p for p in points if p <= steps)
+
+
+def versions() -> dict:
+    from . import __version__
+    return {"grokbench": __version__, "torch": torch.__version__,
+            "python": sys.version.split()[0], "platform": platform.platform()}
+
+
+def build_optimizer(registry, model, config):
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = registry.get("optimizers", config["optimizer"]).obj(params, config)
+    # The first listed wrapper sees the gradient first, so it must be the outermost.
+    for name in reversed(config["wrappers"]):
+        opt = registry.get("optimizers", name).obj(opt, model, config)
+    return opt
+
+
+class Batches:
+    """Training-set indices per step: the full set reshuffled each step (as ref-SM), or
+    minibatches drawn from a fresh permutation each epoch."""
+
+    def __init__(self, n, batch_size, seed, device):
+        self.n, self.bs, self.device = n, batch_size, device
+        self.gen = torch.Generator().manual_seed(seed)
+        self.perm, self.pos = None, n
+
+    def next(self):
+        if self.bs is None or self.bs >= self.n:
+            return torch.randperm(self.n, generator=self.gen).to(self.device)
+        if self.pos + self.bs > self.n:
+            self.perm, self.pos = torch.randperm(self.n, generator=self.gen).to(self.device), 0
+        idx = self.perm[self.pos:self.pos + self.bs]
+        self.pos += self.bs
+        return idx
+
+
+def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> dict:
+    """Train one run and return its result: config, curve, scores, timings, versions."""
+    registry = registry or get_registry()
+    if config.get("threads"):
+        torch.set_num_threads(int(config["threads"]))
+    device = torch.device(config["device"])
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
+    dtype = getattr(torch, config["dtype"])
+    seed = int(config["seed"])
+
+    task = registry.get("tasks", config["task"]).obj()
+    torch.manual_seed(derive_seed(seed, "data"))
+    data = task.load(config)
+    train_x, test_x = task.to(data.train_x, device, dtype), task.to(data.test_x, device, dtype)
+    float_y = data.info.kind != "classification"
+    train_y = data.train_y.to(device, dtype if float_y else None)
+    test_y = data.test_y.to(device, dtype if float_y else None)
+
+    torch.manual_seed(derive_seed(seed, "model"))
+    model = registry.get("models", config["model"]).obj(data.info, config)
+    with torch.no_grad():  # Omnigrok's α: scale every parameter after the default init
+        for p in model.parameters():
+            p.mul_(float(config["init_scale"]))
+    model.to(device, dtype)
+    loss_fn = registry.get("losses", config["loss"]).obj(config)
+    optimizer = build_optimizer(registry, model, config)
+    metrics = [registry.get("metrics", m) for m in registry.names("metrics")]
+    loggers = [registry.get("loggers", name).obj(run_id(config), config, config.get("log_dir"))
+               for name in config.get("loggers") or []]
+
+    steps = int(config["steps"])
+    schedule = set(eval_schedule(steps, int(config["eval_every"])))
+    batches = Batches(data.n_train, config["batch_size"], derive_seed(seed, "batches"), device)
+    grad_clip = config.get("grad_clip")
+    curve, status = [], "finished"
+    train_time = eval_time = 0.0
+    bar = _progress(steps, progress, f"{config['task']}/{config['method']}")
+    t_start = time.perf_counter()
+    try:
+        for step in range(steps + 1):
+            if step in schedule:
+                t0 = time.perf_counter()
+                record = evaluate(task, model, loss_fn, metrics, config, step,
+                                  train_x, train_y, test_x, test_y)
+                eval_time += time.perf_counter() - t0
+                curve.append(record)
+                for lg in loggers:
+                    lg.log(step, record)
+                if on_eval:
+                    on_eval(record)
+                bar.set_postfix(train=f"{record['train_acc']:.3f}", test=f"{record['test_acc']:.3f}",
+                                refresh=False)
+                if not (math.isfinite(record["train_loss"]) and math.isfinite(record["weight_norm"])):
+                    status = "nonfinite"
+                    break
+            if step == steps:
+                break
+            t0 = time.perf_counter()
+            model.train()
+            idx = batches.next()
+            loss = loss_fn(model(task.select(train_x, idx)), train_y[idx]).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float(grad_clip))
+            optimizer.step()
+            train_time += time.perf_counter() - t0
+            bar.update(1)
+            if not torch.isfinite(loss):  # NaN/inf: record where, stop, don't crash
+                status = "nonfinite"
+                curve.append({"step": step + 1, "train_loss": float(loss), "nonfinite": True})
+                break
+    finally:
+        bar.close()
+        for lg in loggers:
+            lg.close()
+    wall = time.perf_counter() - t_start
+    done_steps = curve[-1]["step"] if curve else 0
+    result = {
+        "run_id": run_id(config), "config": config, "curve": curve, "status": status,
+        "wall_time": wall, "train_time": train_time, "eval_time": eval_time,
+        "steps_per_s": done_steps / train_time if train_time > 0 else float("nan"),
+        "versions": versions(),
+    }
+    result["scores"] = score(curve, config, status, result)
+    return result
+
+
+def evaluate(task, model, loss_fn, metrics, config, step, train_x, train_y, test_x, test_y):
+    """Metrics on the full train and test sets (SPEC §3), in eval mode.
+
+    The training-set pass keeps the graph so the same forward gives ∇L for NLM alignment
+    (loss without weight decay, before any optimizer transform)."""
+    model.eval()
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    params = [p for _, p in named]
+    n_train, chunk = len(train_y), int(config["eval_batch_size"])
+    grads = [torch.zeros_like(p) for p in params]
+    outs, losses = [], []
+    # cuDNN RNNs refuse backward in eval mode; the native kernels compute the same function.
+    with torch.backends.cudnn.flags(enabled=False):
+        for lo in range(0, n_train, chunk):
+            sl = slice(lo, min(lo + chunk, n_train))
+            out = model(task.select(train_x, sl))
+            per_sample = loss_fn(out, train_y[sl])
+            gs = torch.autograd.grad(per_sample.sum() / n_train, params, allow_unused=True)
+            for acc, g in zip(grads, gs):
+                if g is not None:
+                    acc.add_(g)
+            outs.append(out.detach())
+            losses.append(per_sample.detach())
+    train_out, train_losses = torch.cat(outs), torch.cat(losses)
+    with torch.no_grad():
+        test_out = torch.cat([model(task.select(test_x, slice(lo, lo + chunk)))
+                              for lo in range(0, len(test_y), chunk)])
+        test_losses = loss_fn(test_out, test_y)
+    record = {
+        "step": step,
+        "train_acc": task.correct(train_out, train_y, config).double().mean().item(),
+        "test_acc": task.correct(test_out, test_y, config).double().mean().item(),
+        "train_loss": train_losses.double().mean().item(),
+        "test_loss": test_losses.double().mean().item(),
+    }
+    ctx = EvalContext(step, config, task, model, train_out, train_y, train_losses,
+                      test_out, test_y, named, grads)
+    for entry in metrics:
+        record.update(entry.obj(ctx))
+    record.update(getattr(task, "extra_metrics", lambda ctx: {})(ctx))
+    record.setdefault("weight_norm", math.sqrt(sum(p.detach().double().pow(2).sum().item()
+                                                   for p in params)))
+    return record
+
+
+def _progress(total, enabled, desc):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, file=sys.stderr, unit="step", dynamic_ncols=True,
+                mininterval=0.5)
+
+
+class _NoBar:
+    def update(self, n): pass
+    def set_postfix(self, **kw): pass
+    def close(self): pass

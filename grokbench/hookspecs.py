@@ -1,0 +1,75 @@
+"""The hooks a grokbench plugin can implement.
+
+Every hook is in the register-callback style (as in simonw/llm): the plugin is handed a
+``register`` function and calls it once per thing it provides. The host validates each thing,
+rejects a duplicate name with an error naming both plugins, and remembers who registered what.
+"""
+import pluggy
+
+hookspec = pluggy.HookspecMarker("grokbench")
+hookimpl = pluggy.HookimplMarker("grokbench")
+
+
+@hookspec
+def register_tasks(register):
+    """Register tasks: ``register(TaskClass)``, a subclass of :class:`grokbench.api.Task`.
+
+    A task owns its data, its kind (classification or regression), its default model and
+    hyperparameters, and its generalization target (metric and threshold)."""
+
+
+@hookspec
+def register_models(register):
+    """Register models: ``register(name, build, description, options={})``.
+
+    ``build(info: TaskInfo, config: dict) -> torch.nn.Module``. ``options`` are the model's own
+    settings with their defaults (they become overridable ``--set`` keys)."""
+
+
+@hookspec
+def register_losses(register):
+    """Register losses: ``register(name, build, description, options={})``.
+
+    ``build(config) -> fn(output, target) -> per-sample loss tensor`` (the engine takes the mean)."""
+
+
+@hookspec
+def register_optimizers(register):
+    """Register optimizers: ``register(name, build, description, options={}, wrapper=False)``.
+
+    A base optimizer: ``build(params: list, config) -> torch.optim.Optimizer``.
+    A wrapper (``wrapper=True``, e.g. ⊥Grad, Grokfast, the norm constraint):
+    ``build(inner_optimizer, model, config) -> object with step() and zero_grad()``; wrappers are
+    listed in the ``wrappers`` setting and applied to the gradient in that order."""
+
+
+@hookspec
+def register_methods(register):
+    """Register methods: ``register(name, settings: dict, description)``.
+
+    A method is a named recipe of settings (``--method perpgrad+stablemax`` composes several);
+    list-valued settings are concatenated, any other setting given two different values is a
+    conflict."""
+
+
+@hookspec
+def register_metrics(register):
+    """Register metrics: ``register(name, compute, description)``.
+
+    ``compute(ctx: EvalContext) -> dict[str, float]`` runs at every evaluation."""
+
+
+@hookspec
+def register_executors(register):
+    """Register sweep executors: ``register(name, build, description)``.
+
+    ``build(workers: int | None) -> concurrent.futures.Executor``-like object whose ``submit``
+    runs :func:`grokbench.engine.run_in_worker` jobs (picklable config dicts)."""
+
+
+@hookspec
+def register_loggers(register):
+    """Register loggers: ``register(name, build, description)``.
+
+    ``build(run_id, config, log_dir) -> object with log(step, metrics: dict) and close()``.
+    The SQLite store stays the source of truth; loggers mirror evaluations to other tools."""

@@ -1,0 +1,154 @@
+"""Plugin loading and the registry of everything plugins provide.
+
+Plugins (bundled and third-party alike) are found through the ``grokbench`` entry-point group;
+the core never imports a plugin module by name. ``GROKBENCH_LOAD_PLUGINS`` (comma-separated
+entry-point names) is an allow-list, ``GROKBENCH_DISABLE_PLUGINS`` a deny-list.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+import pluggy
+
+from . import hookspecs
+from .errors import UserError
+
+KINDS = ("tasks", "models", "losses", "optimizers", "methods", "metrics", "executors", "loggers")
+
+
+@dataclass
+class Entry:
+    """One registered thing: a task class, a model builder, a method recipe ..."""
+
+    kind: str
+    name: str
+    obj: Any
+    description: str
+    plugin: str
+    options: dict = field(default_factory=dict)
+    wrapper: bool = False  # optimizers only: wraps another optimizer
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    distribution: str | None
+    version: str | None
+    registered: dict = field(default_factory=dict)  # kind -> [names]
+
+
+class Registry:
+    def __init__(self):
+        self.pm = pluggy.PluginManager("grokbench")
+        self.pm.add_hookspecs(hookspecs)
+        self.entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+        self.plugins: dict[str, PluginInfo] = {}
+
+    # -- loading -------------------------------------------------------------------------
+    def load_entry_points(self):
+        allow = _env_list("GROKBENCH_LOAD_PLUGINS")
+        deny = set(_env_list("GROKBENCH_DISABLE_PLUGINS") or [])
+        seen = set()
+        for ep in entry_points(group="grokbench"):
+            if ep.name in seen or ep.name in deny or (allow is not None and ep.name not in allow):
+                continue
+            seen.add(ep.name)
+            try:
+                module = ep.load()
+            except Exception as exc:  # a broken third-party plugin must not take the CLI down
+                raise UserError(
+                    f"plugin {ep.name!r} ({ep.value}) failed to import: {exc!r}; "
+                    f"fix or uninstall it, or set GROKBENCH_DISABLE_PLUGINS={ep.name}"
+                ) from exc
+            dist = getattr(ep, "dist", None)
+            self.add_plugin(module, ep.name, dist.name if dist else None, dist.version if dist else None)
+        if allow is not None:
+            missing = set(allow) - seen
+            if missing:
+                raise UserError(f"GROKBENCH_LOAD_PLUGINS names unknown plugins: {sorted(missing)}; "
+                                "`grokbench plugins` lists the installed ones")
+        return self
+
+    def add_plugin(self, module, name: str, distribution=None, version=None):
+        """Register one plugin module (or object) and collect what it registers."""
+        if name in self.plugins:
+            raise UserError(f"two plugins are both named {name!r}; uninstall one of them")
+        info = PluginInfo(name, distribution, version)
+        self.plugins[name] = info
+        self.pm.register(module, name)
+        self.pm.check_pending()  # a misspelled hook name is an error, not silence
+        # Call this plugin's implementations only, so each registration is attributed to it.
+        for kind in KINDS:
+            for impl in getattr(self.pm.hook, f"register_{kind}").get_hookimpls():
+                if impl.plugin is module:
+                    impl.function(register=self._registrar(kind, name, info))
+        return info
+
+    def _registrar(self, kind: str, plugin: str, info: PluginInfo) -> Callable:
+        def register(*args, **kwargs):
+            entry = _make_entry(kind, plugin, *args, **kwargs)
+            existing = self.entries[kind].get(entry.name)
+            if existing is not None:
+                raise UserError(f"{kind[:-1]} {entry.name!r} is registered twice, by plugins "
+                                f"{existing.plugin!r} and {plugin!r}; disable one with "
+                                f"GROKBENCH_DISABLE_PLUGINS")
+            self.entries[kind][entry.name] = entry
+            info.registered.setdefault(kind, []).append(entry.name)
+        return register
+
+    # -- lookup --------------------------------------------------------------------------
+    def get(self, kind: str, name: str) -> Entry:
+        try:
+            return self.entries[kind][name]
+        except KeyError:
+            known = ", ".join(sorted(self.entries[kind])) or "none"
+            raise UserError(f"unknown {kind[:-1]} {name!r}; known {kind}: {known} "
+                            f"(`grokbench list {kind}`)") from None
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.entries[kind])
+
+
+def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
+    if kind == "tasks":
+        (task_cls,) = args
+        for attr in ("name", "description"):
+            if not getattr(task_cls, attr, None):
+                raise UserError(f"plugin {plugin!r} registered a task without a {attr}")
+        return Entry(kind, task_cls.name, task_cls, task_cls.description, plugin,
+                     options=dict(task_cls.options))
+    if kind == "methods":
+        name, settings, description = args
+        return Entry(kind, name, dict(settings), description, plugin)
+    name, obj, description = args[:3]
+    if not callable(obj):
+        raise UserError(f"plugin {plugin!r} registered {kind[:-1]} {name!r} with a non-callable")
+    return Entry(kind, name, obj, description, plugin, options=dict(kwargs.get("options", {})),
+                 wrapper=bool(kwargs.get("wrapper", False)))
+
+
+def _env_list(var):
+    value = os.environ.get(var)
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+_REGISTRY: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, loaded from entry points on first use."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = Registry().load_entry_points()
+    return _REGISTRY
+
+
+def reset_registry():
+    """Forget the loaded plugins (tests change the environment and load again)."""
+    global _REGISTRY
+    _REGISTRY = None

@@ -1,0 +1,53 @@
+"""Scores of one run, read from its curve alone (SPEC §4), so re-scoring never retrains.
+
+A run that never reaches a target within its budget is censored: its step count is ∞, never
+the budget. Every step count comes with its resolution: the gap to the evaluation before it.
+"""
+from __future__ import annotations
+
+import math
+
+INF = math.inf
+
+
+def first_step(curve, key, threshold):
+    """(step, resolution) of the first evaluation with curve[key] >= threshold, else (∞, None)."""
+    prev = None
+    for rec in curve:
+        value = rec.get(key)
+        if value is not None and not _isnan(value) and value >= threshold:
+            return rec["step"], (rec["step"] - prev if prev is not None else 0)
+        prev = rec["step"]
+    return INF, None
+
+
+def score(curve, config, status="finished", timing=None) -> dict:
+    evals = [r for r in curve if "train_acc" in r]
+    fit, fit_res = first_step(evals, "train_acc", config["fit_target"])
+    gen, gen_res = first_step(evals, config["target_metric"], config["target"])
+    onset, onset_res = first_step(evals, "sc_fraction", config["sc_threshold"])
+    sc_values = [r["sc_fraction"] for r in evals if not _isnan(r.get("sc_fraction"))]
+    last = evals[-1] if evals else {}
+    timing = timing or {}
+    return {
+        "steps_to_fit": fit, "steps_to_fit_resolution": fit_res,
+        "steps_to_generalize": gen, "steps_to_generalize_resolution": gen_res,
+        # delay is only defined once both happened; ∞ when generalization never came
+        "grokking_delay": (gen - fit) if gen < INF and fit < INF else INF,
+        "collapse_onset": onset, "collapse_onset_resolution": onset_res,
+        "sc_threshold": config["sc_threshold"],
+        "max_sc": max(sc_values) if sc_values else None,
+        "final_train_acc": last.get("train_acc"),
+        "final_test_acc": last.get("test_acc"),
+        "best_test_acc": max((r["test_acc"] for r in evals), default=None),
+        "weight_norm": last.get("weight_norm"),
+        "nlm_cosine": last.get("nlm_cosine"),
+        "nonfinite": status == "nonfinite",
+        "steps_run": curve[-1]["step"] if curve else 0,
+        "wall_time": timing.get("wall_time"),
+        "steps_per_s": timing.get("steps_per_s"),
+    }
+
+
+def _isnan(value):
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -1,0 +1,98 @@
+"""The results store: one SQLite file (WAL) for single runs and sweeps alike.
+
+Several worker processes may write at once: WAL lets readers go on while one writes, and the
+busy timeout makes a writer wait its turn instead of failing. A run is written once, complete,
+in one transaction, so a killed process never leaves half a run behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from .errors import UserError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id     TEXT PRIMARY KEY,
+    task       TEXT NOT NULL,
+    method     TEXT NOT NULL,
+    seed       INTEGER NOT NULL,
+    status     TEXT NOT NULL,
+    config     TEXT NOT NULL,
+    scores     TEXT NOT NULL,
+    curve      TEXT NOT NULL,
+    versions   TEXT NOT NULL,
+    wall_time  REAL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_task_method ON runs(task, method);
+"""
+
+
+def default_store_path() -> Path:
+    env = os.environ.get("GROKBENCH_STORE")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+    return Path(user_data_dir("grokbench")) / "runs.db"
+
+
+class Store:
+    def __init__(self, path=None):
+        self.path = Path(path) if path else default_store_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=60)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"cannot use {self.path} as a results store ({exc}); "
+                            "choose another file with --store PATH") from None
+        except OSError as exc:
+            raise UserError(f"cannot create the results store at {self.path} ({exc.strerror}); "
+                            "choose a writable place with --store PATH") from None
+
+    def save(self, result: dict):
+        cfg = result["config"]
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (result["run_id"], cfg["task"], cfg["method"], cfg["seed"], result["status"],
+                 json.dumps(cfg, sort_keys=True), json.dumps(result["scores"]),
+                 json.dumps(result["curve"]), json.dumps(result["versions"]),
+                 result.get("wall_time"), time.time()))
+
+    def has(self, run_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone() is not None
+
+    def done_ids(self) -> set:
+        return {r[0] for r in self.db.execute("SELECT run_id FROM runs")}
+
+    def get(self, run_id: str) -> dict:
+        rows = self.db.execute("SELECT * FROM runs WHERE run_id LIKE ?", (run_id + "%",)).fetchall()
+        if not rows:
+            raise UserError(f"no run {run_id!r} in {self.path}; `grokbench show` lists the runs")
+        if len(rows) > 1:
+            raise UserError(f"{run_id!r} matches {len(rows)} runs; give more of the id")
+        return self._row(rows[0])
+
+    def results(self, task=None, method=None) -> list[dict]:
+        query, args = "SELECT * FROM runs WHERE 1=1", []
+        if task:
+            query, args = query + " AND task=?", args + [task]
+        if method:
+            query, args = query + " AND method=?", args + [method]
+        return [self._row(r) for r in self.db.execute(query + " ORDER BY created_at", args)]
+
+    def _row(self, row) -> dict:
+        cols = [d[0] for d in self.db.execute("SELECT * FROM runs LIMIT 0").description]
+        rec = dict(zip(cols, row))
+        for key in ("config", "scores", "curve", "versions"):
+            rec[key] = json.loads(rec[key])
+        return rec
+
+    def close(self):
+        self.db.close()

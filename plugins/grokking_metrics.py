@@ -1,0 +1,49 @@
+"""The metrics of SPEC §3 beyond accuracy and loss: Softmax Collapse fraction, zero-loss
+fraction, NLM alignment (global and per tensor), weight norm and logit norm."""
+import math
+
+import torch
+
+from grokbench import hookimpl
+
+
+def softmax_collapse(ctx):
+    """Exactly ref-SM: training logits cast to the softmax precision, shifted by their max;
+    a sample has collapsed when Σ exp(z − max z) == 1 exactly (every other class underflows)."""
+    out = ctx.train_output
+    if ctx.task.kind != "classification" or out.ndim != 2 or out.shape[-1] < 2:
+        return {}
+    z = out.to(getattr(torch, ctx.config["softmax_precision"]))
+    off = z - z.max(dim=-1, keepdim=True).values
+    return {"sc_fraction": (off.exp().sum(-1) == 1).double().mean().item()}
+
+
+def zero_loss(ctx):
+    return {"zero_loss_fraction": (ctx.train_losses == 0).double().mean().item()}
+
+
+def nlm_alignment(ctx):
+    """cos(θ, −∇L), with ∇L of the training loss alone (no weight decay, no optimizer transform).
+    Naive loss minimization makes it approach 1: the gradient then only scales the weights."""
+    out, dot, tt, gg = {}, 0.0, 0.0, 0.0
+    for (name, p), g in zip(ctx.named_params, ctx.grads):
+        p64, g64 = p.detach().double().flatten(), g.double().flatten()
+        d, t2, g2 = -(p64 @ g64).item(), (p64 @ p64).item(), (g64 @ g64).item()
+        dot, tt, gg = dot + d, tt + t2, gg + g2
+        out[f"nlm_cosine/{name}"] = d / math.sqrt(t2 * g2) if t2 > 0 and g2 > 0 else 0.0
+    out["nlm_cosine"] = dot / math.sqrt(tt * gg) if tt > 0 and gg > 0 else 0.0
+    out["weight_norm"] = math.sqrt(tt)
+    return out
+
+
+def logit_norm(ctx):
+    out = ctx.train_output
+    return {"logit_norm": out.double().reshape(len(out), -1).norm(dim=-1).mean().item()}
+
+
+@hookimpl
+def register_metrics(register):
+    register("softmax_collapse", softmax_collapse, "fraction of training samples whose softmax sums to exactly 1 in float precision")
+    register("zero_loss", zero_loss, "fraction of training samples with a loss of exactly 0")
+    register("nlm_alignment", nlm_alignment, "cosine between θ and −∇L, global and per tensor; global weight norm")
+    register("logit_norm", logit_norm, "mean L2 norm of the training logits")

@@ -1,0 +1,76 @@
+"""Modular arithmetic tasks (Power et al.; ref-SM's settings): all p×p pairs (a, b) labelled
+with a ∘ b mod p, a random train split (fraction 0.4, as ref-SM's figures), the rest as test."""
+import torch
+
+from grokbench import Task, TaskData, TaskInfo, hookimpl
+from grokbench.errors import UserError
+
+
+def _inverse(b, p):
+    return pow(int(b), p - 2, p)  # Fermat: p is prime
+
+
+def _check_prime(p):
+    if p < 2 or any(p % k == 0 for k in range(2, int(p ** 0.5) + 1)):
+        raise UserError(f"p must be a prime (division and the paper's settings need it), got {p}; "
+                        "e.g. --set p=113 or p=97")
+
+
+class ModularTask(Task):
+    kind = "classification"
+    options = {"p": 113, "train_frac": 0.4}
+    # ref-SM: MLP 226-200-200-113 ReLU without biases, full batch, AdamW lr 0.01, β=(0.9, 0.99).
+    defaults = {"model": "mlp", "width": 200, "depth": 2, "activation": "relu", "bias": False,
+                "loss": "ce", "optimizer": "adamw", "lr": 0.01, "betas": [0.9, 0.99],
+                "weight_decay": 0.0, "steps": 3000, "eval_every": 100}
+    # Omnigrok / Nanda: the transformer was trained with AdamW 1e-3, β=(0.9, 0.98) (and wd 1:
+    # that is --method wd).
+    model_defaults = {"transformer": {"lr": 1e-3, "betas": [0.9, 0.98]}}
+    presets = {"long": {"steps": 20000, "eval_every": 200}}
+    skip_zero_b = False
+
+    @staticmethod
+    def op(a, b, p):
+        raise NotImplementedError
+
+    def load(self, config):
+        p, frac = int(config["p"]), float(config["train_frac"])
+        _check_prime(p)
+        if not 0 < frac < 1:
+            raise UserError(f"train_frac must be between 0 and 1, got {frac}")
+        a, b = torch.cartesian_prod(torch.arange(p), torch.arange(p)).unbind(1)
+        if self.skip_zero_b:
+            a, b = a[b != 0], b[b != 0]
+        y = self.op(a, b, p)
+        perm = torch.randperm(len(a))  # the engine seeded torch's RNG for this run's data
+        n_train = int(round(frac * len(a)))
+        x = torch.stack([a, b], 1)
+        tr, te = perm[:n_train], perm[n_train:]
+        info = TaskInfo("classification", p, "tokens", vocab_size=p, seq_len=2)
+        return TaskData(info, x[tr], y[tr], x[te], y[te])
+
+
+def _task(name, description, fn, skip_zero_b=False):
+    return type(f"Task_{name}", (ModularTask,), {
+        "name": name, "description": description, "op": staticmethod(fn),
+        "skip_zero_b": skip_zero_b})
+
+
+def _div(a, b, p):
+    inv = torch.tensor([_inverse(v, p) if v else 0 for v in range(p)])
+    return (a * inv[b]) % p
+
+
+TASKS = [
+    _task("modadd", "(a + b) mod p", lambda a, b, p: (a + b) % p),
+    _task("modsub", "(a − b) mod p", lambda a, b, p: (a - b) % p),
+    _task("modmul", "(a · b) mod p", lambda a, b, p: (a * b) % p),
+    _task("moddiv", "(a / b) mod p, b ≠ 0", _div, skip_zero_b=True),
+    _task("modpoly", "(a² + ab + b²) mod p", lambda a, b, p: (a * a + a * b + b * b) % p),
+]
+
+
+@hookimpl
+def register_tasks(register):
+    for task in TASKS:
+        register(task)

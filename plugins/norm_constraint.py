@@ -1,0 +1,36 @@
+"""Omnigrok's constant weight-norm constraint: after every optimizer step, rescale all
+parameters together so their global L2 norm stays at its value right after initialization
+(after α-scaling). One global sphere, not one per layer."""
+import torch
+
+from grokbench import OptimizerWrapper, hookimpl
+
+
+def global_norm(params) -> torch.Tensor:
+    return torch.sqrt(sum(p.detach().double().pow(2).sum() for p in params))
+
+
+class NormConstraint(OptimizerWrapper):
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.norm0 = global_norm(self.params())
+
+    @torch.no_grad()
+    def step(self):
+        self.inner.step()
+        params = self.params()
+        factor = self.norm0 / global_norm(params)
+        for p in params:
+            p.mul_(factor.to(p.dtype))
+
+
+@hookimpl
+def register_optimizers(register):
+    register("norm", lambda inner, model, config: NormConstraint(inner),
+             "keep the global weight norm at its initial value after every step", wrapper=True)
+
+
+@hookimpl
+def register_methods(register):
+    register("norm", {"wrappers": ["norm"], "weight_decay": 0.0},
+             "constant global weight norm (Omnigrok), no weight decay")

@@ -1,0 +1,36 @@
+"""Sparse parity (Barak et al.; StableMax paper): unique random bit vectors of length k + n,
+labelled with the parity of their first k bits."""
+import torch
+
+from grokbench import Task, TaskData, TaskInfo, hookimpl
+from grokbench.errors import UserError
+
+
+class SparseParity(Task):
+    name = "parity"
+    description = "parity of the first k of k+n random bits (k=3, n=40, 2000 samples, 50% train)"
+    kind = "classification"
+    options = {"k": 3, "n": 40, "n_samples": 2000, "train_frac": 0.5}
+    defaults = {"model": "mlp", "width": 200, "depth": 2, "bias": True, "activation": "relu",
+                "loss": "ce", "lr": 0.01, "betas": [0.9, 0.99], "steps": 3000, "eval_every": 100}
+
+    def load(self, config):
+        k, n, count = int(config["k"]), int(config["n"]), int(config["n_samples"])
+        if count > 2 ** (k + n):
+            raise UserError(f"only 2^{k + n} distinct vectors exist; lower n_samples")
+        bits, seen = [], set()
+        while len(bits) < count:  # unique vectors: draw, drop repeats, until there are enough
+            for row in torch.randint(0, 2, (count, k + n)).tolist():
+                if tuple(row) not in seen and len(bits) < count:
+                    seen.add(tuple(row))
+                    bits.append(row)
+        x = torch.tensor(bits, dtype=torch.float32)
+        y = x[:, :k].sum(1).long() % 2
+        n_train = int(round(float(config["train_frac"]) * count))
+        info = TaskInfo("classification", 2, "features", in_features=k + n)
+        return TaskData(info, x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+
+@hookimpl
+def register_tasks(register):
+    register(SparseParity)

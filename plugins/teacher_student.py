@@ -1,0 +1,38 @@
+"""Teacher-student regression (Omnigrok §3): a fixed random teacher MLP 5-100-100-5 (tanh)
+labels Gaussian inputs; a student of the same shape, initialized α = 2 times too large, learns it.
+A sample counts as correct when its MSE is below 1e-3."""
+import torch
+from torch import nn
+
+from grokbench import Task, TaskData, TaskInfo, hookimpl
+
+
+class TeacherStudent(Task):
+    name = "teacher-student"
+    description = "regress a random tanh teacher MLP 5-100-100-5 from 100 samples (Omnigrok §3)"
+    kind = "regression"
+    options = {"n_train": 100, "n_test": 100, "in_dim": 5, "teacher_seed": 0}
+    defaults = {"model": "mlp", "width": 100, "depth": 2, "activation": "tanh", "bias": True,
+                "loss": "mse", "optimizer": "adamw", "lr": 3e-4, "weight_decay": 0.05,
+                "init_scale": 2.0, "steps": 20000, "eval_every": 200, "acc_threshold": 1e-3}
+    presets = {"paper": {"steps": 100000, "eval_every": 500}}
+    target_metric = "test_acc"
+    target = 0.95
+
+    def load(self, config):
+        d, n_tr, n_te = int(config["in_dim"]), int(config["n_train"]), int(config["n_test"])
+        x = torch.randn(n_tr + n_te, d)
+        # The teacher is the same every run (its own seed), whatever the run's seed is.
+        with torch.random.fork_rng():
+            torch.manual_seed(int(config["teacher_seed"]))
+            teacher = nn.Sequential(nn.Linear(d, 100), nn.Tanh(), nn.Linear(100, 100), nn.Tanh(),
+                                    nn.Linear(100, d))
+        with torch.no_grad():
+            y = teacher(x)
+        info = TaskInfo("regression", d, "features", in_features=d)
+        return TaskData(info, x[:n_tr], y[:n_tr], x[n_tr:], y[n_tr:])
+
+
+@hookimpl
+def register_tasks(register):
+    register(TeacherStudent)
