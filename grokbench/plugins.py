@@ -78,8 +78,14 @@ class Registry:
             raise UserError(f"two plugins are both named {name!r}; uninstall one of them")
         info = PluginInfo(name, distribution, version)
         self.plugins[name] = info
-        self.pm.register(module, name)
-        self.pm.check_pending()  # a misspelled hook name is an error, not silence
+        try:
+            self.pm.register(module, name)
+            self.pm.check_pending()  # a misspelled hook name is an error, not silence
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(module)
+            del self.plugins[name]
+            raise UserError(f"plugin {name!r} is invalid: {exc}; `grokbench list` shows the "
+                            "hooks in the README's plugin section") from None
         # Call this plugin's implementations only, so each registration is attributed to it.
         for kind in KINDS:
             for impl in getattr(self.pm.hook, f"register_{kind}").get_hookimpls():

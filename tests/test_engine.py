@@ -1,0 +1,138 @@
+"""The run engine end to end on small real runs: determinism, known paper numbers, NaN
+handling, settings resolution and the command line as a user meets it."""
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from grokbench.config import resolve, run_id
+from grokbench.engine import run
+from grokbench.errors import UserError
+
+SMALL = {"p": 23, "steps": 40, "eval_every": 20}
+
+
+def test_same_config_same_curve(registry):
+    config = resolve(registry, "modadd", "perpgrad", SMALL)
+    a, b = run(config, progress=False), run(config, progress=False)
+    assert a["curve"] == b["curve"] and a["run_id"] == b["run_id"]
+    other = run(resolve(registry, "modadd", "perpgrad", dict(SMALL, seed=1)), progress=False)
+    assert other["curve"] != a["curve"]
+
+
+def test_perpgrad_groks_modadd_fast_as_in_the_paper(registry):
+    # Prieto et al.: ⊥AdamW, CE, fp32, p = 113: test ≈ 100 % by ~110–175 steps.
+    config = resolve(registry, "modadd", "perpgrad", {"steps": 300, "eval_every": 25})
+    result = run(config, progress=False)
+    assert result["scores"]["steps_to_generalize"] <= 300
+    assert result["scores"]["final_test_acc"] >= 0.95
+
+
+def test_nonfinite_run_is_recorded_not_raised(registry):
+    config = resolve(registry, "modadd", "baseline",
+                     dict(SMALL, optimizer="sgd", lr=1e30, momentum=0.0))
+    result = run(config, progress=False)
+    assert result["status"] == "nonfinite" and result["scores"]["nonfinite"]
+    assert math.isinf(result["scores"]["steps_to_generalize"])
+    assert result["scores"]["steps_run"] < 40
+
+
+def test_init_scale_multiplies_every_parameter(registry):
+    base = run(resolve(registry, "modadd", "baseline", dict(SMALL, steps=0)), progress=False)
+    big = run(resolve(registry, "modadd", "baseline", dict(SMALL, steps=0, init_scale=3.0)),
+              progress=False)
+    assert big["curve"][0]["weight_norm"] == pytest.approx(3 * base["curve"][0]["weight_norm"])
+
+
+def test_float64_method_trains_in_float64(registry):
+    config = resolve(registry, "modadd", "float64+perpgrad", SMALL)
+    assert config["dtype"] == "float64" and config["softmax_precision"] == "float64"
+    assert run(config, progress=False)["status"] == "finished"
+
+
+def test_transformer_and_other_tasks_run(registry):
+    for task, method, extra in [("modadd", "wd", {"model": "transformer"}), ("moddiv", "baseline", {}),
+                                ("parity", "stablemax", {"n_samples": 200}),
+                                ("teacher-student", "baseline", {})]:
+        over = dict(SMALL, **extra) if task.startswith("mod") else dict(steps=20, eval_every=10, **extra)
+        result = run(resolve(registry, task, method, over), progress=False)
+        assert result["status"] == "finished" and len(result["curve"]) > 3, task
+
+
+def test_methods_compose_and_conflicts_are_explained(registry):
+    config = resolve(registry, "modadd", "perpgrad+stablemax+grokfast")
+    assert config["wrappers"] == ["perpgrad", "grokfast"] and config["loss"] == "stablemax"
+    with pytest.raises(UserError, match="'wd' and 'norm' conflict on weight_decay"):
+        resolve(registry, "modadd", "wd+norm")
+    # An explicit choice settles the conflict.
+    assert resolve(registry, "modadd", "wd+norm", {"weight_decay": 0.1})["weight_decay"] == 0.1
+
+
+def test_unknown_settings_are_errors_with_a_hint(registry):
+    with pytest.raises(UserError, match="did you mean 'weight_decay'"):
+        resolve(registry, "modadd", "baseline", {"weight_decy": 1.0})
+    with pytest.raises(UserError, match="unknown task 'modad'"):
+        resolve(registry, "modad")
+    with pytest.raises(UserError, match="p must be a prime"):
+        run(resolve(registry, "modadd", "baseline", dict(SMALL, p=24)), progress=False)
+
+
+def test_run_id_ignores_threads_only(registry):
+    a = resolve(registry, "modadd", "baseline", SMALL)
+    assert run_id(a) == run_id(dict(a, threads=1)) != run_id(dict(a, seed=5))
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "grokbench", *args], capture_output=True,
+                          text=True, env=env)
+
+
+def test_cli_run_json_store_and_show(tmp_path):
+    store = tmp_path / "r.db"
+    out = cli("run", "--task", "modadd", "--method", "perpgrad", "--steps", "30", "--set", "p=23",
+              "--threads", "1", "--store", str(store), "--json", "--quiet")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["config"]["p"] == 23 and result["scores"]["steps_run"] == 30
+    assert result["scores"]["steps_to_generalize"] in ("inf",) or result["scores"]["steps_to_generalize"] <= 30
+    assert result["curve"][0]["step"] == 0 and "sc_fraction" in result["curve"][0]
+    shown = cli("show", result["run_id"][:8], "--store", str(store))
+    assert shown.returncode == 0 and result["run_id"] in shown.stdout
+    # the same run again is read from the store, not retrained
+    again = cli("run", "--task", "modadd", "--method", "perpgrad", "--steps", "30", "--set", "p=23",
+                "--store", str(store), "--json", "--quiet")
+    assert "stored result" in again.stderr and json.loads(again.stdout)["curve"] == result["curve"]
+    curve_file = tmp_path / "curve.json"
+    sep = cli("run", "--task", "modadd", "--steps", "10", "--set", "p=23", "--no-store", "--json",
+              "--quiet", "--curve-file", str(curve_file))
+    assert "curve" not in json.loads(sep.stdout) and json.loads(curve_file.read_text())[0]["step"] == 0
+
+
+@pytest.mark.parametrize("args,fix", [
+    (["run", "--task", "nope"], "grokbench list tasks"),
+    (["run", "--task", "modadd", "--set", "weight_decy=1"], "did you mean"),
+    (["run", "--task", "modadd", "--method", "wd+norm"], "--set weight_decay=VALUE"),
+    (["run", "--task", "modadd", "--set", "p"], "key=value"),
+    (["show", "deadbeef"], "grokbench show"),
+])
+def test_bad_input_is_one_line_without_traceback(args, fix, tmp_path):
+    out = cli(*args, "--store", str(tmp_path / "r.db")) if args[0] == "show" else cli(*args, "--no-store")
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert fix in out.stderr
+
+
+def test_mlp_token_gather_equals_one_hot_linear(registry):
+    from grokbench.api import TaskInfo
+    info = TaskInfo("classification", 7, "tokens", vocab_size=7, seq_len=2)
+    config = resolve(registry, "modadd", "baseline", {"p": 7, "bias": True})
+    model = registry.get("models", "mlp").obj(info, config)
+    x = torch.tensor([[0, 6], [3, 3], [5, 1]])
+    one_hot = torch.nn.functional.one_hot(x, 7).flatten(1).float()
+    h = model.layers[0](one_hot)
+    for layer in model.layers[1:]:
+        h = layer(model.act(h))
+    assert torch.allclose(model(x), h, atol=1e-6)
