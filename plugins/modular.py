@@ -22,7 +22,7 @@ class ModularTask(Task):
     # ref-SM: MLP 226-200-200-113 ReLU without biases, full batch, AdamW lr 0.01, β=(0.9, 0.99).
     defaults = {"model": "mlp", "width": 200, "depth": 2, "activation": "relu", "bias": False,
                 "loss": "ce", "optimizer": "adamw", "lr": 0.01, "betas": [0.9, 0.99],
-                "weight_decay": 0.0, "steps": 3000, "eval_every": 100}
+                "weight_decay": 0.0, "steps": 3000, "eval_every": 50}
     # Omnigrok / Nanda: the transformer was trained with AdamW 1e-3, β=(0.9, 0.98) (and wd 1:
     # that is --method wd).
     model_defaults = {"transformer": {"lr": 1e-3, "betas": [0.9, 0.98]}}

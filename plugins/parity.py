@@ -12,7 +12,7 @@ class SparseParity(Task):
     kind = "classification"
     options = {"k": 3, "n": 40, "n_samples": 2000, "train_frac": 0.5}
     defaults = {"model": "mlp", "width": 200, "depth": 2, "bias": True, "activation": "relu",
-                "loss": "ce", "lr": 0.01, "betas": [0.9, 0.99], "steps": 3000, "eval_every": 100}
+                "loss": "ce", "lr": 0.01, "betas": [0.9, 0.99], "steps": 3000, "eval_every": 50}
 
     def load(self, config):
         k, n, count = int(config["k"]), int(config["n"]), int(config["n_samples"])
