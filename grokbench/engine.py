@@ -110,6 +110,9 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
     batches = Batches(data.n_train, config["batch_size"], derive_seed(seed, "batches"), device)
     grad_clip = config.get("grad_clip")
     curve, status = [], "finished"
+    # NaN/inf seen in any training loss since the last evaluation; kept on the device and read
+    # only at evaluations, so the training step never waits for a device-to-host sync.
+    nonfinite = torch.zeros((), dtype=torch.bool, device=device)
     train_time = eval_time = 0.0
     bar = _progress(steps, progress, f"{config['task']}/{config['method']}")
     t_start = time.perf_counter()
@@ -127,8 +130,9 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
                     on_eval(record)
                 bar.set_postfix(train=f"{record['train_acc']:.3f}", test=f"{record['test_acc']:.3f}",
                                 refresh=False)
-                if not (math.isfinite(record["train_loss"]) and math.isfinite(record["weight_norm"])):
-                    status = "nonfinite"
+                if nonfinite.item() or not (math.isfinite(record["train_loss"])
+                                            and math.isfinite(record["weight_norm"])):
+                    status, record["nonfinite"] = "nonfinite", True  # recorded, not a crash
                     break
             if step == steps:
                 break
@@ -141,12 +145,9 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
             if grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), float(grad_clip))
             optimizer.step()
+            nonfinite |= ~torch.isfinite(loss.detach())
             train_time += time.perf_counter() - t0
             bar.update(1)
-            if not torch.isfinite(loss):  # NaN/inf: record where, stop, don't crash
-                status = "nonfinite"
-                curve.append({"step": step + 1, "train_loss": float(loss), "nonfinite": True})
-                break
     finally:
         bar.close()
         for lg in loggers:
