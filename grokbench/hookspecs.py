@@ -63,8 +63,14 @@ def register_metrics(register):
 def register_executors(register):
     """Register sweep executors: ``register(name, build, description)``.
 
-    ``build(workers: int | None) -> concurrent.futures.Executor``-like object whose ``submit``
-    runs :func:`grokbench.engine.run_in_worker` jobs (picklable config dicts)."""
+    ``build(workers: int | None)`` (None: the executor's own default) returns an object with
+    ``submit(fn, *args) -> concurrent.futures.Future`` and ``shutdown(wait, cancel_futures)``,
+    as a ``concurrent.futures.Executor`` has, plus two attributes: ``workers`` (runs at once;
+    the sweep keeps about twice that many submitted) and ``store_in_worker`` (True: the job
+    writes its result to the SQLite file itself, so the workers must share the machine with
+    it; False: the result comes back in the future and the sweep's process stores it).
+    The sweep submits :func:`grokbench.sweep.run_job` with a picklable config dict and the
+    store path (or None); it returns an outcome dict and never raises for a run's own error."""
 
 
 @hookspec

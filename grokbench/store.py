@@ -40,13 +40,28 @@ def default_store_path() -> Path:
     return Path(user_data_dir("grokbench")) / "runs.db"
 
 
+def enable_wal(db, patience: float = 60.0):
+    """Switch the file to WAL. When several processes open a fresh file at the same moment,
+    SQLite may answer "database is locked" at once instead of waiting out the busy timeout
+    (seen in 2-3 of 160 simultaneous opens of fresh files), so wait and retry here."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Store:
     def __init__(self, path=None):
         self.path = Path(path) if path else default_store_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=60)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            enable_wal(self.db)
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise UserError(f"cannot use {self.path} as a results store ({exc}); "
@@ -70,6 +85,19 @@ class Store:
 
     def done_ids(self) -> set:
         return {r[0] for r in self.db.execute("SELECT run_id FROM runs")}
+
+    def summaries(self, run_ids) -> list[dict]:
+        """Id, task, method, seed, status and scores of these runs, without curves (a sweep's
+        summary table reads thousands of runs; parsing their curves would dominate)."""
+        run_ids, out = list(run_ids), []
+        for lo in range(0, len(run_ids), 500):  # stay under SQLite's limit on bound variables
+            chunk = run_ids[lo:lo + 500]
+            rows = self.db.execute(
+                "SELECT run_id, task, method, seed, status, scores FROM runs WHERE run_id IN "
+                f"({','.join('?' * len(chunk))})", chunk)
+            out += [{"run_id": r[0], "task": r[1], "method": r[2], "seed": r[3], "status": r[4],
+                     "scores": json.loads(r[5])} for r in rows]
+        return out
 
     def get(self, run_id: str) -> dict:
         rows = self.db.execute("SELECT * FROM runs WHERE run_id LIKE ?", (run_id + "%",)).fetchall()

@@ -1,0 +1,362 @@
+"""Sweeps: every run of a grid through an executor, each run computed and stored once.
+
+A run is a pure function of its resolved config (seed included) and its id is a hash of that
+config, so a sweep skips the runs the store already holds: run twice, it does no work twice;
+killed, it resumes where it stopped (finished runs are in the store, unfinished ones are redone).
+Workers write their own results to the store, so a killed parent loses nothing that finished.
+
+Executors are plugins (``register_executors``); the bundled ones are ``inprocess``,
+``processes`` (the default: one single-threaded process per core) and ``ray``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from .errors import UserError
+
+DEFAULT_EXECUTOR = "processes"
+
+
+# -- the job each worker runs ---------------------------------------------------------------------
+
+def run_job(config: dict, store_path: str | None) -> dict:
+    """Train one run of a sweep and, when ``store_path`` is given, save it there; return a small
+    outcome dict (with the whole result when there is no store path: the parent saves it).
+
+    Runs whose own code raises (e.g. a bad setting that only the task sees) come back as an
+    ``error`` string rather than an exception, so one bad run cannot stop a sweep and the
+    exception need not be picklable. NaN/inf is not an error: the engine records it as a run."""
+    from .config import run_id
+    from .engine import run
+    from .store import Store
+    try:
+        result = run(config, progress=False)
+    except Exception as exc:
+        return {"run_id": run_id(config), "error": _one_line(exc)}
+    if store_path is not None:
+        store = Store(store_path)
+        try:
+            store.save(result)
+        finally:
+            store.close()
+    return {"run_id": result["run_id"], "error": None, "status": result["status"],
+            "wall_time": result["wall_time"],
+            "result": None if store_path is not None else result}
+
+
+def _one_line(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}{where}"
+
+
+# -- planning and running -------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    configs: list          # the grid's distinct runs, in grid order
+    stored: set            # ids of those already in the store
+    new: list              # configs still to run
+
+    @property
+    def total(self):
+        return len(self.configs)
+
+
+def plan(configs, store) -> Plan:
+    """Drop duplicate configs (e.g. a grid value equal to the default) and split off the runs the
+    store already holds."""
+    from .config import run_id
+    unique = {}
+    for cfg in configs:
+        unique.setdefault(run_id(cfg), cfg)
+    stored = store.done_ids() & set(unique)
+    return Plan(list(unique.values()), stored, [c for i, c in unique.items() if i not in stored])
+
+
+@dataclass
+class SweepReport:
+    store_path: Path
+    total: int
+    already_stored: int
+    finished: list = field(default_factory=list)  # ids trained and stored by this call
+    failed: list = field(default_factory=list)    # (config, error) of runs that raised
+    wall_time: float = 0.0
+    summary: list = field(default_factory=list)   # rows: task, method, runs, solved, ...
+
+
+def build_executor(name: str, workers: int | None, registry=None):
+    from .plugins import get_registry
+    registry = registry or get_registry()
+    return registry.get("executors", name).obj(workers)
+
+
+def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = None,
+              store_path=None, *, registry=None, progress: bool = True) -> SweepReport:
+    """Run every config the store does not hold yet through the named executor; return a report.
+
+    The store file (and its schema) is created here, before any worker opens it."""
+    from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
+
+    from tqdm import tqdm
+
+    from .config import run_id
+    from .plugins import get_registry
+    from .store import Store
+
+    registry = registry or get_registry()
+    registry.get("executors", executor)  # an unknown name fails before the store is touched
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be at least 1, got {workers}")
+    store = Store(store_path)
+    todo = plan(configs, store)
+    report = SweepReport(store.path, todo.total, len(todo.stored))
+    _say(f"{todo.total} runs: {len(todo.stored)} already stored in {store.path}, "
+         f"{len(todo.new)} to run")
+    t0 = time.perf_counter()
+    if todo.new:
+        pool = build_executor(executor, workers, registry)
+        # Executors whose workers may not reach this file (a cluster) hand results back instead.
+        worker_store = str(store.path) if getattr(pool, "store_in_worker", True) else None
+        # Keep every worker busy but do not pickle the whole grid up front (and an in-process
+        # executor, which runs at submit time, still moves the bar after each run).
+        window = 2 * max(1, int(getattr(pool, "workers", None) or workers or 1))
+        bar = tqdm(total=len(todo.new), desc="sweep", unit="run", file=sys.stderr,
+                   dynamic_ncols=True, disable=not progress, mininterval=0.5)
+        queue, pending, clean_exit = iter(todo.new), {}, False
+        try:
+            while True:
+                while len(pending) < window:
+                    cfg = next(queue, None)
+                    if cfg is None:
+                        break
+                    pending[pool.submit(run_job, cfg, worker_store)] = cfg
+                if not pending:
+                    break
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    cfg = pending.pop(fut)
+                    try:
+                        outcome = fut.result()
+                    except BrokenExecutor:
+                        raise UserError(
+                            "a worker process died (killed, or out of memory?); the runs "
+                            f"finished so far are stored in {store.path}: run the same command "
+                            "again to resume") from None
+                    except Exception as exc:  # e.g. a Ray worker that crashed
+                        outcome = {"run_id": run_id(cfg), "error": _one_line(exc)}
+                    if outcome["error"]:
+                        report.failed.append((cfg, outcome["error"]))
+                        bar.write(f"run {outcome['run_id']} failed ({cfg['task']}/{cfg['method']} "
+                                  f"seed {cfg['seed']}): {outcome['error']}", file=sys.stderr)
+                    else:
+                        if outcome.get("result") is not None:
+                            store.save(outcome["result"])
+                        report.finished.append(outcome["run_id"])
+                    bar.update(1)
+                    if report.failed:
+                        bar.set_postfix(failed=len(report.failed), refresh=False)
+            clean_exit = True
+        except KeyboardInterrupt:
+            bar.write(f"interrupted: the runs finished so far are stored in {store.path}; "
+                      "the same command resumes", file=sys.stderr)
+            raise
+        finally:
+            bar.close()
+            # On an interrupt, drop the queued runs; finished ones are already stored.
+            pool.shutdown(wait=clean_exit, cancel_futures=not clean_exit)
+    report.wall_time = time.perf_counter() - t0
+    failed_ids = {run_id(cfg) for cfg, _ in report.failed}
+    report.summary = summarize(store.summaries([run_id(c) for c in todo.configs]), todo.configs,
+                               failed_ids)
+    store.close()
+    return report
+
+
+def summarize(rows, configs, failed_ids) -> list[dict]:
+    """Per task × method (grid order): runs in the grid, stored, solved (reached the task's
+    target within the budget), failed in this call, median steps-to-generalize of the solved."""
+    from .config import run_id
+    groups = {}
+    for cfg in configs:
+        g = groups.setdefault((cfg["task"], cfg["method"]),
+                              {"task": cfg["task"], "method": cfg["method"], "runs": 0,
+                               "stored": 0, "solved": 0, "failed": 0, "steps": []})
+        g["runs"] += 1
+        g["failed"] += run_id(cfg) in failed_ids
+    for row in rows:
+        g = groups.get((row["task"], row["method"]))
+        if g is None:
+            continue
+        g["stored"] += 1
+        steps = row["scores"].get("steps_to_generalize")
+        if steps is not None and not math.isinf(steps):
+            g["solved"] += 1
+            g["steps"].append(steps)
+    out = []
+    for g in groups.values():
+        steps = sorted(g.pop("steps"))
+        g["median_steps_to_generalize"] = _median(steps) if steps else None
+        out.append(g)
+    return out
+
+
+def _median(values):
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def _say(text):
+    click.echo(text, err=True)
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+def parse_seeds(text: str) -> list[int]:
+    """``0,1,2`` or ranges ``0-9`` (inclusive) or both: ``0-4,10``."""
+    seeds = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part:
+                lo, hi = part.split("-", 1)
+                seeds += list(range(int(lo), int(hi) + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise UserError(f"--seeds takes integers and ranges, e.g. 0,1,2 or 0-9; got {text!r}") from None
+    if not seeds:
+        raise UserError(f"--seeds names no seed: {text!r}; e.g. --seeds 0,1,2")
+    return list(dict.fromkeys(seeds))
+
+
+def parse_grid(pairs) -> dict:
+    """``--grid lr=0.01,0.001`` → {"lr": [0.01, 0.001]}. Commas inside brackets belong to one
+    value, so list-valued settings sweep as ``--grid betas=[0.9,0.98],[0.9,0.99]``."""
+    from .config import parse_value
+    grid = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserError(f"--grid takes key=v1,v2,..., got {pair!r} (e.g. --grid lr=0.01,0.001)")
+        key, text = pair.split("=", 1)
+        grid[key.strip().replace("-", "_")] = [parse_value(v) for v in _top_level_items(text)]
+    return grid
+
+
+def _top_level_items(text: str) -> list[str]:
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch in "[({") - (ch in "])}")
+        if ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    return [item for item in items if item.strip()]
+
+
+def _split_names(values) -> list[str]:
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
+
+
+def build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, preset) -> dict:
+    """The grid from a suite or file, with command-line options replacing its lists and adding
+    to its settings."""
+    from .config import parse_assignments
+    from .grid import load_grid_file, load_suite, validate_spec
+    if suite and grid_file:
+        raise UserError("give --suite or --file, not both")
+    if suite:
+        spec, where = load_suite(suite), f"suite {suite}"
+    elif grid_file:
+        spec, where = load_grid_file(grid_file), str(grid_file)
+    else:
+        if not tasks:
+            raise UserError("say what to sweep: --task T (repeatable), --suite NAME or --file grid.toml")
+        spec, where = {"name": "command line", "methods": ["baseline"]}, "the command line"
+    if tasks:
+        spec["tasks"] = _split_names(tasks)
+    if methods:
+        spec["methods"] = _split_names(methods)
+    if seeds:
+        spec["seeds"] = parse_seeds(seeds)
+    settings, grid_values = parse_assignments(assignments), parse_grid(grid)
+    for key in ("seed",):
+        if key in settings or key in grid_values:
+            raise UserError("seeds are a grid axis of their own: use --seeds 0,1,2 (or 0-9)")
+    spec = validate_spec(spec, where)
+    spec["settings"] = {**spec["settings"], **settings}
+    spec["grid"] = {**spec["grid"], **grid_values}
+    if preset:
+        spec["preset"] = preset
+    return spec
+
+
+@click.command()
+@click.option("--suite", default=None, help="a named suite (TOML in leaderboards/), e.g. quick")
+@click.option("--file", "grid_file", type=click.Path(dir_okay=False), default=None,
+              help="a grid TOML file (tasks, methods, seeds, settings, grid)")
+@click.option("--task", "tasks", multiple=True, help="task(s); repeat or comma-separate")
+@click.option("--method", "methods", multiple=True,
+              help="method(s); repeat or comma-separate (default: baseline)")
+@click.option("--seeds", default=None, help="e.g. 0,1,2 or 0-9 (default: 0,1,2)")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2",
+              help="a setting to sweep, crossed with everything else, e.g. --grid lr=0.01,0.001")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="a setting for every run, e.g. --set p=97 --set steps=5000")
+@click.option("--preset", default=None, help="a task preset for every run")
+@click.option("--executor", default=DEFAULT_EXECUTOR, show_default=True,
+              help="how runs are executed (grokbench list executors)")
+@click.option("--workers", type=int, default=None,
+              help="parallel runs (default: the executor's; processes: one per core)")
+@click.option("--store", type=click.Path(dir_okay=False), default=None,
+              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
+@click.option("--dry-run", is_flag=True, help="count the runs (new / already stored) and exit")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
+def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, executor,
+          workers, store, dry_run, quiet):
+    """Run a grid of tasks × methods × seeds × settings; runs already stored are skipped.
+
+    Interrupted or killed, the same command resumes: finished runs are kept, the rest are run."""
+    from tabulate import tabulate
+
+    from .grid import expand
+    from .plugins import get_registry
+    from .store import Store
+
+    registry = get_registry()
+    spec = build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, preset)
+    registry.get("executors", executor)  # an unknown name fails before any work
+    configs = expand(registry, spec)
+    if dry_run:
+        db = Store(store)
+        todo = plan(configs, db)
+        db.close()
+        click.echo(f"{todo.total} runs in the grid ({len(spec['tasks'])} tasks × "
+                   f"{len(spec['methods'])} methods × {len(spec['seeds'])} seeds"
+                   + "".join(f" × {len(v)} {k}" for k, v in sorted(spec["grid"].items()))
+                   + f"): {len(todo.stored)} already stored in {db.path}, {len(todo.new)} new")
+        return
+    report = run_sweep(configs, executor, workers, store, registry=registry, progress=not quiet)
+    rows = [(r["task"], r["method"], r["runs"], r["stored"], r["solved"], r["failed"],
+             "n/a" if r["median_steps_to_generalize"] is None else f"{r['median_steps_to_generalize']:g}")
+            for r in report.summary]
+    click.echo(tabulate(rows, headers=["task", "method", "runs", "stored", "solved", "failed",
+                                       "median steps-to-generalize"]))
+    click.echo(f"trained {len(report.finished)} runs in {report.wall_time:.1f} s "
+               f"({report.already_stored} already stored, {len(report.failed)} failed); "
+               f"results in {report.store_path}")
+    if report.failed:
+        click.echo("failed runs are not stored: fix the cause and run the same command to retry",
+                   err=True)
+        sys.exit(1)  # not ctx.exit: cli.main runs click with standalone_mode=False, which drops it

@@ -1,0 +1,304 @@
+"""Sweeps: grids from the command line and TOML files, skipping stored runs, resuming after a
+SIGKILL (real subprocess, killed with its workers), several real processes writing one SQLite
+file, failures that do not stop a sweep, and executors as plugins."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from click.testing import CliRunner
+
+from grokbench import hookimpl
+from grokbench.cli import cli
+from grokbench.config import run_id
+from grokbench.errors import UserError
+from grokbench.grid import expand
+from grokbench.plugins import Registry
+from grokbench.store import Store
+from grokbench.sweep import build_spec, parse_grid, parse_seeds, run_sweep, summarize
+
+TINY = ("--set", "p=23", "--set", "steps=50")  # ~0.2 s a run
+ONE_THREAD_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def tiny_configs(registry, seeds=(0,), **grid):
+    spec = build_spec(None, None, ("modadd",), ("baseline",), ",".join(map(str, seeds)),
+                      [f"{k}={','.join(map(str, v))}" for k, v in grid.items()],
+                      ("p=23", "steps=50"), None)
+    return expand(registry, spec)
+
+
+def stored_rows(path):
+    with sqlite3.connect(path) as db:
+        return dict(db.execute("SELECT run_id, created_at FROM runs").fetchall())
+
+
+# -- parsing and planning ---------------------------------------------------------------------------
+
+def test_seeds_and_grid_values_parse():
+    assert parse_seeds("0-2,5") == [0, 1, 2, 5]
+    assert parse_seeds("3,3,1") == [3, 1]
+    assert parse_grid(["lr=0.01,0.001", "betas=[0.9,0.98],[0.9,0.99]", "wrappers=[]",
+                       "dtype=float32,float64"]) == {
+        "lr": [0.01, 0.001], "betas": [[0.9, 0.98], [0.9, 0.99]], "wrappers": [[]],
+        "dtype": ["float32", "float64"]}
+    with pytest.raises(UserError, match="--seeds"):
+        parse_seeds("a-b")
+    with pytest.raises(UserError, match="--seeds"):  # the seed axis is --seeds, not --set/--grid
+        build_spec(None, None, ("modadd",), (), None, ["seed=1,2"], (), None)
+
+
+def test_dry_run_counts_the_grid_and_what_is_stored(registry, tmp_path):
+    db = tmp_path / "runs.db"
+    args = ["sweep", "--task", "modadd,modmul", "--method", "baseline", "--method", "perpgrad",
+            "--seeds", "0-2", "--grid", "lr=0.01,0.003", *TINY, "--store", str(db), "--dry-run"]
+    out = CliRunner().invoke(cli, args)
+    assert out.exit_code == 0, out.output
+    # 2 tasks × 2 methods × 3 seeds × 2 learning rates
+    assert "24 runs in the grid (2 tasks × 2 methods × 3 seeds × 2 lr): 0 already stored" in out.output
+    assert "24 new" in out.output
+    # Store two of them (through the sweep itself), then count again.
+    configs = tiny_configs(registry, seeds=(0, 1), lr=[0.01])
+    report = run_sweep(configs, "inprocess", store_path=db, progress=False)
+    assert len(report.finished) == 2 and not report.failed
+    out = CliRunner().invoke(cli, args)
+    assert "2 already stored" in out.output and "22 new" in out.output
+    # A grid value equal to the default is the same run, counted once (modadd's lr is 0.01).
+    out = CliRunner().invoke(cli, ["sweep", "--task", "modadd", "--seeds", "0",
+                                   "--grid", "lr=0.01,0.01", *TINY, "--store", str(db), "--dry-run"])
+    assert "1 runs in the grid" in out.output and ": 1 already stored" in out.output
+
+
+def test_grid_from_a_toml_file_with_command_line_overrides(registry, tmp_path, monkeypatch):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(textwrap.dedent("""
+        description = "two tasks, one with its own prime"
+        tasks = ["modadd", "modsub"]
+        methods = ["baseline", "wd"]
+        seeds = [0, 1]
+        settings = {steps = 50, p = 23}
+        task_settings = {modsub = {p = 29}}
+        [grid]
+        lr = [0.01, 0.003]
+    """))
+    configs = expand(registry, build_spec(None, grid, (), (), None, (), (), None))
+    assert len(configs) == 2 * 2 * 2 * 2
+    assert {(c["task"], c["p"]) for c in configs} == {("modadd", 23), ("modsub", 29)}
+    assert {c["lr"] for c in configs} == {0.01, 0.003} and {c["steps"] for c in configs} == {50}
+    assert {c["weight_decay"] for c in configs if c["method"] == "wd"} != {0.0}
+    # The command line replaces the file's lists and adds to its settings.
+    spec = build_spec(None, grid, ("modadd",), (), "5", (), ("steps=60",), None)
+    configs = expand(registry, spec)
+    assert len(configs) == 1 * 2 * 1 * 2 and {c["seed"] for c in configs} == {5}
+    assert {c["steps"] for c in configs} == {60}
+    # A suite is such a file in the suites folder, named without its suffix.
+    monkeypatch.setenv("GROKBENCH_SUITES_DIR", str(tmp_path))
+    assert expand(registry, build_spec("grid", None, (), (), None, (), (), None)) == \
+        expand(registry, build_spec(None, grid, (), (), None, (), (), None))
+    with pytest.raises(UserError, match="unknown suite 'nope'; suites: grid"):
+        build_spec("nope", None, (), (), None, (), (), None)
+    with pytest.raises(UserError, match="no grid file"):
+        build_spec(None, tmp_path / "missing.toml", (), (), None, (), (), None)
+
+
+def test_summary_counts_solved_runs_and_their_median():
+    configs = [{"task": "t", "method": "m", "seed": s} for s in range(4)]
+    rows = [{"task": "t", "method": "m", "scores": {"steps_to_generalize": v}}
+            for v in (100, float("inf"), 300)]
+    (row,) = summarize(rows, configs, failed_ids={run_id(configs[3])})
+    assert row == {"task": "t", "method": "m", "runs": 4, "stored": 3, "solved": 2, "failed": 1,
+                   "median_steps_to_generalize": 200.0}
+
+
+# -- running ------------------------------------------------------------------------------------
+
+def test_a_second_sweep_does_no_work_and_a_failed_run_does_not_stop_it(registry, tmp_path):
+    db = tmp_path / "runs.db"
+    # p=24 is no prime: the task refuses it at run time. It runs first; the others still run.
+    configs = tiny_configs(registry, p=[24, 23]) + tiny_configs(registry, seeds=(1,))
+    report = run_sweep(configs, "inprocess", store_path=db, progress=False)
+    bad = run_id(configs[0])
+    assert [run_id(c) for c, _ in report.failed] == [bad]
+    assert "p must be a prime" in report.failed[0][1]
+    assert set(stored_rows(db)) == {run_id(c) for c in configs[1:]}  # the failure is not stored
+    before = stored_rows(db)
+    again = run_sweep(configs[1:], "inprocess", store_path=db, progress=False)
+    assert again.finished == [] and again.already_stored == 2 and stored_rows(db) == before
+
+
+def test_sweep_killed_with_sigkill_resumes_without_redoing_or_losing_runs(tmp_path):
+    db = tmp_path / "runs.db"
+    total = 2 * 4  # 2 methods × 4 seeds
+    cmd = [sys.executable, "-m", "grokbench", "sweep", "--task", "modadd",
+           "--method", "baseline,perpgrad", "--seeds", "0-3", "--set", "p=23",
+           "--set", "steps=100", "--workers", "2", "--store", str(db), "-q"]
+    # Its own session and process group, so the kill reaches the workers too.
+    proc = subprocess.Popen(cmd, env=ONE_THREAD_ENV, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists() and len(_count_finished(db)) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep ended before it could be killed: make runs longer"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _wait_until_group_is_gone(proc.pid)
+    before = stored_rows(db)
+    assert 2 <= len(before) < total, f"kill should land halfway, {len(before)} of {total} stored"
+
+    # Resumed with one worker: the worker count is no part of a run's identity.
+    cmd[cmd.index("--workers") + 1] = "1"
+    again = subprocess.run(cmd, env=ONE_THREAD_ENV, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"{total} runs: {len(before)} already stored" in again.stderr
+    assert f"trained {total - len(before)} runs" in again.stdout
+    after = stored_rows(db)
+    assert len(after) == total
+    # Nothing finished before the kill was trained again (its row would be rewritten).
+    assert {k: after[k] for k in before} == before
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    # A run is a pure function of its config: a worker's curve equals the same run trained here.
+    from grokbench.engine import run
+    stored = Store(db).results(method="perpgrad")[0]
+    here = run(stored["config"], progress=False)
+    assert stored["curve"] == json.loads(json.dumps(here["curve"]))
+
+
+def _count_finished(db):
+    try:
+        return stored_rows(db)
+    except sqlite3.OperationalError:  # the parent is still creating the schema
+        return {}
+
+
+def _wait_until_group_is_gone(pgid, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"processes of group {pgid} outlived SIGKILL")
+
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from grokbench.store import Store
+    path, who, n, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+    (go.parent / f"ready{who}").touch()
+    while not go.exists():
+        time.sleep(0.001)
+    def result(rid, method, seed):
+        cfg = {"task": "t", "method": method, "seed": seed}
+        return {"run_id": rid, "config": cfg, "status": "finished", "scores": {"x": seed},
+                "curve": [{"step": s, "test_acc": 0.5} for s in range(200)],
+                "versions": {}, "wall_time": 0.0}
+    start = time.time()
+    store = Store(path)  # every writer opens (and creates) the fresh file at the same moment
+    for i in range(n):
+        store.save(result(f"w{who}-{i}", f"writer{who}", i))
+        store.save(result(f"shared-{i}", "shared", i))  # the same runs from every writer: replaced, not doubled
+    store.close()
+    print(start, time.time())
+""")
+
+
+def test_several_processes_write_one_sqlite_store_at_once(tmp_path):
+    db, go, writers, n = tmp_path / "runs.db", tmp_path / "go", 3, 50
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(w), str(n), str(go)],
+                              env=ONE_THREAD_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+             for w in range(writers)]
+    deadline = time.monotonic() + 120  # all imported and waiting at the gate, then go at once
+    while len(list(tmp_path.glob("ready*"))) < writers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    spans = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        spans.append([float(t) for t in out.split()])
+    assert max(s for s, _ in spans) < min(e for _, e in spans), f"writers did not overlap: {spans}"
+    store = Store(db)
+    rows = store.results()
+    assert len(rows) == writers * n + n
+    assert [len(store.results(method=f"writer{w}")) for w in range(writers)] == [n] * writers
+    assert all(len(r["curve"]) == 200 for r in rows)
+    assert store.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert store.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_worker_processes_run_one_thread_each():
+    from grokbench_plugins.executors import ProcessesExecutor
+    ex = ProcessesExecutor(1)
+    try:
+        env = ex.submit(_environ, "OMP_NUM_THREADS").result(timeout=120)
+        threads = ex.submit(_torch_threads).result(timeout=120)
+    finally:
+        ex.shutdown()
+    assert env == "1" and threads == 1
+
+
+def _environ(name):
+    return os.environ.get(name)
+
+
+def _torch_threads():
+    import torch
+    return torch.get_num_threads()
+
+
+# -- executors are plugins ------------------------------------------------------------------------
+
+class ThreadsExecutor:
+    """A third party's executor; it hands results back (store_in_worker False), as a cluster's
+    would, so the sweep's process stores them."""
+    store_in_worker = False
+    submitted = []
+
+    def __init__(self, workers):
+        self.workers = workers or 1
+        self.pool = ThreadPoolExecutor(self.workers)
+
+    def submit(self, fn, *args):
+        ThreadsExecutor.submitted.append(args[0]["seed"])
+        return self.pool.submit(fn, *args)
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+class ThirdPartyPlugin:
+    @hookimpl
+    def register_executors(register):
+        register("threads", ThreadsExecutor, "a thread pool (test plugin)")
+
+
+def test_a_third_party_executor_plugs_in(registry, tmp_path):
+    reg = Registry().load_entry_points()
+    reg.add_plugin(ThirdPartyPlugin, "thirdparty")
+    assert {"inprocess", "processes", "ray", "threads"} <= set(reg.names("executors"))
+    assert reg.get("executors", "threads").plugin == "thirdparty"
+    db = tmp_path / "runs.db"
+    configs = tiny_configs(registry, seeds=(0, 1))
+    report = run_sweep(configs, "threads", workers=1, store_path=db, registry=reg, progress=False)
+    assert sorted(ThreadsExecutor.submitted) == [0, 1]
+    assert set(stored_rows(db)) == set(report.finished) == {run_id(c) for c in configs}
+    with pytest.raises(UserError, match="unknown executor 'slurm'"):
+        run_sweep(tiny_configs(registry, seeds=(7,)), "slurm", store_path=db, registry=reg)
+
+
+def test_the_ray_plugin_loads_without_ray_and_says_how_to_get_it(registry, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: import ray fails
+    with pytest.raises(UserError, match=r"pip install 'grokbench\[ray\]'"):
+        registry.get("executors", "ray").obj(1)
