@@ -95,6 +95,11 @@ def merge_methods(registry, method_expr: str) -> dict:
 def resolve(registry, task: str, method: str = "baseline", overrides: dict | None = None,
             preset: str | None = None) -> dict:
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None or k == "grad_clip"}
+    # A list setting given as words (--set loggers=tensorboard, or "a,b": strings literal_eval
+    # cannot parse) is a list of those words, not a string to iterate letter by letter.
+    for key, value in overrides.items():
+        if isinstance(ENGINE_DEFAULTS.get(key), list) and isinstance(value, str):
+            overrides[key] = [v.strip() for v in value.split(",") if v.strip()]
     task_entry = registry.get("tasks", task)
     task_cls = task_entry.obj
     methods = merge_methods(registry, method)
@@ -142,7 +147,12 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
         raise UserError(f"unknown setting {key!r} for task {task!r}"
                         + (f"; did you mean {hint[0]!r}?" if hint else "")
                         + " (`grokbench run --task TASK --show-config` lists them)")
-    config.update(overrides)
+    for key, value in overrides.items():
+        # 0 and 0.0 are one setting: keep the default's float type so both spellings give the
+        # same run id (else a sweep would retrain an identical run).
+        if isinstance(config.get(key), float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        config[key] = value
     config["task"], config["method"], config["preset"] = task, method, preset
     config["model"] = model
     if config["dtype"] not in DTYPES:

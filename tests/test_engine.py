@@ -85,6 +85,13 @@ def test_run_id_ignores_threads_only(registry):
     assert run_id(a) == run_id(dict(a, threads=1)) != run_id(dict(a, seed=5))
 
 
+def test_one_value_two_spellings_one_run(registry):
+    a = resolve(registry, "modadd", "baseline", {"weight_decay": 0})
+    assert run_id(a) == run_id(resolve(registry, "modadd", "baseline", {"weight_decay": 0.0}))
+    assert resolve(registry, "modadd", "baseline", {"wrappers": "perpgrad,grokfast"})["wrappers"] == \
+        ["perpgrad", "grokfast"]
+
+
 def cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "grokbench", *args], capture_output=True,
                           text=True, env=env)
