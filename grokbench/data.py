@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -72,3 +73,82 @@ def cached(name: str, settings: dict, build):
         raise UserError(f"cannot write the cache {path} ({exc.strerror}); "
                         "set GROKBENCH_CACHE_DIR to a writable folder") from None
     return obj
+
+
+def balanced_indices(labels: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """``n`` indices drawn without replacement with the classes as equal as possible (the
+    first ``n % classes`` classes get one more), shuffled, reproducible from ``generator``."""
+    classes = torch.unique(labels)
+    per_class, extra = divmod(n, len(classes))
+    picked = []
+    for i, c in enumerate(classes.tolist()):
+        pool = torch.nonzero(labels == c).flatten()
+        want = per_class + (i < extra)
+        if want > len(pool):
+            raise UserError(f"asked for {n} class-balanced samples, but class {c} has only "
+                            f"{len(pool)}; use a smaller n_train")
+        picked.append(pool[torch.randperm(len(pool), generator=generator)[:want]])
+    out = torch.cat(picked)
+    return out[torch.randperm(len(out), generator=generator)]
+
+
+def default_download_dir() -> Path:
+    """Where ``grokbench data fetch`` saves files and tasks look last:
+    $GROKBENCH_DATA_DIR, else the user data dir (e.g. ~/.local/share/grokbench/data)."""
+    env = os.environ.get("GROKBENCH_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+    return Path(user_data_dir("grokbench")) / "data"
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(url: str, dest: Path, sha256: str | None = None, progress: bool = True,
+             timeout: float = 60.0) -> Path:
+    """Download ``url`` to ``dest``, checking its sha256 while it streams; the file appears
+    (atomically) only when complete and correct. Only ever called on a user's explicit request."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    from tqdm import tqdm
+
+    dest = Path(dest)
+    digest = hashlib.sha256()
+
+    def write(fh):
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            received = 0
+            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                      desc=dest.name, disable=not progress, file=sys.stderr) as bar:
+                for block in iter(lambda: resp.read(1 << 20), b""):
+                    fh.write(block)
+                    digest.update(block)
+                    received += len(block)
+                    bar.update(len(block))
+            if total is not None and received != total:
+                raise UserError(f"download of {url} stopped after {received} of {total} bytes; "
+                                "run the same command again")
+        if sha256 and digest.hexdigest() != sha256.lower():
+            raise UserError(f"{url} has sha256 {digest.hexdigest()}, expected {sha256}: the file "
+                            "is corrupt or not the official one; nothing was saved, try again")
+
+    try:
+        return atomic_write_bytes(dest, write)
+    except http.client.HTTPException as exc:  # e.g. the connection dropped mid-file
+        raise UserError(f"download of {url} broke off ({exc!r}); run the same command again") from None
+    except (urllib.error.URLError, OSError) as exc:  # HTTPError is a URLError
+        if isinstance(exc, urllib.error.HTTPError):
+            reason = f"HTTP {exc.code} {exc.reason}"
+        else:
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        raise UserError(f"cannot download {url} to {dest} ({reason}); check the network "
+                        "connection, or download it yourself and put it there") from None
