@@ -31,6 +31,7 @@ ENGINE_DEFAULTS = {
     "steps": 1000,
     "batch_size": None,      # None = full batch (reshuffled each step, as ref-SM does)
     "eval_every": 100,
+    "evals_per_decade": 10,  # early evaluations: log-spaced points per decade below eval_every
     "eval_batch_size": 8192,
     "seed": 0,
     "dtype": "float32",

@@ -26,15 +26,17 @@ def derive_seed(seed: int, stream: str) -> int:
     return int(hashlib.sha256(f"{seed}:{stream}".encode()).hexdigest()[:12], 16)
 
 
-def eval_schedule(steps: int, eval_every: int) -> list[int]:
-    """Dense early, then regular (SPEC §4): every step up to 10, ~10 log-spaced points per decade
-    up to ``eval_every``, then every ``eval_every``, and always the last step."""
-    points = set(range(0, min(10, steps) + 1))
-    if eval_every > 10:
-        k = 10.0
-        while k < eval_every:
-            points.add(int(round(k)))
-            k *= 10 ** 0.1
+def eval_schedule(steps: int, eval_every: int, per_decade: int = 10) -> list[int]:
+    """Dense early, then regular (SPEC §4): ``per_decade`` log-spaced points per decade up to
+    ``eval_every`` (with 10 or more: every step up to 10), then every ``eval_every``, and always
+    the last step. Tasks with costly evaluations (IMDb) ask for fewer early points."""
+    points = {0}
+    if per_decade >= 10:
+        points.update(range(0, min(10, steps) + 1))
+    k = 1.0
+    while k < eval_every:
+        points.add(int(round(k)))
+        k *= 10 ** (1 / per_decade)
     points.update(range(eval_every, steps + 1, eval_every))
     points.add(steps)
     return sorted(p for p in points if p <= steps)
@@ -106,7 +108,7 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
                for name in config.get("loggers") or []]
 
     steps = int(config["steps"])
-    schedule = set(eval_schedule(steps, int(config["eval_every"])))
+    schedule = set(eval_schedule(steps, int(config["eval_every"]), int(config["evals_per_decade"])))
     batches = Batches(data.n_train, config["batch_size"], derive_seed(seed, "batches"), device)
     grad_clip = config.get("grad_clip")
     curve, status = [], "finished"

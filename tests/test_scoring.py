@@ -49,3 +49,5 @@ def test_eval_schedule_dense_early_then_regular():
     assert [s for s in sched if 10 < s < 100] == [13, 16, 20, 25, 32, 40, 50, 63, 79]
     assert sched[-10:] == list(range(100, 1001, 100))
     assert eval_schedule(25, 100)[-1] == 25
+    assert eval_schedule(1000, 200, per_decade=3) == [0, 1, 2, 5, 10, 22, 46, 100, 200, 400, 600,
+                                                      800, 1000]
