@@ -1,8 +1,8 @@
 """Resolving a run's settings: one flat dict, built in layers, hashed to give the run its id.
 
 Layers, later wins: engine defaults < options of the chosen model/loss/optimizers < task
-options and defaults < the task's defaults for the chosen model < preset < methods < command
-line. Every key a user overrides must exist in some layer, so typos fail loudly.
+options and defaults < the task's defaults for the chosen model < preset < methods < the task's
+defaults for those methods < command line. Every key a user overrides must exist in some layer, so typos fail loudly.
 """
 from __future__ import annotations
 
@@ -141,6 +141,8 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     config.update(task_cls.model_defaults.get(model, {}))
     config.update(preset_settings)
     config.update(methods)
+    for name in method.split("+"):  # the task's own settings for a method it is run with
+        config.update(task_cls.method_defaults.get(name.strip(), {}))
     unknown = [k for k in overrides if k not in config and k not in NOT_IDENTITY]
     if unknown:
         key = unknown[0]

@@ -67,6 +67,9 @@ def test_methods_compose_and_conflicts_are_explained(registry):
     assert config["wrappers"] == ["perpgrad", "grokfast"] and config["loss"] == "stablemax"
     with pytest.raises(UserError, match="'wd' and 'norm' conflict on weight_decay"):
         resolve(registry, "modadd", "wd+norm")
+    # A task's own defaults for a method apply, and the command line still wins.
+    assert resolve(registry, "modadd", "norm")["init_scale"] == 3.0
+    assert resolve(registry, "modadd", "norm", {"init_scale": 1})["init_scale"] == 1.0
     # An explicit choice settles the conflict.
     assert resolve(registry, "modadd", "wd+norm", {"weight_decay": 0.1})["weight_decay"] == 0.1
 
