@@ -1,0 +1,271 @@
+"""Leaderboards: statistics with ∞ misses, performance profiles and speedups against hand
+computations; the command's --write / --from / --check round trip on a real store; and the
+committed quick suite's tables against their own raw results."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grokbench import leaderboard as lb
+
+INF = math.inf
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rec(task, method, seed, gen, fit=10, onset=INF, acc=1.0, res=10, wall=2.0, **cfg):
+    """A run record as the store would give it (the numbers are what the tables are made of)."""
+    config = {"task": task, "method": method, "seed": seed, "steps": 3000, "eval_every": 100,
+              "target_metric": "test_acc", "target": 0.95, "fit_target": 0.99,
+              "sc_threshold": 0.1, "weight_decay": 1.0 if method == "wd" else 0.0, **cfg}
+    scores = {"steps_to_fit": fit, "steps_to_fit_resolution": 1,
+              "steps_to_generalize": gen, "steps_to_generalize_resolution": None if math.isinf(gen) else res,
+              "grokking_delay": gen - fit if math.isfinite(gen) else INF,
+              "collapse_onset": onset, "collapse_onset_resolution": None if math.isinf(onset) else res,
+              "sc_threshold": 0.1, "max_sc": 0.0, "final_test_acc": acc, "wall_time": wall}
+    return {"run_id": f"{task}-{method}-{seed}-{json.dumps(cfg, sort_keys=True)}", "task": task,
+            "method": method, "seed": seed, "status": "finished", "config": config,
+            "scores": scores, "summary": {}, "versions": {"grokbench": "0.1.0", "torch": "x"}}
+
+
+def two_task_records():
+    """Task A: wd 100/200/300, x 50/∞/60, y ∞/∞/400. Task B: wd 1000×3, x 500/700/600,
+    y 2000/2000/2500."""
+    runs = []
+    for method, gens in {"wd": [100, 200, 300], "x": [50, INF, 60], "y": [INF, INF, 400]}.items():
+        runs += [rec("A", method, s, g, onset=[20, INF, 30][s] if method == "y" else INF)
+                 for s, g in enumerate(gens)]
+    for method, gens in {"wd": [1000] * 3, "x": [500, 700, 600], "y": [2000, 2000, 2500]}.items():
+        runs += [rec("B", method, s, g, res=100) for s, g in enumerate(gens)]
+    return runs
+
+
+def rows_by_method(table):
+    return {r["method"]: r for r in table["rows"]}
+
+
+def test_quantiles_with_infinity():
+    assert lb.median([300, 100, 200]) == 200
+    assert lb.median([50, INF, 60]) == 60
+    assert lb.median([INF, INF, 400]) == INF          # fails on most seeds: the median is ∞
+    assert lb.median([10, 20, 30, 40]) == 25
+    assert lb.median([10, 20, 30, INF]) == 25
+    assert lb.median([10, 20, INF, INF]) == INF
+    assert lb.quantile([100, 200, 300], 0.25) == 150
+    assert lb.quantile([100, 200, 300], 0.75) == 250
+    assert lb.quantile([50, 60, INF], 0.25) == 55
+    assert lb.quantile([50, 60, INF], 0.75) == INF
+    assert lb.quantile([1, 2, 3, 4, 5], 0.75) == 4
+    # the median's resolution is that of the run it comes from (or the coarser of two)
+    assert lb.median_with_resolution([300, 100, 200], [5, 7, 9]) == (200, 9)
+    assert lb.median_with_resolution([10, 20, 30, 40], [1, 2, 8, 4]) == (25, 8)
+
+
+def test_task_tables_hand_computed():
+    board = lb.build(two_task_records(), "t")
+    a, b = (rows_by_method(t) for t in board["tasks"])
+    assert [t["task"] for t in board["tasks"]] == ["A", "B"]
+    assert (a["wd"]["solved"], a["x"]["solved"], a["y"]["solved"]) == (3, 2, 1)
+    assert a["wd"]["steps_to_generalize"] == 200 and a["wd"]["iqr"] == [150, 250]
+    assert a["x"]["steps_to_generalize"] == 60 and a["x"]["iqr"] == [55, INF]
+    assert a["y"]["steps_to_generalize"] == INF and a["y"]["iqr"] == [INF, INF]
+    assert a["wd"]["grokking_delay"] == 190 and a["y"]["grokking_delay"] == INF
+    assert a["y"]["collapse_onset"] == 30 and a["wd"]["collapse_onset"] == INF
+    assert (a["x"]["rank"], a["wd"]["rank"], a["y"]["rank"]) == (1, 2, 3)
+    assert b["x"]["steps_to_generalize"] == 600 and b["y"]["steps_to_generalize"] == 2000
+    assert b["x"]["steps_to_generalize_resolution"] == 100
+
+
+def test_profiles_scores_and_speedups_hand_computed():
+    board = lb.build(two_task_records(), "t", reference="wd")
+    ratios = lb.profile_ratios(board["tasks"])
+    # best on A is x (60), on B is x (600)
+    assert ratios["wd"] == pytest.approx({"A": 200 / 60, "B": 1000 / 600})
+    assert ratios["x"] == {"A": 1.0, "B": 1.0}
+    assert ratios["y"]["A"] == INF and ratios["y"]["B"] == pytest.approx(2000 / 600)
+    assert lb.rho(ratios["wd"], 1.0) == 0 and lb.rho(ratios["wd"], 2) == 0.5
+    assert lb.rho(ratios["wd"], 3.5) == 1.0 and lb.rho(ratios["y"], 4) == 0.5
+    # B = Σ_tasks max(0, 4 − r) / (|tasks| · 3)
+    rows = {r["method"]: r for r in board["overall"]["rows"]}
+    assert rows["x"]["score"] == pytest.approx(1.0)
+    assert rows["wd"]["score"] == pytest.approx(((4 - 10 / 3) + (4 - 5 / 3)) / 6)  # 0.5
+    assert rows["y"]["score"] == pytest.approx((4 - 10 / 3) / 6)
+    # the integral form, by brute force on a fine grid
+    grid = [1 + 3 * (i + 0.5) / 30000 for i in range(30000)]
+    assert sum(lb.rho(ratios["wd"], t) for t in grid) / len(grid) == pytest.approx(0.5, abs=1e-3)
+    assert rows["x"]["speedup"] == pytest.approx(math.sqrt((200 / 60) * (1000 / 600)))
+    assert rows["x"]["speedup_tasks"] == 2
+    assert rows["y"]["speedup"] == pytest.approx(0.5) and rows["y"]["speedup_tasks"] == 1
+    assert rows["y"]["missed_where_reference_solved"] == 1
+    assert rows["wd"]["speedup"] == pytest.approx(1.0)
+    assert [(r["method"], r["rank"]) for r in board["overall"]["rows"]] == [("x", 1), ("wd", 2), ("y", 3)]
+    assert (rows["x"]["tasks_solved"], rows["y"]["tasks_solved"]) == (2, 1)
+
+
+def test_a_task_nobody_solves_counts_against_everyone():
+    runs = two_task_records() + [rec("C", m, s, INF) for m in ("wd", "x", "y") for s in range(3)]
+    rows = {r["method"]: r for r in lb.build(runs, "t")["overall"]["rows"]}
+    assert rows["x"]["score"] == pytest.approx(2 / 3)       # 1 + 1 + 0 over 3 tasks
+    assert rows["x"]["speedup_tasks"] == 2                  # C has no finite ratio
+
+
+def test_grid_variants_get_their_own_rows():
+    runs = [rec("A", "wd", s, 100 * (s + 1), weight_decay_extra=wd)
+            for s in range(3) for wd in (0.1, 1.0)]
+    labels = sorted(r["method"] for r in lb.build(runs, "t")["tasks"][0]["rows"])
+    assert labels == ["wd (weight_decay_extra=0.1)", "wd (weight_decay_extra=1.0)"]
+
+
+def test_markdown_shows_infinity_none_and_provenance():
+    board = lb.build(two_task_records(), "demo", "a demo suite", commands={"Regenerate": "grokbench x"})
+    md = lb.to_markdown(board)
+    assert "# grokbench leaderboard: demo" in md and "`grokbench x`" in md
+    line_y = next(line for line in md.splitlines() if "| y " in line and "1/3" in line)
+    assert line_y.startswith("| 3 ") and "∞" in line_y and "30 (±10)" in line_y
+    line_wd = next(line for line in md.splitlines() if "| wd " in line and "3/3" in line)
+    assert "none" in line_wd and "150–250" in line_wd
+    assert "r_max = 4" in md and "speedup vs wd" in md
+    csv_text = lb.to_csv(board)
+    assert csv_text.splitlines()[0].startswith("task,rank,method,runs,solved")
+    assert "A,3,y,3,1,inf" in csv_text
+
+
+def test_json_round_trip_keeps_infinity():
+    board = lb.build(two_task_records(), "t")
+    again = lb.read_json(lb.to_json(board))
+    assert json.loads(lb.to_json(board))  # strict JSON (no bare Infinity)
+    assert "Infinity" not in lb.to_json(board)
+    assert rows_by_method(again["tasks"][0])["y"]["steps_to_generalize"] == INF
+    assert lb.compare(board, again) == [] and lb.self_consistent(again) == []
+
+
+def test_compare_applies_the_stated_tolerance():
+    committed = lb.read_json(lb.to_json(lb.build(two_task_records(), "t")))
+    # within one evaluation of resolution (±100 on B): agrees
+    runs = two_task_records()
+    b_x = {r["seed"]: r["scores"] for r in runs if r["task"] == "B" and r["method"] == "x"}
+    b_x[2]["steps_to_generalize"] = 680  # median 600 → 680
+    assert lb.compare(committed, lb.build(runs, "t")) == []
+    # beyond it: one readable line naming task, method, field and both values
+    b_x[1]["steps_to_generalize"], b_x[2]["steps_to_generalize"] = 750, 850  # median 750
+    runs[0]["scores"]["steps_to_generalize"] = INF  # A / wd seed 0 misses now: 2/3 solved
+    diffs = lb.compare(committed, lb.build(runs, "t"))
+    assert ("B / x: median steps_to_generalize committed 600, now 750 (allowed: ±100, the eval "
+            "resolution)") in diffs, diffs
+    assert "A / wd: solved committed 3, now 2 (must match exactly)" in diffs
+    # a hand-edited cross-task table no longer follows from the task tables
+    committed["overall"]["rows"][0]["score"] = 0.25
+    assert lb.self_consistent(committed)
+
+
+# -- the command, on a real store -------------------------------------------------------------
+
+def grokbench(*args, env=None, check=True):
+    """The real command in a fresh process (exit codes and stderr as a user sees them)."""
+    proc = subprocess.run([sys.executable, "-m", "grokbench", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def cli(capsys, *args):
+    """The same command in this process (no torch import per call): (exit code, stdout, stderr)."""
+    from grokbench.cli import main
+    sys_argv, sys.argv = sys.argv, ["grokbench", *args]
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    finally:
+        sys.argv = sys_argv
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def tiny_suite(tmp_path, store_path, monkeypatch):
+    """A two-method suite of 5-step runs on modadd p = 7, run into a real SQLite store."""
+    import os
+    from grokbench.engine import run
+    from grokbench.grid import expand, validate_spec
+    from grokbench.plugins import get_registry
+    from grokbench.store import Store
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "tiny.toml").write_text(
+        'description = "tiny test suite"\ntasks = ["modadd"]\nmethods = ["baseline", "wd"]\n'
+        'seeds = [0, 1, 2]\n[settings]\np = 7\nsteps = 5\neval_every = 5\nthreads = 1\n')
+    monkeypatch.setenv("GROKBENCH_SUITES_DIR", str(suites))
+    from grokbench.grid import load_suite
+    store = Store(store_path)
+    for cfg in expand(get_registry(), load_suite("tiny")):
+        store.save(run(cfg, progress=False))
+    store.close()
+    return suites, dict(os.environ)
+
+
+def test_write_from_and_check_round_trip(tiny_suite, capsys):
+    suites, env = tiny_suite
+    code, out, err = cli(capsys, "leaderboard", "--suite", "tiny", "--write")
+    assert code == 0, err
+    assert "## modadd" in out and "| baseline" in out
+    for name in ("tiny.md", "tiny.json", "tiny.csv", "tiny.overall.csv", "tiny.results.jsonl",
+                 "tiny.profile.png"):
+        assert (suites / name).stat().st_size > 0, name
+    assert len((suites / "tiny.results.jsonl").read_text().splitlines()) == 6
+    # the raw file alone rebuilds the same tables
+    _, raw, _ = cli(capsys, "leaderboard", "--suite", "tiny", "--from",
+                    str(suites / "tiny.results.jsonl"), "--format", "json")
+    _, stored, _ = cli(capsys, "leaderboard", "--suite", "tiny", "--format", "json")
+    a, b = lb.read_json(raw), lb.read_json(stored)
+    assert lb.compare(a, b) == [] and [t["rows"] for t in a["tasks"]] == [t["rows"] for t in b["tasks"]]
+    ok = grokbench("leaderboard", "--suite", "tiny", "--check", env=env)
+    assert "OK" in ok.stdout
+
+    # a hand edit of the committed JSON is caught, with a readable line
+    committed = json.loads((suites / "tiny.json").read_text())
+    committed["tasks"][0]["rows"][0]["solved"] += 1
+    (suites / "tiny.json").write_text(json.dumps(committed))
+    bad = grokbench("leaderboard", "--suite", "tiny", "--check", env=env, check=False)
+    assert bad.returncode == 1
+    assert "solved committed" in bad.stderr and "must match exactly" in bad.stderr
+
+    # so is an edit of the Markdown alone
+    assert cli(capsys, "leaderboard", "--suite", "tiny", "--write")[0] == 0
+    md = (suites / "tiny.md").read_text().replace("| 1 ", "| 2 ", 1)
+    (suites / "tiny.md").write_text(md)
+    code, _, err = cli(capsys, "leaderboard", "--suite", "tiny", "--check")
+    assert code == 1 and "not the rendering of tiny.json" in err
+
+
+def test_missing_runs_and_bad_files_are_user_errors(tiny_suite, tmp_path, capsys):
+    code, _, err = cli(capsys, "leaderboard", "--suite", "tiny", "--store", str(tmp_path / "empty.db"))
+    assert code == 2 and "grokbench sweep --suite tiny" in err and "--allow-missing" in err
+    # a store with one run of the suite: ranked with --allow-missing, the other five listed
+    from grokbench.store import Store
+    full, part = Store(tmp_path / "runs.db"), Store(tmp_path / "part.db")
+    part.save(full.results(method="wd")[0])
+    full.close(), part.close()
+    code, out, err = cli(capsys, "leaderboard", "--suite", "tiny", "--store",
+                         str(tmp_path / "part.db"), "--allow-missing")
+    assert code == 0, err
+    assert "**5 runs of the suite are missing**" in out and "modadd/baseline/seed 0" in out
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    code, _, err = cli(capsys, "leaderboard", "--from", str(tmp_path / "bad.jsonl"))
+    assert code == 2 and "bad.jsonl:1 is not JSON" in err and "Traceback" not in err
+
+
+# -- the committed suite ----------------------------------------------------------------------
+
+def test_committed_quick_tables_follow_from_their_raw_results():
+    """What CI checks against a fresh sweep, checked here against the committed raw file: the
+    tables, the Markdown and the raw results of leaderboards/quick agree."""
+    raw = ROOT / "leaderboards" / "quick.results.jsonl"
+    if not raw.exists():
+        pytest.skip("leaderboards/quick.results.jsonl not generated yet")
+    proc = grokbench("leaderboard", "--suite", "quick", "--check", "--from", str(raw), check=False)
+    assert proc.returncode == 0, proc.stderr
