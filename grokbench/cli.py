@@ -12,6 +12,7 @@ from . import __version__
 from .config import parse_assignments, resolve
 from .errors import UserError
 from .plugins import KINDS, get_registry
+from .scoring import to_jsonable
 
 
 def main():
@@ -73,21 +74,6 @@ def scores_table(result) -> str:
         ("steps/s (training steps only)", fmt_num(s["steps_per_s"])),
     ]
     return tabulate(rows, tablefmt="simple_outline")
-
-
-def json_safe(obj):
-    """Strict JSON: ∞ (a censored step count) becomes the string "inf", NaN becomes null."""
-    if isinstance(obj, float):
-        if math.isnan(obj):
-            return None
-        if math.isinf(obj):
-            return "inf" if obj > 0 else "-inf"
-        return obj
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
 
 
 def open_store(path):
@@ -164,7 +150,7 @@ def run(task, method, preset, as_json, curve_file, store, no_store, force, show_
         if db is not None:
             db.save(result)
     if as_json:
-        out = json_safe(dict(result))
+        out = to_jsonable(dict(result))
         if curve_file:
             with open(curve_file, "w") as fh:
                 json.dump(out.pop("curve"), fh)
@@ -191,7 +177,7 @@ def show(run_id, store, as_json):
                                            "steps-to-generalize", "final test acc"]))
         return
     result = db.get(run_id)
-    click.echo(json.dumps(json_safe(result)) if as_json else scores_table(result))
+    click.echo(json.dumps(to_jsonable(result)) if as_json else scores_table(result))
 
 
 @cli.command()
@@ -216,3 +202,14 @@ def list_cmd(kind):
         extra = " (wrapper)" if entry.wrapper else ""
         rows.append((name, entry.description + extra, entry.plugin))
     click.echo(tabulate(rows, headers=[kind[:-1], "description", "plugin"]))
+
+
+
+# Commands that live with their subsystem; each imports its heavy dependencies when it runs.
+from .data_cli import data  # noqa: E402
+from .leaderboard import leaderboard  # noqa: E402
+from .plot import plot  # noqa: E402
+from .sweep import sweep  # noqa: E402
+
+for _command in (sweep, leaderboard, plot, data):
+    cli.add_command(_command)

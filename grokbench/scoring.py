@@ -51,3 +51,28 @@ def score(curve, config, status="finished", timing=None) -> dict:
 
 def _isnan(value):
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def to_jsonable(obj):
+    """Strict JSON: ∞ becomes the string "inf" (read back by :func:`from_jsonable`), NaN null."""
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return None
+        if math.isinf(obj):
+            return "inf" if obj > 0 else "-inf"
+        return obj
+    if isinstance(obj, dict):
+        return {k: to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    return obj
+
+
+def from_jsonable(obj):
+    if isinstance(obj, str) and obj in ("inf", "-inf", "Infinity", "-Infinity"):
+        return INF if not obj.startswith("-") else -INF
+    if isinstance(obj, dict):
+        return {k: from_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [from_jsonable(v) for v in obj]
+    return obj

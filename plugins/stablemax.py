@@ -7,6 +7,7 @@ Collapse) until the logits are astronomically large.
 import torch
 
 from grokbench import hookimpl
+from grokbench.errors import UserError
 
 
 def s(x):
@@ -31,6 +32,9 @@ def build_loss(config):
     dtype = getattr(torch, config["loss_dtype"]) if config["loss_dtype"] else None
 
     def loss(output, target):
+        if target.dtype != torch.long or output.ndim != 2 or output.shape[-1] < 2:
+            raise UserError("the stablemax loss needs class labels and one logit per class; "
+                            "this task is binary or regression: use --loss bce/mse or another method")
         return stablemax_cross_entropy(output.to(dtype) if dtype else output, target)
     return loss
 

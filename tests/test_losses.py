@@ -55,3 +55,10 @@ def test_ce_in_selected_dtype(registry):
     fn = registry.get("losses", "ce").obj({"loss_dtype": "float64"})
     out = fn(torch.zeros(1, 4), torch.tensor([1]))
     assert out.dtype == torch.float64 and out.item() == pytest.approx(math.log(4))
+
+
+def test_stablemax_on_a_regression_task_is_a_user_error(registry):
+    from grokbench.errors import UserError
+    fn = registry.get("losses", "stablemax").obj({"loss_dtype": "float64"})
+    with pytest.raises(UserError, match="needs class labels"):
+        fn(torch.zeros(4, 5), torch.zeros(4, 5))
