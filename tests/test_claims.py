@@ -23,8 +23,11 @@ def test_perpgrad_groks_modadd_within_500_steps(registry, seed):
 def test_baseline_fits_never_generalizes_and_collapses(registry):
     # Softmax CE, fp32, no regularization: fits (~50 steps), test stays at chance, SC appears.
     # Measured seeds 0–2: fit at 50, best test acc ≤ 1 %, SC ≥ 0.1 from step 1800, max ≈ 0.96.
-    s = scores(registry, "baseline", steps=5000, eval_every=100, seed=0)
-    assert s["steps_to_fit"] <= 500 and s["final_train_acc"] == 1.0
+    # Once SC sets in, the collapsed samples stop learning and train accuracy dips (0.997 at 5000).
+    result = run(resolve(registry, "modadd", "baseline", {"steps": 5000, "eval_every": 100}),
+                 progress=False)
+    s = result["scores"]
+    assert s["steps_to_fit"] <= 500 and max(r["train_acc"] for r in result["curve"]) == 1.0
     assert s["best_test_acc"] < 0.10 and s["steps_to_generalize"] == float("inf")
     assert s["max_sc"] > 0 and s["collapse_onset"] <= 5000
 
