@@ -8,13 +8,16 @@ from grokbench import Task, TaskData, TaskInfo, hookimpl
 
 
 class TeacherStudent(Task):
+    # Measured (seed 0, AdamW 3e-4): wd 0.05 (the default) fits at 1000 and generalizes at
+    # 28 500; wd 0.5 at 3400 (10× γ → 8.4× sooner: the 1/γ law); wd 0 never (test 0.2 at 20k);
+    # α = 0.5 at 800 whatever γ. 40k steps (~45 s) covers the default; the paper ran 1e5.
     name = "teacher-student"
     description = "regress a random tanh teacher MLP 5-100-100-5 from 100 samples (Omnigrok §3)"
     kind = "regression"
     options = {"n_train": 100, "n_test": 100, "in_dim": 5, "teacher_seed": 0}
     defaults = {"model": "mlp", "width": 100, "depth": 2, "activation": "tanh", "bias": True,
                 "loss": "mse", "optimizer": "adamw", "lr": 3e-4, "weight_decay": 0.05,
-                "init_scale": 2.0, "steps": 20000, "eval_every": 200, "acc_threshold": 1e-3}
+                "init_scale": 2.0, "steps": 40000, "eval_every": 250, "acc_threshold": 1e-3}
     presets = {"paper": {"steps": 100000, "eval_every": 500}}
     target_metric = "test_acc"
     target = 0.95

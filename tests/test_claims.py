@@ -52,3 +52,19 @@ def test_norm_constraint_nearly_removes_the_delay(registry):
     # the modular tasks' norm setting): both reach their targets at step 250; wd: delay ≥ 450.
     s = scores(registry, "norm", steps=1000)
     assert s["steps_to_generalize"] <= 400 and s["grokking_delay"] <= 100
+
+
+def test_teacher_student_steps_to_generalize_scale_as_one_over_weight_decay(registry):
+    # Omnigrok §3 / SPEC §7.6: time to generalize ∝ 1/γ (log-log slope ≈ −1); γ = 0 never; a small
+    # init (α = 0.5) generalizes fast regardless. Measured seed 0: γ 0.05 → 28 500, γ 0.5 → 3400
+    # (slope −0.92), γ 0 → never (best test acc 0.2), α 0.5 → 800.
+    import math
+
+    def gen(**over):
+        return run(resolve(registry, "teacher-student", "baseline", over), progress=False)["scores"]
+
+    slow, fast = gen(weight_decay=0.05)["steps_to_generalize"], gen(weight_decay=0.5)["steps_to_generalize"]
+    slope = (math.log(fast) - math.log(slow)) / (math.log(0.5) - math.log(0.05))
+    assert -1.3 < slope < -0.7
+    assert gen(weight_decay=0.0)["steps_to_generalize"] == float("inf")
+    assert gen(init_scale=0.5)["steps_to_generalize"] <= 2000
