@@ -84,7 +84,7 @@ def merge_methods(registry, method_expr: str) -> dict:
     for name in names:
         settings = registry.get("methods", name).obj
         for key, value in settings.items():
-            if isinstance(value, (list, tuple)) and key == "wrappers":
+            if key == "wrappers":  # optimizer wrappers stack; any other list (betas) is one value
                 merged[key] = merged.get(key, []) + [v for v in value if v not in merged.get(key, [])]
             elif key in merged and _canon(merged[key]) != _canon(value):
                 merged.setdefault("__conflicts__", {})[key] = (owner[key], merged[key], name, value)

@@ -48,7 +48,7 @@ def register_methods(register):
     """Register methods: ``register(name, settings: dict, description)``.
 
     A method is a named recipe of settings (``--method perpgrad+stablemax`` composes several);
-    list-valued settings are concatenated, any other setting given two different values is a
+    the ``wrappers`` lists are concatenated, any other setting given two different values is a
     conflict."""
 
 
