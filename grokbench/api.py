@@ -78,6 +78,10 @@ class Task:
             return x.to(device, dtype) if x.is_floating_point() else x.to(device)
         return x.to(device)
 
+    def extra_metrics(self, ctx: "EvalContext") -> dict:
+        """Task-specific metrics recorded at each evaluation (e.g. QM9's test R²)."""
+        return {}
+
     def correct(self, output: torch.Tensor, target: torch.Tensor, config: dict) -> torch.Tensor:
         """Per-sample correctness (bool) used for accuracy."""
         if self.kind == "classification":

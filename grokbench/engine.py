@@ -205,7 +205,7 @@ def evaluate(task, model, loss_fn, metrics, config, step, train_x, train_y, test
                       test_out, test_y, named, grads)
     for entry in metrics:
         record.update(entry.obj(ctx))
-    record.update(getattr(task, "extra_metrics", lambda ctx: {})(ctx))
+    record.update(task.extra_metrics(ctx))
     record.setdefault("weight_norm", math.sqrt(sum(p.detach().double().pow(2).sum().item()
                                                    for p in params)))
     return record

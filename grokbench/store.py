@@ -56,6 +56,10 @@ def enable_wal(db, patience: float = 60.0):
 
 
 class Store:
+    # the order of the columns in SCHEMA, which every SELECT * row follows
+    COLUMNS = ("run_id", "task", "method", "seed", "status", "config", "scores", "curve",
+               "versions", "wall_time", "created_at")
+
     def __init__(self, path=None):
         self.path = Path(path) if path else default_store_path()
         try:
@@ -116,8 +120,7 @@ class Store:
         return [self._row(r) for r in self.db.execute(query + " ORDER BY created_at", args)]
 
     def _row(self, row) -> dict:
-        cols = [d[0] for d in self.db.execute("SELECT * FROM runs LIMIT 0").description]
-        rec = dict(zip(cols, row))
+        rec = dict(zip(self.COLUMNS, row))
         for key in ("config", "scores", "curve", "versions"):
             rec[key] = json.loads(rec[key])
         return rec
