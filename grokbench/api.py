@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 
@@ -108,6 +108,9 @@ class EvalContext:
     test_y: torch.Tensor
     named_params: list           # [(name, tensor)]
     grads: list                  # ∇L on the full training set, loss without weight decay
+    #: the trained loss's view of outputs as class probabilities, in the precision the loss is
+    #: computed in (``probabilities(train_output)``); None for a loss without one (MSE)
+    probabilities: Callable | None = None
 
 
 class OptimizerWrapper:

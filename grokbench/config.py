@@ -1,8 +1,8 @@
 """Resolving a run's settings: one flat dict, built in layers, hashed to give the run its id.
 
 Layers, later wins: engine defaults < options of the chosen model/loss/optimizers < task
-options and defaults < the task's defaults for the chosen model < preset < methods < the task's
-defaults for those methods < command line. Every key a user overrides must exist in some layer, so typos fail loudly.
+options and defaults < the task's defaults for the chosen model < preset < methods < each
+method's recipe for this task < the task's defaults for those methods < command line. Every key a user overrides must exist in some layer, so typos fail loudly.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import json
 
-from .errors import UserError
+from .errors import NotApplicable, UserError
 
 ENGINE_DEFAULTS = {
     "task": None,
@@ -37,8 +37,10 @@ ENGINE_DEFAULTS = {
     "dtype": "float32",
     "device": "cpu",
     "fit_target": 0.99,
-    "sc_threshold": 0.1,     # collapse onset threshold (SPEC §4: ref-SM drew 0.4 and 0.5)
-    "softmax_precision": "float32",
+    "sc_threshold": 0.1,     # collapse onset threshold (the StableMax paper's figures drew 0.4/0.5)
+    "hold_evals": 3,         # the target counts as held after this many evaluations in a row
+    "early_stop": False,     # stop at the decision point (scores are read up to it anyway)
+    "softmax_precision": "float32",  # precision of the softmax-view SC diagnostic
     "acc_threshold": 1e-3,   # regression: per-sample MSE below this counts as correct
     "threads": None,         # torch/OpenMP threads for this run (None = torch's default)
     "loggers": [],           # extra loggers (e.g. tensorboard); the SQLite store is always written
@@ -135,14 +137,20 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
             raise UserError(f"{name!r} is {'a wrapper' if entry.wrapper else 'a base optimizer'}: "
                             f"use --set {'wrappers=' + name if entry.wrapper else 'optimizer=' + name}")
         config.update(entry.options)
+        if kind == "losses" and entry.task_kinds is not None and task_cls.kind not in entry.task_kinds:
+            raise NotApplicable(f"loss {name!r} applies to {'/'.join(entry.task_kinds)} tasks; "
+                                f"{task!r} is a {task_cls.kind} task")
     config.update(task_cls.options)
     config["target_metric"], config["target"] = task_cls.target_metric, task_cls.target
     config.update(task_cls.defaults)
     config.update(task_cls.model_defaults.get(model, {}))
     config.update(preset_settings)
     config.update(methods)
-    for name in method.split("+"):  # the task's own settings for a method it is run with
-        config.update(task_cls.method_defaults.get(name.strip(), {}))
+    names = [n.strip() for n in method.split("+") if n.strip()]
+    for name in names:  # each method's published recipe for this task
+        config.update(registry.get("methods", name).per_task.get(task, {}))
+    for name in names:  # the task's own settings for a method it is run with
+        config.update(task_cls.method_defaults.get(name, {}))
     unknown = [k for k in overrides if k not in config and k not in NOT_IDENTITY]
     if unknown:
         key = unknown[0]

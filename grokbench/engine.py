@@ -17,7 +17,7 @@ from .api import EvalContext
 from .config import run_id
 from .errors import UserError
 from .plugins import get_registry
-from .scoring import score
+from .scoring import decision_index, score
 
 
 def derive_seed(seed: int, stream: str) -> int:
@@ -43,9 +43,24 @@ def eval_schedule(steps: int, eval_every: int, per_decade: int = 10) -> list[int
 
 
 def versions() -> dict:
+    """Software versions and the machine facts a number depends on. Floating-point rounding
+    differs between CPU kernels (ATen picks AVX-512, AVX2 or scalar code at run time), and
+    grokking near a threshold is sensitive to it, so every run says which kernels it used."""
     from . import __version__
     return {"grokbench": __version__, "torch": torch.__version__,
-            "python": sys.version.split()[0], "platform": platform.platform()}
+            "python": sys.version.split()[0], "platform": platform.platform(),
+            "cpu": cpu_model(), "aten_cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def build_optimizer(registry, model, config):
@@ -101,7 +116,10 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
         for p in model.parameters():
             p.mul_(float(config["init_scale"]))
     model.to(device, dtype)
-    loss_fn = registry.get("losses", config["loss"]).obj(config)
+    loss_entry = registry.get("losses", config["loss"])
+    loss_fn = loss_entry.obj(config)
+    probabilities = (None if loss_entry.probabilities is None
+                     else lambda out: loss_entry.probabilities(out, config))
     optimizer = build_optimizer(registry, model, config)
     metrics = [registry.get("metrics", m) for m in registry.names("metrics")]
     loggers = [registry.get("loggers", name).obj(run_id(config), config, config.get("log_dir"))
@@ -123,7 +141,7 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
             if step in schedule:
                 t0 = time.perf_counter()
                 record = evaluate(task, model, loss_fn, metrics, config, step,
-                                  train_x, train_y, test_x, test_y)
+                                  train_x, train_y, test_x, test_y, probabilities)
                 eval_time += time.perf_counter() - t0
                 curve.append(record)
                 for lg in loggers:
@@ -135,6 +153,11 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
                 if nonfinite.item() or not (math.isfinite(record["train_loss"])
                                             and math.isfinite(record["weight_norm"])):
                     status, record["nonfinite"] = "nonfinite", True  # recorded, not a crash
+                    break
+                # Scores are read up to the decision point (see scoring.decision_index), so a
+                # run that has reached it can stop without changing any score.
+                if config["early_stop"] and decision_index(curve, config) is not None:
+                    status = "stopped_early"
                     break
             if step == steps:
                 break
@@ -166,7 +189,8 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
     return result
 
 
-def evaluate(task, model, loss_fn, metrics, config, step, train_x, train_y, test_x, test_y):
+def evaluate(task, model, loss_fn, metrics, config, step, train_x, train_y, test_x, test_y,
+             probabilities=None):
     """Metrics on the full train and test sets (SPEC §3), in eval mode.
 
     The training-set pass keeps the graph so the same forward gives ∇L for NLM alignment
@@ -202,7 +226,7 @@ def evaluate(task, model, loss_fn, metrics, config, step, train_x, train_y, test
         "test_loss": test_losses.double().mean().item(),
     }
     ctx = EvalContext(step, config, task, model, train_out, train_y, train_losses,
-                      test_out, test_y, named, grads)
+                      test_out, test_y, named, grads, probabilities)
     for entry in metrics:
         record.update(entry.obj(ctx))
     record.update(task.extra_metrics(ctx))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .config import resolve
-from .errors import UserError
+from .errors import NotApplicable, UserError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -65,8 +65,10 @@ def validate_spec(spec: dict, where: str) -> dict:
     return spec
 
 
-def expand(registry, spec: dict) -> list[dict]:
-    """Every run of the grid as a resolved config, in a stable order."""
+def expand(registry, spec: dict, not_applicable: list | None = None) -> list[dict]:
+    """Every run of the grid as a resolved config, in a stable order. With a
+    ``not_applicable`` list, a task × method pair that cannot run (a classification loss on a
+    regression task) is appended to it as (task, method, reason) instead of raising."""
     grid_keys = sorted(spec["grid"])
     grid_values = [spec["grid"][k] if isinstance(spec["grid"][k], list) else [spec["grid"][k]]
                    for k in grid_keys]
@@ -77,5 +79,11 @@ def expand(registry, spec: dict) -> list[dict]:
             overrides.update(spec["task_settings"].get(task, {}))
             overrides.update(zip(grid_keys, values))
             overrides["seed"] = seed
-            configs.append(resolve(registry, task, method, overrides, spec.get("preset")))
+            try:
+                configs.append(resolve(registry, task, method, overrides, spec.get("preset")))
+            except NotApplicable as exc:
+                if not_applicable is None:
+                    raise
+                if (task, method, str(exc)) not in not_applicable:
+                    not_applicable.append((task, method, str(exc)))
     return configs

@@ -30,6 +30,12 @@ class Entry:
     plugin: str
     options: dict = field(default_factory=dict)
     wrapper: bool = False  # optimizers only: wraps another optimizer
+    # losses only: outputs -> class probabilities as the loss sees them (Softmax Collapse is
+    # measured on these), and the task kinds the loss applies to (None: any)
+    probabilities: Callable | None = None
+    task_kinds: tuple | None = None
+    # methods only: the method's published recipe per task, {task: settings}
+    per_task: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -128,12 +134,16 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
                      options=dict(task_cls.options))
     if kind == "methods":
         name, settings, description = args
-        return Entry(kind, name, dict(settings), description, plugin)
+        return Entry(kind, name, dict(settings), description, plugin,
+                     per_task={t: dict(v) for t, v in (kwargs.get("per_task") or {}).items()})
     name, obj, description = args[:3]
     if not callable(obj):
         raise UserError(f"plugin {plugin!r} registered {kind[:-1]} {name!r} with a non-callable")
+    kinds = kwargs.get("task_kinds")
     return Entry(kind, name, obj, description, plugin, options=dict(kwargs.get("options", {})),
-                 wrapper=bool(kwargs.get("wrapper", False)))
+                 wrapper=bool(kwargs.get("wrapper", False)),
+                 probabilities=kwargs.get("probabilities"),
+                 task_kinds=tuple(kinds) if kinds is not None else None)
 
 
 def _env_list(var):

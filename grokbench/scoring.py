@@ -1,7 +1,13 @@
-"""Scores of one run, read from its curve alone (SPEC §4), so re-scoring never retrains.
+"""Scores of one run, read from its curve alone, so re-scoring never retrains.
 
 A run that never reaches a target within its budget is censored: its step count is ∞, never
 the budget. Every step count comes with its resolution: the gap to the evaluation before it.
+
+Scores are read up to the run's *decision point*: the evaluation at which it has fit its
+training set, reached its target and held the target for ``hold_evals`` consecutive
+evaluations (the last evaluation, for a run that never gets there). What the curve does after
+that is kept in the curve but is not scored, so a run stopped early at its decision point
+(``early_stop``) scores exactly as the same run trained to the end (docs/science.md, "Scores").
 """
 from __future__ import annotations
 
@@ -21,8 +27,26 @@ def first_step(curve, key, threshold):
     return INF, None
 
 
+def decision_index(evals, config):
+    """Index of the decision point in ``evals``, or None while the run has not reached it."""
+    fitted, held = False, 0
+    hold = max(1, int(config.get("hold_evals", 3)))
+    for i, rec in enumerate(evals):
+        fitted = fitted or _reached(rec.get("train_acc"), config["fit_target"])
+        held = held + 1 if _reached(rec.get(config["target_metric"]), config["target"]) else 0
+        if fitted and held >= hold:
+            return i
+    return None
+
+
+def _reached(value, threshold):
+    return not _isnan(value) and value >= threshold
+
+
 def score(curve, config, status="finished", timing=None) -> dict:
-    evals = [r for r in curve if "train_acc" in r]
+    full = [r for r in curve if "train_acc" in r]
+    decided = decision_index(full, config)
+    evals = full if decided is None else full[:decided + 1]
     fit, fit_res = first_step(evals, "train_acc", config["fit_target"])
     gen, gen_res = first_step(evals, config["target_metric"], config["target"])
     onset, onset_res = first_step(evals, "sc_fraction", config["sc_threshold"])
@@ -43,6 +67,8 @@ def score(curve, config, status="finished", timing=None) -> dict:
         "weight_norm": last.get("weight_norm"),
         "nlm_cosine": last.get("nlm_cosine"),
         "nonfinite": status == "nonfinite",
+        # the step whose evaluation the scores above were read at; steps_run may be later
+        "decided_at": last.get("step") if decided is not None else None,
         "steps_run": curve[-1]["step"] if curve else 0,
         "wall_time": timing.get("wall_time"),
         "steps_per_s": timing.get("steps_per_s"),

@@ -72,15 +72,36 @@ class Plan:
         return len(self.configs)
 
 
-def plan(configs, store) -> Plan:
+def plan(configs, store, also_done=frozenset()) -> Plan:
     """Drop duplicate configs (e.g. a grid value equal to the default) and split off the runs the
-    store already holds."""
+    store already holds (and those in ``also_done``: ids whose results are committed)."""
     from .config import run_id
     unique = {}
     for cfg in configs:
         unique.setdefault(run_id(cfg), cfg)
-    stored = store.done_ids() & set(unique)
+    stored = (store.done_ids() | set(also_done)) & set(unique)
     return Plan(list(unique.values()), stored, [c for i, c in unique.items() if i not in stored])
+
+
+def parse_shard(text: str | None):
+    """``i/n`` (1 ≤ i ≤ n) → (i, n); None → None."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard takes i/n, e.g. --shard 2/10; got {text!r}") from None
+    if not 1 <= i <= n:
+        raise UserError(f"--shard {text}: i must be between 1 and n, e.g. --shard 1/{max(n, 1)}")
+    return i, n
+
+
+def shard_of(configs: list, i: int, n: int) -> list:
+    """The i-th of n contiguous pieces of the grid (in grid order, so a piece finishes whole
+    task × method cells and the tables fill in cell by cell). Pieces depend only on the grid,
+    not on what is stored, so ``--shard 3/10`` names the same runs in every session."""
+    size = len(configs)
+    return configs[(i - 1) * size // n: i * size // n]
 
 
 @dataclass
@@ -101,7 +122,8 @@ def build_executor(name: str, workers: int | None, registry=None):
 
 
 def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = None,
-              store_path=None, *, registry=None, progress: bool = True) -> SweepReport:
+              store_path=None, *, registry=None, progress: bool = True,
+              also_done=frozenset()) -> SweepReport:
     """Run every config the store does not hold yet through the named executor; return a report.
 
     The store file (and its schema) is created here, before any worker opens it."""
@@ -118,10 +140,10 @@ def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = N
     if workers is not None and workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
     store = Store(store_path)
-    todo = plan(configs, store)
+    todo = plan(configs, store, also_done)
     report = SweepReport(store.path, todo.total, len(todo.stored))
-    _say(f"{todo.total} runs: {len(todo.stored)} already stored in {store.path}, "
-         f"{len(todo.new)} to run")
+    _say(f"{todo.total} runs: {len(todo.stored)} already stored in {store.path}"
+         + (" or committed" if also_done else "") + f", {len(todo.new)} to run")
     t0 = time.perf_counter()
     if todo.new:
         pool = build_executor(executor, workers, registry)
@@ -321,10 +343,15 @@ def build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, prese
               help="parallel runs (default: the executor's; processes: one per core)")
 @click.option("--store", type=click.Path(dir_okay=False), default=None,
               help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
-@click.option("--dry-run", is_flag=True, help="count the runs (new / already stored) and exit")
+@click.option("--shard", default=None, metavar="I/N",
+              help="run only the I-th of N contiguous pieces of the grid (build a big suite in pieces)")
+@click.option("--skip-committed", is_flag=True,
+              help="with --suite: skip runs whose results are committed in leaderboards/NAME.results.jsonl")
+@click.option("--dry-run", is_flag=True,
+              help="count the runs (new / already stored), project their CPU-hours, and exit")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, executor,
-          workers, store, dry_run, quiet):
+          workers, store, shard, skip_committed, dry_run, quiet):
     """Run a grid of tasks × methods × seeds × settings; runs already stored are skipped.
 
     Interrupted or killed, the same command resumes: finished runs are kept, the rest are run."""
@@ -335,19 +362,41 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, ex
     from .store import Store
 
     registry = get_registry()
+    piece = parse_shard(shard)
+    if skip_committed and not suite:
+        raise UserError("--skip-committed reads a suite's committed results: give --suite NAME")
     spec = build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, preset)
     registry.get("executors", executor)  # an unknown name fails before any work
-    configs = expand(registry, spec)
+    not_applicable = []
+    configs = expand(registry, spec, not_applicable)
+    for task, method, reason in not_applicable:
+        _say(f"not applicable, skipped: {task} / {method} ({reason})")
+    if piece:
+        configs = shard_of(configs, *piece)
+    committed = committed_records(spec["name"]) if skip_committed else []
+    also_done = {r["run_id"] for r in committed}
     if dry_run:
         db = Store(store)
-        todo = plan(configs, db)
-        db.close()
+        try:
+            todo = plan(configs, db, also_done)
+            history = db_timings(db) + committed_timings(committed or committed_records(spec["name"]))
+        finally:
+            db.close()
         click.echo(f"{todo.total} runs in the grid ({len(spec['tasks'])} tasks × "
                    f"{len(spec['methods'])} methods × {len(spec['seeds'])} seeds"
                    + "".join(f" × {len(v)} {k}" for k, v in sorted(spec["grid"].items()))
-                   + f"): {len(todo.stored)} already stored in {db.path}, {len(todo.new)} new")
+                   + (f", shard {piece[0]}/{piece[1]}" if piece else "")
+                   + f"): {len(todo.stored)} already stored in {db.path}"
+                   + (" or committed" if skip_committed else "") + f", {len(todo.new)} new")
+        if todo.new:
+            rows, total = projection(todo.new, history, registry)
+            click.echo(tabulate(rows, headers=["task", "new runs", "s / step", "s / evaluation",
+                                               "from", "CPU-hours (at most)"]))
+            click.echo(f"projected: {total:.2f} CPU-hours at most (runs that reach their target "
+                       "stop early); wall time ≈ that / workers")
         return
-    report = run_sweep(configs, executor, workers, store, registry=registry, progress=not quiet)
+    report = run_sweep(configs, executor, workers, store, registry=registry, progress=not quiet,
+                       also_done=also_done)
     rows = [(r["task"], r["method"], r["runs"], r["stored"], r["solved"], r["failed"],
              "n/a" if r["median_steps_to_generalize"] is None else f"{r['median_steps_to_generalize']:g}")
             for r in report.summary]
@@ -360,3 +409,81 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, ex
         click.echo("failed runs are not stored: fix the cause and run the same command to retry",
                    err=True)
         sys.exit(1)  # not ctx.exit: cli.main runs click with standalone_mode=False, which drops it
+
+
+# -- projected cost -------------------------------------------------------------------------------
+
+def committed_records(suite_name: str) -> list[dict]:
+    """The committed raw results of a suite (empty when there are none yet)."""
+    from .grid import suites_dir
+    from .leaderboard import read_records
+    path = suites_dir() / f"{suite_name}.results.jsonl"
+    return read_records(path) if path.exists() else []
+
+
+def _split_time(steps_run, wall, steps_per_s, evaluations):
+    """(seconds per training step, seconds per evaluation) of one finished run."""
+    if not (steps_per_s and wall and evaluations) or not math.isfinite(steps_per_s):
+        return None
+    t_step = 1.0 / steps_per_s
+    return t_step, max(0.0, wall - steps_run * t_step) / evaluations
+
+
+def db_timings(db, per_task: int = 10) -> list[tuple]:
+    """(task, s/step, s/evaluation) of the latest runs of each task in the store."""
+    import json
+    out = []
+    tasks = [r[0] for r in db.db.execute("SELECT DISTINCT task FROM runs")]
+    for task in tasks:
+        for scores, curve in db.db.execute(
+                "SELECT scores, curve FROM runs WHERE task=? ORDER BY created_at DESC LIMIT ?",
+                (task, per_task)):
+            sc = json.loads(scores)
+            t = _split_time(sc.get("steps_run"), sc.get("wall_time"), sc.get("steps_per_s"),
+                            len(json.loads(curve)))
+            if t:
+                out.append((task, *t, "store"))
+    return out
+
+
+def committed_timings(records) -> list[tuple]:
+    out = []
+    for rec in records:
+        sc = rec["scores"]
+        t = _split_time(sc.get("steps_run"), sc.get("wall_time"), sc.get("steps_per_s"),
+                        (rec.get("summary") or {}).get("evaluations"))
+        if t:
+            out.append((rec["task"], *t, "committed"))
+    return out
+
+
+def calibrate(config: dict) -> tuple:
+    """Seconds per training step and per evaluation of a 20-step run of this config on this
+    machine (one thread, nothing stored)."""
+    from .engine import run
+    result = run(dict(config, steps=20, eval_every=10, early_stop=False, threads=1,
+                      loggers=[]), progress=False)
+    return result["train_time"] / 20, result["eval_time"] / len(result["curve"]), "calibrated"
+
+
+def projection(configs, history, registry) -> tuple[list, float]:
+    """Rows (task, new runs, s/step, s/eval, source, CPU-hours) and the total CPU-hours, from
+    measured timings: the median over the task's recorded runs, else a short calibration."""
+    from .engine import eval_schedule
+    from .leaderboard import median
+    by_task = {}
+    for cfg in configs:
+        by_task.setdefault(cfg["task"], []).append(cfg)
+    rows, total = [], 0.0
+    for task, cfgs in by_task.items():
+        seen = [(a, b, src) for t, a, b, src in history if t == task]
+        if seen:
+            t_step, t_eval, source = median([a for a, _, _ in seen]), median([b for _, b, _ in seen]), seen[0][2]
+        else:
+            _say(f"calibrating {task} (20 steps)…")
+            t_step, t_eval, source = calibrate(cfgs[0])
+        seconds = sum(int(c["steps"]) * t_step + t_eval * len(eval_schedule(
+            int(c["steps"]), int(c["eval_every"]), int(c["evals_per_decade"]))) for c in cfgs)
+        total += seconds / 3600
+        rows.append((task, len(cfgs), f"{t_step:.4f}", f"{t_eval:.3f}", source, f"{seconds / 3600:.2f}"))
+    return rows, total

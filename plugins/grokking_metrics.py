@@ -1,5 +1,6 @@
-"""The metrics of SPEC §3 beyond accuracy and loss: Softmax Collapse fraction, zero-loss
-fraction, NLM alignment (global and per tensor), weight norm and logit norm."""
+"""The metrics beyond accuracy and loss (docs/science.md, "Metrics"): Softmax Collapse fraction
+under the trained loss and in the softmax view, zero-loss fraction, NLM alignment (global and
+per tensor), weight norm and logit norm."""
 import math
 
 import torch
@@ -8,14 +9,24 @@ from grokbench import hookimpl
 
 
 def softmax_collapse(ctx):
-    """Exactly ref-SM: training logits cast to the softmax precision, shifted by their max;
-    a sample has collapsed when Σ exp(z − max z) == 1 exactly (every other class underflows)."""
-    out = ctx.train_output
-    if ctx.task.kind != "classification" or out.ndim != 2 or out.shape[-1] < 2:
-        return {}
-    z = out.to(getattr(torch, ctx.config["softmax_precision"]))
-    off = z - z.max(dim=-1, keepdim=True).values
-    return {"sc_fraction": (off.exp().sum(-1) == 1).double().mean().item()}
+    """Softmax Collapse under the loss that was trained (``sc_fraction``, the scored one): a
+    sample has collapsed when the loss's own probabilities, in the precision the loss is
+    computed in, put exactly 1 on one class, so its gradient has vanished in that precision.
+    For softmax CE this is the StableMax paper's test, Σ_j exp(z_j − max z) == 1 (then
+    p_max = 1 / Σ == 1). StableMax's probabilities, in float64, practically never get there.
+
+    ``sc_fraction_softmax`` is the softmax view of the same logits at ``softmax_precision``,
+    whatever the loss: a diagnostic, e.g. how close StableMax-trained logits come to collapsing
+    a softmax, or MNIST's MSE-trained logits."""
+    out, record = ctx.train_output, {}
+    if ctx.probabilities is not None:
+        probs = ctx.probabilities(out)
+        record["sc_fraction"] = (probs.max(dim=-1).values == 1).double().mean().item()
+    if ctx.task.kind == "classification" and out.ndim == 2 and out.shape[-1] >= 2:
+        z = out.to(getattr(torch, ctx.config["softmax_precision"]))
+        off = z - z.max(dim=-1, keepdim=True).values
+        record["sc_fraction_softmax"] = (off.exp().sum(-1) == 1).double().mean().item()
+    return record
 
 
 def zero_loss(ctx):
@@ -43,7 +54,8 @@ def logit_norm(ctx):
 
 @hookimpl
 def register_metrics(register):
-    register("softmax_collapse", softmax_collapse, "fraction of training samples whose softmax sums to exactly 1 in float precision")
+    register("softmax_collapse", softmax_collapse, "fraction of training samples whose probabilities under the trained loss are exactly one-hot "
+             "(sc_fraction), and the same for the softmax of the logits (sc_fraction_softmax)")
     register("zero_loss", zero_loss, "fraction of training samples with a loss of exactly 0")
     register("nlm_alignment", nlm_alignment, "cosine between θ and −∇L, global and per tensor; global weight norm")
     register("logit_norm", logit_norm, "mean L2 norm of the training logits")

@@ -39,15 +39,29 @@ def build_loss(config):
     return loss
 
 
+def probabilities(output, config):
+    """What the loss trains, in its precision: Softmax Collapse is measured on these."""
+    dtype = getattr(torch, config["loss_dtype"]) if config["loss_dtype"] else None
+    return stablemax(output.to(dtype) if dtype else output)
+
+
 @hookimpl
 def register_losses(register):
     # ref-SM computes the StableMax loss in float64 (the paper's runs did), so that is the default.
     register("stablemax", build_loss, "StableMax cross-entropy (computed in loss_dtype, default float64)",
-             options={"loss_dtype": "float64"})
+             options={"loss_dtype": "float64"}, probabilities=probabilities,
+             task_kinds=["classification"])
+
+
+# The StableMax paper's runs (its repository's run script and argument defaults): AdamW with
+# β = (0.9, 0.999), no weight decay, the loss in float64, and Adam's ε = 1e-25 on modular
+# arithmetic and 1e-18 on sparse parity (a larger ε would damp the tiny late gradients).
+RECIPES = {**{task: {"eps": 1e-25} for task in ("modadd", "modsub", "modmul", "moddiv", "modpoly")},
+           "parity": {"eps": 1e-18}}
 
 
 @hookimpl
 def register_methods(register):
-    # ref-SM's StableMax runs used Adam's default β2 = 0.999 (SPEC §6).
     register("stablemax", {"loss": "stablemax", "betas": [0.9, 0.999]},
-             "StableMax cross-entropy in float64 instead of softmax CE (no Softmax Collapse)")
+             "StableMax cross-entropy in float64 instead of softmax CE (no Softmax Collapse)",
+             per_task=RECIPES)

@@ -16,7 +16,7 @@ class TeacherStudent(Task):
     kind = "regression"
     options = {"n_train": 100, "n_test": 100, "in_dim": 5, "teacher_seed": 0}
     defaults = {"model": "mlp", "width": 100, "depth": 2, "activation": "tanh", "bias": True,
-                "loss": "mse", "optimizer": "adamw", "lr": 3e-4, "weight_decay": 0.05,
+                "loss": "mse", "optimizer": "adamw", "lr": 3e-4, "weight_decay": 0.0,
                 "init_scale": 2.0, "steps": 40000, "eval_every": 250, "acc_threshold": 1e-3}
     presets = {"paper": {"steps": 100000, "eval_every": 500}}
     target_metric = "test_acc"

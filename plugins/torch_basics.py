@@ -35,13 +35,31 @@ def binary_cross_entropy(config):
     return loss
 
 
+def softmax_probabilities(output, config):
+    """What softmax CE trains, in the precision the loss is computed in, written out as the
+    StableMax paper's collapse test reads it: e = exp(z − max z), p = e / Σ e. Then p_max is
+    exactly 1 when Σ e == 1 (every other class was absorbed in rounding), the paper's test.
+    (torch.softmax sums in another order, so it would move the margins a little.)"""
+    z = _cast(output, config)
+    e = (z - z.max(dim=-1, keepdim=True).values).exp()
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def sigmoid_probabilities(output, config):
+    """BCE on one logit x is softmax CE on the two logits (0, x)."""
+    x = _cast(output, config).reshape(-1, 1)
+    return softmax_probabilities(torch.cat([torch.zeros_like(x), x], dim=-1), {})
+
+
 @hookimpl
 def register_losses(register):
     dtype_option = {"loss_dtype": None}  # None: compute in the training dtype
-    register("ce", cross_entropy, "softmax cross-entropy", options=dtype_option)
+    register("ce", cross_entropy, "softmax cross-entropy", options=dtype_option,
+             probabilities=softmax_probabilities, task_kinds=["classification"])
     register("mse", mse, "mean squared error (against one-hot vectors for class labels)",
              options=dtype_option)
-    register("bce", binary_cross_entropy, "binary cross-entropy on one logit", options=dtype_option)
+    register("bce", binary_cross_entropy, "binary cross-entropy on one logit", options=dtype_option,
+             probabilities=sigmoid_probabilities, task_kinds=["binary"])
 
 
 @hookimpl

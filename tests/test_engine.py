@@ -23,12 +23,29 @@ def test_same_config_same_curve(registry):
     assert other["curve"] != a["curve"]
 
 
-def test_perpgrad_groks_modadd_fast_as_in_the_paper(registry):
+def test_perpgrad_groks_modadd_fast_as_in_the_paper_and_early_stop_changes_no_score(registry):
     # Prieto et al.: ⊥AdamW, CE, fp32, p = 113: test ≈ 100 % by ~110–175 steps.
     config = resolve(registry, "modadd", "perpgrad", {"steps": 300, "eval_every": 25})
     result = run(config, progress=False)
     assert result["scores"]["steps_to_generalize"] <= 300
     assert result["scores"]["final_test_acc"] >= 0.95
+    # The same run stopped at its decision point (fit, target reached and held for 3
+    # evaluations) trains fewer steps and scores exactly the same.
+    stopped = run(resolve(registry, "modadd", "perpgrad",
+                          {"steps": 300, "eval_every": 25, "early_stop": True}), progress=False)
+    assert stopped["status"] == "stopped_early"
+    assert stopped["scores"]["steps_run"] == result["scores"]["decided_at"] < 300
+    timing = {"wall_time", "steps_per_s", "steps_run"}
+    assert ({k: v for k, v in stopped["scores"].items() if k not in timing}
+            == {k: v for k, v in result["scores"].items() if k not in timing})
+    assert stopped["curve"] == result["curve"][:len(stopped["curve"])]
+
+
+def test_a_censored_run_uses_its_whole_budget_with_early_stop(registry):
+    result = run(resolve(registry, "modadd", "baseline", dict(SMALL, early_stop=True)),
+                 progress=False)
+    assert math.isinf(result["scores"]["steps_to_generalize"])
+    assert result["status"] == "finished" and result["scores"]["steps_run"] == SMALL["steps"]
 
 
 def test_nonfinite_run_is_recorded_not_raised(registry):

@@ -63,14 +63,27 @@ def test_quantiles_with_infinity():
     assert lb.median_with_resolution([10, 20, 30, 40], [1, 2, 8, 4]) == (25, 8)
 
 
+def test_median_interval_and_solved_band_hand_computed():
+    # coverage of (x_(k), x_(n+1-k)) is 1 - 2 P(Binom(n, 1/2) < k)
+    assert lb.median_ci([3, 1, 2]) == (1, 3, 0.75)
+    assert lb.median_ci([5, 1, 4, 2, 3]) == (1, 5, 0.9375)
+    # n = 10: k = 2 covers 1 - 2·11/1024 = 97.9 %, k = 3 only 1 - 2·56/1024 = 89.1 % ≥ 75 %,
+    # k = 4: 1 - 2·176/1024 = 65.6 % < 75 %: so k = 3
+    assert lb.median_ci(list(range(10))) == (2, 7, 1 - 2 * 56 / 1024)
+    # 3 seeds: a re-run may move the solved count by one, no more
+    assert [lb.binomial_band(k, 3) for k in range(4)] == [(0, 1), (0, 2), (1, 3), (2, 3)]
+
+
 def test_task_tables_hand_computed():
     board = lb.build(two_task_records(), "t")
     a, b = (rows_by_method(t) for t in board["tasks"])
     assert [t["task"] for t in board["tasks"]] == ["A", "B"]
     assert (a["wd"]["solved"], a["x"]["solved"], a["y"]["solved"]) == (3, 2, 1)
-    assert a["wd"]["steps_to_generalize"] == 200 and a["wd"]["iqr"] == [150, 250]
-    assert a["x"]["steps_to_generalize"] == 60 and a["x"]["iqr"] == [55, INF]
-    assert a["y"]["steps_to_generalize"] == INF and a["y"]["iqr"] == [INF, INF]
+    # with 3 seeds the median's distribution-free interval is [min, max], at 75 % coverage
+    assert a["wd"]["steps_to_generalize"] == 200 and a["wd"]["ci"] == [100, 300]
+    assert a["wd"]["ci_coverage"] == 0.75
+    assert a["x"]["steps_to_generalize"] == 60 and a["x"]["ci"] == [50, INF]
+    assert a["y"]["steps_to_generalize"] == INF and a["y"]["ci"] == [400, INF]
     assert a["wd"]["grokking_delay"] == 190 and a["y"]["grokking_delay"] == INF
     assert a["y"]["collapse_onset"] == 30 and a["wd"]["collapse_onset"] == INF
     assert (a["x"]["rank"], a["wd"]["rank"], a["y"]["rank"]) == (1, 2, 3)
@@ -125,7 +138,7 @@ def test_markdown_shows_infinity_none_and_provenance():
     line_y = next(line for line in md.splitlines() if "| y " in line and "1/3" in line)
     assert line_y.startswith("| 3 ") and "∞" in line_y and "30 (±10)" in line_y
     line_wd = next(line for line in md.splitlines() if "| wd " in line and "3/3" in line)
-    assert "none" in line_wd and "150–250" in line_wd
+    assert "none" in line_wd and "100–300" in line_wd
     assert "r_max = 4" in md and "speedup vs wd" in md
     csv_text = lb.to_csv(board)
     assert csv_text.splitlines()[0].startswith("task,rank,method,runs,solved")
@@ -141,20 +154,22 @@ def test_json_round_trip_keeps_infinity():
     assert lb.compare(board, again) == [] and lb.self_consistent(again) == []
 
 
-def test_compare_applies_the_stated_tolerance():
+def test_compare_applies_the_stated_rule():
     committed = lb.read_json(lb.to_json(lb.build(two_task_records(), "t")))
-    # within one evaluation of resolution (±100 on B): agrees
     runs = two_task_records()
     b_x = {r["seed"]: r["scores"] for r in runs if r["task"] == "B" and r["method"] == "x"}
-    b_x[2]["steps_to_generalize"] = 680  # median 600 → 680
+    # B / x committed 500/700/600: a median anywhere in 500–700 ± 100 agrees
+    b_x[2]["steps_to_generalize"] = 780  # median 600 → 700
+    a_wd = [r["scores"] for r in runs if r["task"] == "A" and r["method"] == "wd"]
+    a_wd[0]["steps_to_generalize"] = INF  # A / wd: 3/3 → 2/3 solved, inside the band 2–3
     assert lb.compare(committed, lb.build(runs, "t")) == []
-    # beyond it: one readable line naming task, method, field and both values
-    b_x[1]["steps_to_generalize"], b_x[2]["steps_to_generalize"] = 750, 850  # median 750
-    runs[0]["scores"]["steps_to_generalize"] = INF  # A / wd seed 0 misses now: 2/3 solved
+    # beyond it: one readable line naming task, method, what moved and what was allowed
+    b_x[0]["steps_to_generalize"], b_x[1]["steps_to_generalize"] = 900, 950  # median 900
+    a_wd[1]["steps_to_generalize"] = INF  # 1/3 solved
     diffs = lb.compare(committed, lb.build(runs, "t"))
-    assert ("B / x: median steps_to_generalize committed 600, now 750 (allowed: ±100, the eval "
-            "resolution)") in diffs, diffs
-    assert "A / wd: solved committed 3, now 2 (must match exactly)" in diffs
+    assert ("B / x: median steps-to-generalize 900, outside the committed interval 500–700 ± 100 "
+            "(committed median 600)") in diffs, diffs
+    assert "A / wd: solved 1/3, committed 3/3 (allowed: 2–3)" in diffs, diffs
     # a hand-edited cross-task table no longer follows from the task tables
     committed["overall"]["rows"][0]["score"] = 0.25
     assert lb.self_consistent(committed)
@@ -228,11 +243,16 @@ def test_write_from_and_check_round_trip(tiny_suite, capsys):
 
     # a hand edit of the committed JSON is caught, with a readable line
     committed = json.loads((suites / "tiny.json").read_text())
-    committed["tasks"][0]["rows"][0]["solved"] += 1
+    committed["tasks"][0]["rows"][0]["solved"] = 3
+    committed["tasks"][0]["rows"][0]["ci"] = [0, 0]
     (suites / "tiny.json").write_text(json.dumps(committed))
     bad = grokbench("leaderboard", "--suite", "tiny", "--check", env=env, check=False)
     assert bad.returncode == 1
-    assert "solved committed" in bad.stderr and "must match exactly" in bad.stderr
+    assert "committed 3/3 (allowed: 2–3)" in bad.stderr and "not the rendering" in bad.stderr
+    # and the tables rebuilt from the committed raw results must be the committed ones exactly
+    raw = grokbench("leaderboard", "--suite", "tiny", "--check", "--from",
+                    str(suites / "tiny.results.jsonl"), env=env, check=False)
+    assert raw.returncode == 1 and "is not what tiny.results.jsonl gives" in raw.stderr
 
     # so is an edit of the Markdown alone
     assert cli(capsys, "leaderboard", "--suite", "tiny", "--write")[0] == 0

@@ -1,4 +1,4 @@
-"""Softmax Collapse, NLM alignment and zero-loss fractions against known numbers (SPEC §3)."""
+"""Softmax Collapse, NLM alignment and zero-loss fractions against known numbers."""
 import math
 
 import pytest
@@ -7,13 +7,18 @@ import torch
 from grokbench.api import EvalContext
 from grokbench_plugins.grokking_metrics import nlm_alignment, softmax_collapse, zero_loss
 from grokbench_plugins.modular import TASKS
+from grokbench_plugins.stablemax import probabilities as stablemax_probabilities
+from grokbench_plugins.torch_basics import sigmoid_probabilities, softmax_probabilities
 
 
-def ctx_for_logits(logits, precision):
+def ctx_for_logits(logits, precision, probabilities=softmax_probabilities):
+    """An evaluation of these training logits, trained with a loss computed in ``precision``."""
     task = TASKS[0]()
     n = len(logits)
-    return EvalContext(0, {"softmax_precision": precision}, task, None, logits,
-                       torch.zeros(n, dtype=torch.long), torch.zeros(n), None, None, [], [])
+    config = {"softmax_precision": precision, "loss_dtype": precision}
+    return EvalContext(0, config, task, None, logits, torch.zeros(n, dtype=torch.long),
+                       torch.zeros(n), None, None, [], [],
+                       lambda out: probabilities(out, config))
 
 
 def one_logit_above(d, n_classes=113):
@@ -22,13 +27,32 @@ def one_logit_above(d, n_classes=113):
     return z
 
 
-# Measured margins where SC first fires: one logit d above 112 equal ones (SPEC §3).
+# Margins where SC first fires: one logit d above 112 equal ones. exp(-d) must fall below half
+# an ulp of 1 divided by 112: d > ln(112 · 2^11) = 12.35 (float16), ln(112 · 2^24) = 19.35
+# (float32), ln(112 · 2^53) = 41.5 minus rounding slack (float64; 40.1 measured).
 @pytest.mark.parametrize("precision,margin", [("float16", 12.4), ("float32", 19.3), ("float64", 40.1)])
 def test_softmax_collapse_fires_at_the_precision_margin(precision, margin):
-    below = ctx_for_logits(one_logit_above(margin - 0.15), precision)
-    above = ctx_for_logits(one_logit_above(margin + 0.15), precision)
-    assert softmax_collapse(below)["sc_fraction"] == 0.0
-    assert softmax_collapse(above)["sc_fraction"] == 1.0
+    below = softmax_collapse(ctx_for_logits(one_logit_above(margin - 0.15), precision))
+    above = softmax_collapse(ctx_for_logits(one_logit_above(margin + 0.15), precision))
+    # softmax CE: the loss's own view and the softmax view are the same test
+    assert below["sc_fraction"] == below["sc_fraction_softmax"] == 0.0
+    assert above["sc_fraction"] == above["sc_fraction_softmax"] == 1.0
+
+
+def test_stablemax_runs_do_not_collapse_where_softmax_would():
+    """StableMax's s(x) grows linearly: one logit 1e6 above 112 zeros gives the other classes
+    s(0) / Σ s = 1 / (1e6 + 113) each, far from underflow in float64."""
+    logits = torch.cat([one_logit_above(50.0), one_logit_above(1e6)])
+    out = softmax_collapse(ctx_for_logits(logits, "float64", stablemax_probabilities))
+    assert out["sc_fraction"] == 0.0
+    assert out["sc_fraction_softmax"] == 1.0  # the softmax view of the same logits has collapsed
+
+
+def test_bce_collapse_is_the_two_logit_softmax():
+    """BCE's gradient σ(x) − y vanishes in float32 once σ(x) rounds to 1: x > ln(2^24) ≈ 16.6."""
+    x = torch.tensor([[16.0], [17.5]], dtype=torch.float32)
+    probs = sigmoid_probabilities(x, {"loss_dtype": None})
+    assert probs.max(-1).values.tolist() == [pytest.approx(1 - math.exp(-16.0), rel=1e-6), 1.0]
 
 
 def test_softmax_collapse_is_a_fraction_of_samples():

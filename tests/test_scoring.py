@@ -51,3 +51,19 @@ def test_eval_schedule_dense_early_then_regular():
     assert eval_schedule(25, 100)[-1] == 25
     assert eval_schedule(1000, 200, per_decade=3) == [0, 1, 2, 5, 10, 22, 46, 100, 200, 400, 600,
                                                       800, 1000]
+
+
+def test_scores_are_read_up_to_the_decision_point():
+    """Fit at 100, target from 200, held for 3 evaluations at 400: what comes after (a later
+    collapse, a drop in test accuracy) is in the curve but not in the scores."""
+    config = {"fit_target": 0.99, "target_metric": "test_acc", "target": 0.95,
+              "sc_threshold": 0.1, "hold_evals": 3}
+    rows = [(0, 0.1, 0.0, 0.0), (100, 1.0, 0.3, 0.0), (200, 1.0, 0.96, 0.0), (300, 1.0, 0.94, 0.0),
+            (400, 1.0, 0.97, 0.0), (500, 1.0, 0.98, 0.0), (600, 1.0, 0.99, 0.05), (700, 1.0, 0.5, 0.9)]
+    curve = [dict(zip(("step", "train_acc", "test_acc", "sc_fraction"), r)) for r in rows]
+    s = score(curve, config)
+    assert s["steps_to_generalize"] == 200 and s["decided_at"] == 600
+    assert math.isinf(s["collapse_onset"]) and s["max_sc"] == 0.05
+    assert s["final_test_acc"] == 0.99 and s["steps_run"] == 700
+    undecided = score(curve[:5], config)
+    assert undecided["decided_at"] is None and undecided["final_test_acc"] == 0.97
