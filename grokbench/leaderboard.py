@@ -778,10 +778,12 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
         records, missing, not_applicable = suite_records(get_registry(), spec, pool, source,
                                                          allow_missing)
         run_ids = {r["run_id"] for r in records}
+        cells = {(r["task"], r["method"], r["seed"]) for r in records}
         for path in codepath_stores:
             db = Store(path)
-            try:
-                recs = list(store_pool(db, run_ids).values())
+            try:  # matched by task, method and seed: the same runs, whatever ids they had
+                recs = [r for r in store_pool(db).values()
+                        if (r["task"], r["method"], r["seed"]) in cells]
             finally:
                 db.close()
             if recs:
@@ -789,7 +791,7 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
         codepaths_file = out / f"{name}.codepaths.jsonl"
         if not codepath_stores and not (check and not from_file) and codepaths_file.exists():
             for rec in read_records(codepaths_file):
-                if rec["run_id"] in run_ids:
+                if (rec["task"], rec["method"], rec["seed"]) in cells:
                     codepaths.setdefault(_codepath(rec), []).append(rec)
     else:
         records = list(pool.values())
