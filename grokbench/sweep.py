@@ -481,7 +481,11 @@ def projection(configs, history, registry) -> tuple[list, float]:
             t_step, t_eval, source = median([a for a, _, _ in seen]), median([b for _, b, _ in seen]), seen[0][2]
         else:
             _say(f"calibrating {task} (20 steps)…")
-            t_step, t_eval, source = calibrate(cfgs[0])
+            try:
+                t_step, t_eval, source = calibrate(cfgs[0])
+            except UserError as exc:  # e.g. its data is not on this machine: say so, go on
+                rows.append((task, len(cfgs), "?", "?", f"cannot calibrate: {exc}", "?"))
+                continue
         seconds = sum(int(c["steps"]) * t_step + t_eval * len(eval_schedule(
             int(c["steps"]), int(c["eval_every"]), int(c["evals_per_decade"]))) for c in cfgs)
         total += seconds / 3600
