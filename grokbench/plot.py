@@ -222,6 +222,9 @@ def plot(run_id, task, methods, suite, from_file, store, out):
     elif task:
         if not methods:
             raise UserError(f"which methods? e.g. --task {task} --method baseline --method perpgrad")
+        # runs are stored under the canonical spelling (wd+perpgrad is stored as perpgrad+wd)
+        from .config import canonical_method
+        methods = [canonical_method(get_registry(), m) for m in methods]
         db = Store(store)
         rows = [row for m in methods for row in db.results(task=task, method=m)]
         if suite:  # only the suite's configurations, not whatever else the store holds
