@@ -176,6 +176,7 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     config["model"] = model
     if config["dtype"] not in DTYPES:
         raise UserError(f"unknown dtype {config['dtype']!r}; choose one of {', '.join(DTYPES)}")
+    check_ranges(config)
     return canonical(config)
 
 
@@ -228,6 +229,18 @@ def coerce_setting(key: str, value, *defaults):
         return value
     raise UserError(f"setting {key} takes {_TYPE_WORDS[kind]}, got {value!r}; "
                     f"e.g. --set {key}={json.dumps(default if default is not None else kind(1))}")
+
+
+def check_ranges(config: dict):
+    """Values that would train and then fail (the store keeps seeds as SQLite's int64) or be
+    stored as a finished run that never ran (negative steps): refused before any training."""
+    seed = config["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool) or not -2**63 <= seed < 2**63:
+        raise UserError(f"seed must be an integer that fits in 64 bits, got {seed!r}; e.g. --seed 0")
+    # 0 steps is allowed: it evaluates the initialization only (a real, finished run).
+    steps = config["steps"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise UserError(f"steps must be an integer of at least 0, got {steps!r}; e.g. --steps 1000")
 
 
 def canonical(config: dict) -> dict:

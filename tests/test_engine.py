@@ -123,7 +123,9 @@ def test_settings_take_the_type_of_their_default(registry):
                        ({"weight_decay": True}, "setting weight_decay takes a number"),
                        ({"p": 23.5}, "setting p takes an integer"),
                        ({"bias": 2}, "setting bias takes true or false"),
-                       ({"betas": "x,y"}, "setting betas takes a list of numbers")]:
+                       ({"betas": "x,y"}, "setting betas takes a list of numbers"),
+                       ({"seed": 2**63}, "seed must be an integer that fits in 64 bits"),
+                       ({"steps": -5}, "steps must be an integer of at least 0")]:
         with pytest.raises(UserError, match=match):
             resolve(registry, "modadd", "baseline", bad)
 
@@ -162,6 +164,10 @@ def test_cli_run_json_store_and_show(tmp_path):
     (["show", "deadbeef"], "grokbench show"),
     (["run", "--task", "modadd", "--set", "lr=abc"], "--set lr="),
     (["run", "--task", "modadd", "--set", "betas=x,y"], "--set betas=0.9,"),
+    # refused before training: a seed the store cannot keep, a negative budget
+    (["run", "--task", "modadd", "--seed", str(2**63)], "--seed 0"),
+    (["run", "--task", "modadd", "--steps", "-5"], "--steps 1000"),
+    (["sweep", "--task", "modadd", "--seeds", f"0,{2**64}"], "--seed 0"),
 ])
 def test_bad_input_is_one_line_without_traceback(args, fix, tmp_path):
     store = tmp_path / "r.db"
@@ -169,6 +175,8 @@ def test_bad_input_is_one_line_without_traceback(args, fix, tmp_path):
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert fix in out.stderr
+    if args[0] == "sweep":
+        assert not store.exists()  # refused before the store, let alone a run, was touched
 
 
 def test_mlp_token_gather_equals_one_hot_linear(registry):
