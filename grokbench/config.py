@@ -177,6 +177,7 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     if config["dtype"] not in DTYPES:
         raise UserError(f"unknown dtype {config['dtype']!r}; choose one of {', '.join(DTYPES)}")
     check_ranges(config)
+    config["plugin_versions"] = plugin_versions(registry, config)
     return canonical(config)
 
 
@@ -241,6 +242,23 @@ def check_ranges(config: dict):
     steps = config["steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         raise UserError(f"steps must be an integer of at least 0, got {steps!r}; e.g. --steps 1000")
+
+
+def plugin_versions(registry, config: dict) -> dict:
+    """{distribution: version} of the plugins that provide what this run uses: its task, model,
+    loss, optimizer and wrappers, and every metric (all registered metrics run). Part of the
+    config and so of the run id: a new version of a plugin may compute something else, so its
+    runs must not be mistaken for the old ones. A plugin registered without a distribution
+    (in-process) is keyed by its plugin name."""
+    used = [("tasks", config["task"]), ("models", config["model"]), ("losses", config["loss"]),
+            ("optimizers", config["optimizer"])]
+    used += [("optimizers", name) for name in config["wrappers"]]
+    used += [("metrics", name) for name in registry.names("metrics")]
+    out = {}
+    for kind, name in used:
+        info = registry.plugins[registry.get(kind, name).plugin]
+        out[info.distribution or f"plugin:{info.name}"] = info.version
+    return out
 
 
 def canonical(config: dict) -> dict:

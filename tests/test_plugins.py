@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+import torch
+
 from grokbench import hookimpl, hookspecs
+from grokbench.config import resolve, run_id
 from grokbench.errors import UserError
 from grokbench.plugins import KINDS, Registry
 
@@ -57,6 +60,44 @@ def test_duplicate_names_are_rejected_naming_both_plugins():
 def test_misspelled_hook_is_an_error_not_silence():
     with pytest.raises(UserError, match="register_taskz"):
         Registry().add_plugin(Misspelled(), "typo")
+
+
+class AcmeMetric:
+    @hookimpl
+    def register_metrics(self, register):
+        register("acme_norm", lambda ctx: {"acme_norm": 0.0}, "a third-party metric")
+
+
+class AcmeOptimizer:
+    @hookimpl
+    def register_optimizers(self, register):
+        register("acme_sgd", lambda params, c: torch.optim.SGD(params, lr=c["lr"]), "plain SGD")
+
+
+def test_plugin_versions_of_the_components_used_are_part_of_the_run_id():
+    import grokbench
+
+    def config(method="perpgrad", optimizer=None, **plugins):
+        reg = Registry().load_entry_points()
+        for (obj, dist), version in plugins.values():
+            reg.add_plugin(obj, dist, dist, version)
+        return resolve(reg, "modadd", method, {"optimizer": optimizer} if optimizer else {})
+
+    plain = config()
+    assert plain["plugin_versions"] == {"grokbench": grokbench.__version__}
+    # every metric runs, so an installed metric plugin is part of every run
+    m1 = config(m=((AcmeMetric(), "acme-metrics"), "1.0"))
+    m2 = config(m=((AcmeMetric(), "acme-metrics"), "1.1"))
+    assert m1["plugin_versions"] == {"grokbench": grokbench.__version__, "acme-metrics": "1.0"}
+    assert len({run_id(plain), run_id(m1), run_id(m2)}) == 3
+    # an optimizer plugin counts only in the runs that use it
+    o1 = config(o=((AcmeOptimizer(), "acme-opt"), "1.0"))
+    assert run_id(o1) == run_id(plain)
+    used1 = config("baseline", "acme_sgd", o=((AcmeOptimizer(), "acme-opt"), "1.0"))
+    used2 = config("baseline", "acme_sgd", o=((AcmeOptimizer(), "acme-opt"), "2.0"))
+    assert used1["plugin_versions"]["acme-opt"] == "1.0" and run_id(used1) != run_id(used2)
+    # facts of the machine are recorded with the result, never in the id
+    assert not {"platform", "python", "torch"} & set(plain)
 
 
 def grokbench_cli(*args, python=sys.executable, cwd=None, **env):
@@ -183,6 +224,9 @@ def test_third_party_task_and_method_run_through_the_cli(venv_with_plugin):
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["config"]["optimizer"] == "sgd" and result["config"]["wrappers"] == ["perpgrad"]
+    import grokbench  # the third-party task's distribution and version are part of the run
+    assert result["config"]["plugin_versions"] == {"grokbench": grokbench.__version__,
+                                                   "grokbench-toy": "0.3.0"}
     assert result["scores"]["final_train_acc"] >= 0.9  # XOR is learnable by a width-16 MLP
     # outside the venv the plugin does not exist
     out = grokbench_cli("run", "--task", "toy-xor", "--no-store")
