@@ -75,6 +75,20 @@ class Store:
             raise UserError(f"cannot create the results store at {self.path} ({exc.strerror}); "
                             "choose a writable place with --store PATH") from None
 
+    def check_writable(self):
+        """Fail now, not after training, when a run could not be saved here (a read-only file,
+        folder or file system): write in a transaction and roll it back."""
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute(f"PRAGMA user_version = {int(version)}")
+            finally:
+                self.db.rollback()
+        except sqlite3.Error as exc:
+            raise UserError(f"cannot write to the results store {self.path} ({exc}); make it "
+                            "writable, or choose another file with --store PATH") from None
+
     def save(self, result: dict):
         cfg = result["config"]
         with self.db:
