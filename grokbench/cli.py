@@ -146,6 +146,8 @@ def run(task, method, preset, as_json, curve_file, store, no_store, force, show_
         result = db.get(run_id(config))
         click.echo(f"(stored result of an identical run in {db.path}; --force trains again)", err=True)
     else:
+        if db is not None:
+            db.check_writable()  # now: a store found read-only at save time loses the run
         result = run_engine(config, progress=not quiet)
         if db is not None:
             db.save(result)

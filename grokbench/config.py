@@ -77,13 +77,31 @@ def parse_assignments(pairs) -> dict:
     return out
 
 
+def method_names(registry, method_expr: str) -> list[str]:
+    """The methods of ``a+b+c`` in canonical order, so that spellings of one computation
+    (``wd+perpgrad`` and ``perpgrad+wd``, ``wd+wd``, ``"wd+"``) give one method name and one run id.
+
+    Names are deduplicated and sorted, except that methods adding optimizer wrappers keep the
+    order they were written in among themselves (their sorted places are filled in that order):
+    the first wrapper listed sees the gradient first, so ``perpgrad+grokfast`` and
+    ``grokfast+perpgrad`` are different computations. Everything else a method sets must agree
+    with the others (see merge_methods), so its place does not matter."""
+    names = list(dict.fromkeys(m.strip() for m in method_expr.split("+") if m.strip()))
+    if not names:
+        raise UserError("--method is empty; e.g. --method perpgrad or --method perpgrad+stablemax")
+    stacking = [n for n in names if registry.get("methods", n).obj.get("wrappers")]
+    in_order = iter(stacking)
+    return [next(in_order) if n in stacking else n for n in sorted(names)]
+
+
+def canonical_method(registry, method_expr: str) -> str:
+    return "+".join(method_names(registry, method_expr))
+
+
 def merge_methods(registry, method_expr: str) -> dict:
     """Merge the settings of ``a+b+c``: lists concatenate, other keys must agree."""
     merged, owner = {}, {}
-    names = [m.strip() for m in method_expr.split("+") if m.strip()]
-    if not names:
-        raise UserError("--method is empty; e.g. --method perpgrad or --method perpgrad+stablemax")
-    for name in names:
+    for name in method_names(registry, method_expr):
         settings = registry.get("methods", name).obj
         for key, value in settings.items():
             if key == "wrappers":  # optimizer wrappers stack; any other list (betas) is one value
@@ -105,6 +123,7 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
             overrides[key] = [v.strip() for v in value.split(",") if v.strip()]
     task_entry = registry.get("tasks", task)
     task_cls = task_entry.obj
+    method = canonical_method(registry, method)  # every later step reads the canonical order
     methods = merge_methods(registry, method)
     conflicts = methods.pop("__conflicts__", {})
     for key, (m1, v1, m2, v2) in conflicts.items():
@@ -141,6 +160,7 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
             raise NotApplicable(f"loss {name!r} applies to {'/'.join(entry.task_kinds)} tasks; "
                                 f"{task!r} is a {task_cls.kind} task")
     config.update(task_cls.options)
+    declared = dict(config)  # each setting as its engine, component or task declares it
     config["target_metric"], config["target"] = task_cls.target_metric, task_cls.target
     config.update(task_cls.defaults)
     config.update(task_cls.model_defaults.get(model, {}))
@@ -159,16 +179,94 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
                         + (f"; did you mean {hint[0]!r}?" if hint else "")
                         + " (`grokbench run --task TASK --show-config` lists them)")
     for key, value in overrides.items():
-        # 0 and 0.0 are one setting: keep the default's float type so both spellings give the
-        # same run id (else a sweep would retrain an identical run).
-        if isinstance(config.get(key), float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        config[key] = value
+        config[key] = coerce_setting(key, value, declared.get(key), config.get(key))
     config["task"], config["method"], config["preset"] = task, method, preset
     config["model"] = model
     if config["dtype"] not in DTYPES:
         raise UserError(f"unknown dtype {config['dtype']!r}; choose one of {', '.join(DTYPES)}")
+    check_ranges(config)
+    config["plugin_versions"] = plugin_versions(registry, config)
     return canonical(config)
+
+
+# Settings whose default is None but whose values have one type, so 32 and 32.0 are one value.
+OPTIONAL_TYPES = {"batch_size": int, "grad_clip": float}
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number"}
+
+
+def setting_type(key: str, *defaults):
+    """The type of a setting from its values in the layers below the user's: a number setting
+    written 1 in one layer and 1.0 in another is a float setting."""
+    types = {type(d) for d in defaults if d is not None}
+    for kind in (bool, float, int, list, str):
+        if kind in types:
+            return kind
+    return OPTIONAL_TYPES.get(key)
+
+
+def coerce_setting(key: str, value, *defaults):
+    """A value given by the user (command line, grid file) in the type of the setting's
+    defaults, so that one value has one spelling in the config and so one run id: for a float
+    setting 0, 0.0 and "0" are 0.0; for a bool one 1, "1" and "true" are True. A value that
+    cannot be read as that type is an error here, before any training."""
+    kind = setting_type(key, *defaults)
+    default = next((d for d in defaults if d is not None), None)
+    if value is None or kind is None or kind is str:
+        return value
+    if kind is list:  # a list of floats (betas): each element a float
+        if not (isinstance(value, list) and default and all(isinstance(d, float) for d in default)):
+            return value
+        items = [parse_value(v) if isinstance(v, str) else v for v in value]
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in items):
+            raise UserError(f"setting {key} takes a list of numbers, got {value!r}; "
+                            f"e.g. --set {key}={','.join(map(str, default))}")
+        return [float(v) for v in items]
+    if isinstance(value, str):
+        value = parse_value(value)
+    if kind is bool:
+        if isinstance(value, (int, float)) and value in (0, 1):  # bools are ints, so they pass
+            return bool(value)
+    elif isinstance(value, bool):
+        pass  # true is not a number
+    elif kind is int:
+        if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+            return int(value)
+    elif kind is float:
+        if isinstance(value, (int, float)):
+            return float(value)
+    else:
+        return value
+    raise UserError(f"setting {key} takes {_TYPE_WORDS[kind]}, got {value!r}; "
+                    f"e.g. --set {key}={json.dumps(default if default is not None else kind(1))}")
+
+
+def check_ranges(config: dict):
+    """Values that would train and then fail (the store keeps seeds as SQLite's int64) or be
+    stored as a finished run that never ran (negative steps): refused before any training."""
+    seed = config["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool) or not -2**63 <= seed < 2**63:
+        raise UserError(f"seed must be an integer that fits in 64 bits, got {seed!r}; e.g. --seed 0")
+    # 0 steps is allowed: it evaluates the initialization only (a real, finished run).
+    steps = config["steps"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise UserError(f"steps must be an integer of at least 0, got {steps!r}; e.g. --steps 1000")
+
+
+def plugin_versions(registry, config: dict) -> dict:
+    """{distribution: version} of the plugins that provide what this run uses: its task, model,
+    loss, optimizer and wrappers, and every metric (all registered metrics run). Part of the
+    config and so of the run id: a new version of a plugin may compute something else, so its
+    runs must not be mistaken for the old ones. A plugin registered without a distribution
+    (in-process) is keyed by its plugin name."""
+    used = [("tasks", config["task"]), ("models", config["model"]), ("losses", config["loss"]),
+            ("optimizers", config["optimizer"])]
+    used += [("optimizers", name) for name in config["wrappers"]]
+    used += [("metrics", name) for name in registry.names("metrics")]
+    out = {}
+    for kind, name in used:
+        info = registry.plugins[registry.get(kind, name).plugin]
+        out[info.distribution or f"plugin:{info.name}"] = info.version
+    return out
 
 
 def canonical(config: dict) -> dict:

@@ -57,12 +57,35 @@ def validate_spec(spec: dict, where: str) -> dict:
     for key in ("tasks", "methods"):
         if not spec.get(key) or not isinstance(spec[key], list):
             raise UserError(f"{where}: '{key}' must be a non-empty list")
-    spec.setdefault("seeds", [0, 1, 2])
+    spec["seeds"] = file_seeds(spec.get("seeds", [0, 1, 2]), where)
     spec.setdefault("settings", {})
     spec.setdefault("task_settings", {})
     spec.setdefault("grid", {})
     spec.setdefault("reference", "wd")
     return spec
+
+
+def file_seeds(value, where: str) -> list:
+    """A grid file's seeds: a list of seeds, where a string item is read as on the command line
+    (``"0-3"`` is 0, 1, 2, 3, not the characters of the string), or one such item alone."""
+    from .sweep import parse_seeds  # imported here: sweep.py imports this module too
+    items = value if isinstance(value, list) else [value]
+    seeds = []
+    for item in items:
+        if isinstance(item, str):
+            try:
+                seeds += parse_seeds(item)
+            except UserError:
+                raise UserError(f"{where}: 'seeds' takes integers and ranges, e.g. [0, 1, 2] or "
+                                f"\"0-9\"; got {item!r}") from None
+        elif isinstance(item, (int, float)) and not isinstance(item, bool):
+            seeds.append(item)  # 1.0 becomes 1 when the run's settings are resolved
+        else:
+            raise UserError(f"{where}: 'seeds' takes integers and ranges, e.g. [0, 1, 2] or "
+                            f"\"0-9\"; got {item!r}")
+    if not seeds:
+        raise UserError(f"{where}: 'seeds' names no seed; e.g. seeds = [0, 1, 2]")
+    return list(dict.fromkeys(seeds))
 
 
 def expand(registry, spec: dict, not_applicable: list | None = None) -> list[dict]:

@@ -192,6 +192,17 @@ def draw_profiles(lb: dict):
 import click  # noqa: E402  (cheap; matplotlib itself is imported only when drawing)
 
 
+def _stored_name(registry, method: str) -> str:
+    """Runs are stored under a combination's canonical name (wd+perpgrad as perpgrad+wd); a
+    method no installed plugin knows (its runs may still be stored) is looked up as written."""
+    from .config import canonical_method
+    from .errors import UserError
+    try:
+        return canonical_method(registry, method)
+    except UserError:
+        return method
+
+
 @click.command()
 @click.argument("run_id", required=False)
 @click.option("--task", default=None, help="compare methods on this task (with --method)")
@@ -222,6 +233,7 @@ def plot(run_id, task, methods, suite, from_file, store, out):
     elif task:
         if not methods:
             raise UserError(f"which methods? e.g. --task {task} --method baseline --method perpgrad")
+        methods = [_stored_name(get_registry(), m) for m in methods]
         db = Store(store)
         rows = [row for m in methods for row in db.results(task=task, method=m)]
         if suite:  # only the suite's configurations, not whatever else the store holds

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .errors import UserError
+from .scoring import from_jsonable, to_jsonable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -74,15 +75,28 @@ class Store:
             raise UserError(f"cannot create the results store at {self.path} ({exc.strerror}); "
                             "choose a writable place with --store PATH") from None
 
+    def check_writable(self):
+        """Fail now, not after training, when a run could not be saved here (a read-only file,
+        folder or file system): write in a transaction and roll it back."""
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute(f"PRAGMA user_version = {int(version)}")
+            finally:
+                self.db.rollback()
+        except sqlite3.Error as exc:
+            raise UserError(f"cannot write to the results store {self.path} ({exc}); make it "
+                            "writable, or choose another file with --store PATH") from None
+
     def save(self, result: dict):
         cfg = result["config"]
         with self.db:
             self.db.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (result["run_id"], cfg["task"], cfg["method"], cfg["seed"], result["status"],
-                 json.dumps(cfg, sort_keys=True), json.dumps(result["scores"]),
-                 json.dumps(result["curve"]), json.dumps(result["versions"]),
-                 result.get("wall_time"), time.time()))
+                 _json(cfg), _json(result["scores"]), _json(result["curve"]),
+                 _json(result["versions"]), result.get("wall_time"), time.time()))
 
     def has(self, run_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone() is not None
@@ -100,7 +114,7 @@ class Store:
                 "SELECT run_id, task, method, seed, status, scores FROM runs WHERE run_id IN "
                 f"({','.join('?' * len(chunk))})", chunk)
             out += [{"run_id": r[0], "task": r[1], "method": r[2], "seed": r[3], "status": r[4],
-                     "scores": json.loads(r[5])} for r in rows]
+                     "scores": from_jsonable(json.loads(r[5]))} for r in rows]
         return out
 
     def get(self, run_id: str) -> dict:
@@ -122,8 +136,15 @@ class Store:
     def _row(self, row) -> dict:
         rec = dict(zip(self.COLUMNS, row))
         for key in ("config", "scores", "curve", "versions"):
-            rec[key] = json.loads(rec[key])
+            rec[key] = from_jsonable(json.loads(rec[key]))
         return rec
 
     def close(self):
         self.db.close()
+
+
+def _json(obj) -> str:
+    """Strict JSON, so that other tools (SQLite's json functions among them) can read the store:
+    ∞ is the string "inf" and NaN is null, as in --json output; reading turns "inf" back into ∞
+    (stores written before this hold bare Infinity/NaN, which json.loads still reads)."""
+    return json.dumps(to_jsonable(obj), sort_keys=True, allow_nan=False)

@@ -146,6 +146,7 @@ def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = N
          + (" or committed" if also_done else "") + f", {len(todo.new)} to run")
     t0 = time.perf_counter()
     if todo.new:
+        store.check_writable()  # before any run trains, not at each run's save
         pool = build_executor(executor, workers, registry)
         # Executors whose workers may not reach this file (a cluster) hand results back instead.
         worker_store = str(store.path) if getattr(pool, "store_in_worker", True) else None

@@ -82,7 +82,8 @@ def test_transformer_and_other_tasks_run(registry):
 def test_methods_compose_and_conflicts_are_explained(registry):
     config = resolve(registry, "modadd", "perpgrad+stablemax+grokfast")
     assert config["wrappers"] == ["perpgrad", "grokfast"] and config["loss"] == "stablemax"
-    with pytest.raises(UserError, match="'wd' and 'norm' conflict on weight_decay"):
+    # named in the canonical order, however the combination was spelled
+    with pytest.raises(UserError, match="'norm' and 'wd' conflict on weight_decay"):
         resolve(registry, "modadd", "wd+norm")
     # A task's own defaults for a method apply, and the command line still wins.
     assert resolve(registry, "modadd", "norm")["init_scale"] == 3.0
@@ -110,6 +111,40 @@ def test_one_value_two_spellings_one_run(registry):
     assert run_id(a) == run_id(resolve(registry, "modadd", "baseline", {"weight_decay": 0.0}))
     assert resolve(registry, "modadd", "baseline", {"wrappers": "perpgrad,grokfast"})["wrappers"] == \
         ["perpgrad", "grokfast"]
+
+
+def test_spellings_of_one_method_combination_are_one_run(registry):
+    ids = {m: run_id(resolve(registry, "modadd", m, SMALL))
+           for m in ("wd+perpgrad", "perpgrad+wd", " perpgrad + wd ", "wd+wd+perpgrad", "perpgrad+wd+")}
+    assert len(set(ids.values())) == 1, ids
+    assert resolve(registry, "modadd", "wd+perpgrad")["method"] == "perpgrad+wd"
+    assert resolve(registry, "modadd", "wd+")["method"] == "wd"
+    assert run_id(resolve(registry, "modadd", "wd+")) == run_id(resolve(registry, "modadd", "wd"))
+    # Wrappers stack in the order written (the first sees the gradient first): another run.
+    a = resolve(registry, "modadd", "perpgrad+grokfast+wd")
+    b = resolve(registry, "modadd", "wd+grokfast+perpgrad")
+    assert a["wrappers"] == ["perpgrad", "grokfast"] and b["wrappers"] == ["grokfast", "perpgrad"]
+    assert (a["method"], b["method"]) == ("perpgrad+grokfast+wd", "grokfast+perpgrad+wd")
+    assert run_id(a) != run_id(b)
+    assert resolve(registry, "modadd", "grokfast+wd+perpgrad")["method"] == b["method"]
+
+
+def test_settings_take_the_type_of_their_default(registry):
+    def rid(**overrides):
+        return run_id(resolve(registry, "modadd", "baseline", overrides))
+    assert rid(weight_decay=0) == rid(weight_decay=0.0) == rid(weight_decay="0")
+    assert rid(bias=True) == rid(bias=1) == rid(bias="true") != rid(bias=0) == rid(bias=False)
+    assert rid(p=23) == rid(p=23.0) == rid(p="23")
+    assert rid(betas=[0.9, 1]) == rid(betas=[0.9, 1.0]) and rid(batch_size=32) == rid(batch_size=32.0)
+    for bad, match in [({"lr": "abc"}, "setting lr takes a number"),
+                       ({"weight_decay": True}, "setting weight_decay takes a number"),
+                       ({"p": 23.5}, "setting p takes an integer"),
+                       ({"bias": 2}, "setting bias takes true or false"),
+                       ({"betas": "x,y"}, "setting betas takes a list of numbers"),
+                       ({"seed": 2**63}, "seed must be an integer that fits in 64 bits"),
+                       ({"steps": -5}, "steps must be an integer of at least 0")]:
+        with pytest.raises(UserError, match=match):
+            resolve(registry, "modadd", "baseline", bad)
 
 
 def cli(*args, env=None):
@@ -144,12 +179,21 @@ def test_cli_run_json_store_and_show(tmp_path):
     (["run", "--task", "modadd", "--method", "wd+norm"], "--set weight_decay=VALUE"),
     (["run", "--task", "modadd", "--set", "p"], "key=value"),
     (["show", "deadbeef"], "grokbench show"),
+    (["run", "--task", "modadd", "--set", "lr=abc"], "--set lr="),
+    (["run", "--task", "modadd", "--set", "betas=x,y"], "--set betas=0.9,"),
+    # refused before training: a seed the store cannot keep, a negative budget
+    (["run", "--task", "modadd", "--seed", str(2**63)], "--seed 0"),
+    (["run", "--task", "modadd", "--steps", "-5"], "--steps 1000"),
+    (["sweep", "--task", "modadd", "--seeds", f"0,{2**64}"], "--seed 0"),
 ])
 def test_bad_input_is_one_line_without_traceback(args, fix, tmp_path):
-    out = cli(*args, "--store", str(tmp_path / "r.db")) if args[0] == "show" else cli(*args, "--no-store")
+    store = tmp_path / "r.db"
+    out = cli(*args, "--store", str(store)) if args[0] != "run" else cli(*args, "--no-store")
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert fix in out.stderr
+    if args[0] == "sweep":
+        assert not store.exists()  # refused before the store, let alone a run, was touched
 
 
 def test_mlp_token_gather_equals_one_hot_linear(registry):

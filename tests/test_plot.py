@@ -94,7 +94,8 @@ def test_plot_command_writes_pngs(runs, tmp_path):
     env = {**__import__("os").environ, "GROKBENCH_SUITES_DIR": str(suites)}
     calls = [
         ["plot", runs[1]["run_id"][:8], "--store", str(db), "-o", str(tmp_path / "one.png")],
-        ["plot", "--task", "modadd", "--method", "baseline", "--method", "wd", "--store", str(db),
+        # wd+wd is another spelling of wd: the runs are found under the canonical name
+        ["plot", "--task", "modadd", "--method", "baseline", "--method", "wd+wd", "--store", str(db),
          "-o", str(tmp_path / "two.png")],
         ["plot", "--suite", "demo", "--from", str(raw), "-o", str(tmp_path / "three.png")],
     ]

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+import torch
+
 from grokbench import hookimpl, hookspecs
+from grokbench.config import resolve, run_id
 from grokbench.errors import UserError
 from grokbench.plugins import KINDS, Registry
 
@@ -59,10 +62,48 @@ def test_misspelled_hook_is_an_error_not_silence():
         Registry().add_plugin(Misspelled(), "typo")
 
 
-def grokbench_cli(*args, python=sys.executable, **env):
+class AcmeMetric:
+    @hookimpl
+    def register_metrics(self, register):
+        register("acme_norm", lambda ctx: {"acme_norm": 0.0}, "a third-party metric")
+
+
+class AcmeOptimizer:
+    @hookimpl
+    def register_optimizers(self, register):
+        register("acme_sgd", lambda params, c: torch.optim.SGD(params, lr=c["lr"]), "plain SGD")
+
+
+def test_plugin_versions_of_the_components_used_are_part_of_the_run_id():
+    import grokbench
+
+    def config(method="perpgrad", optimizer=None, **plugins):
+        reg = Registry().load_entry_points()
+        for (obj, dist), version in plugins.values():
+            reg.add_plugin(obj, dist, dist, version)
+        return resolve(reg, "modadd", method, {"optimizer": optimizer} if optimizer else {})
+
+    plain = config()
+    assert plain["plugin_versions"] == {"grokbench": grokbench.__version__}
+    # every metric runs, so an installed metric plugin is part of every run
+    m1 = config(m=((AcmeMetric(), "acme-metrics"), "1.0"))
+    m2 = config(m=((AcmeMetric(), "acme-metrics"), "1.1"))
+    assert m1["plugin_versions"] == {"grokbench": grokbench.__version__, "acme-metrics": "1.0"}
+    assert len({run_id(plain), run_id(m1), run_id(m2)}) == 3
+    # an optimizer plugin counts only in the runs that use it
+    o1 = config(o=((AcmeOptimizer(), "acme-opt"), "1.0"))
+    assert run_id(o1) == run_id(plain)
+    used1 = config("baseline", "acme_sgd", o=((AcmeOptimizer(), "acme-opt"), "1.0"))
+    used2 = config("baseline", "acme_sgd", o=((AcmeOptimizer(), "acme-opt"), "2.0"))
+    assert used1["plugin_versions"]["acme-opt"] == "1.0" and run_id(used1) != run_id(used2)
+    # facts of the machine are recorded with the result, never in the id
+    assert not {"platform", "python", "torch"} & set(plain)
+
+
+def grokbench_cli(*args, python=sys.executable, cwd=None, **env):
     full_env = {**os.environ, **env}
     return subprocess.run([python, "-m", "grokbench", *args], capture_output=True, text=True,
-                          env=full_env)
+                          env=full_env, cwd=cwd)
 
 
 def test_disable_and_load_lists(tmp_path):
@@ -109,10 +150,24 @@ def register_methods(register):
 '''
 
 
+def _offline_wheel_build() -> bool:
+    """Whether this environment's setuptools can build a wheel without fetching anything:
+    setuptools 70.1 and later carry bdist_wheel; older ones need the wheel package beside them."""
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        major, minor = (int(part) for part in version("setuptools").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
+
+
 @pytest.fixture(scope="module")
 def venv_with_plugin(tmp_path_factory):
-    """A fresh venv (seeing the test environment's packages) with a real plugin package
-    installed by pip from its own pyproject.toml."""
+    """A fresh venv that sees exactly the packages of the environment running the tests (a
+    venv, conda or the system Python), with a real plugin package installed by pip from its
+    own pyproject.toml."""
+    import site
     tmp = tmp_path_factory.mktemp("thirdparty")
     pkg = tmp / "grokbench-toy"
     pkg.mkdir()
@@ -130,18 +185,33 @@ def venv_with_plugin(tmp_path_factory):
         py-modules = ["grokbench_toy"]
     """))
     venv = tmp / "venv"
-    # --without-pip: the venv then uses the test environment's pip and setuptools, so nothing
-    # is fetched and the build works offline.
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-                   check=True)
+    # Not --system-site-packages: that shows the base interpreter's packages, which are not the
+    # test environment's when the tests run in a venv. Instead a .pth file adds the site dirs of
+    # the running interpreter with site.addsitedir, which also runs the .pth files in them, so an
+    # editable grokbench (installed by a .pth import hook) is found too. Each dir is added once,
+    # so no distribution is seen twice.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--no-index", str(pkg)], check=True, capture_output=True)
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:  # pip install --user into the system Python
+        dirs.append(site.getusersitepackages())
+    (Path(purelib) / "_grokbench_test_env.pth").write_text(
+        f"import site; list(map(site.addsitedir, {dirs!r}))\n")
+    # pip (the test environment's) installs into this venv, as a user's `pip install` would.
+    # Offline when setuptools can build the wheel here; otherwise pip fetches setuptools into
+    # an isolated build env from the configured index, as it did for grokbench itself.
+    isolation = ["--no-build-isolation"] if _offline_wheel_build() else []
+    out = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", *isolation, str(pkg)],
+                         capture_output=True, text=True, cwd=tmp)
+    assert out.returncode == 0, out.stdout + out.stderr
     return str(python)
 
 
 def test_third_party_plugin_listed_with_its_distribution(venv_with_plugin):
-    out = grokbench_cli("plugins", python=venv_with_plugin)
+    # from outside the source tree, so only installed packages count
+    out = grokbench_cli("plugins", python=venv_with_plugin, cwd=Path(venv_with_plugin).parent)
     assert out.returncode == 0, out.stderr
     row = next(line for line in out.stdout.splitlines() if line.startswith("toy "))
     assert "grokbench-toy 0.3.0" in row and "tasks: toy-xor" in row and "methods: toy-sgd" in row
@@ -149,10 +219,14 @@ def test_third_party_plugin_listed_with_its_distribution(venv_with_plugin):
 
 def test_third_party_task_and_method_run_through_the_cli(venv_with_plugin):
     out = grokbench_cli("run", "--task", "toy-xor", "--method", "toy-sgd+perpgrad", "--no-store",
-                        "--json", "--quiet", "--threads", "1", python=venv_with_plugin)
+                        "--json", "--quiet", "--threads", "1", python=venv_with_plugin,
+                        cwd=Path(venv_with_plugin).parent)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["config"]["optimizer"] == "sgd" and result["config"]["wrappers"] == ["perpgrad"]
+    import grokbench  # the third-party task's distribution and version are part of the run
+    assert result["config"]["plugin_versions"] == {"grokbench": grokbench.__version__,
+                                                   "grokbench-toy": "0.3.0"}
     assert result["scores"]["final_train_acc"] >= 0.9  # XOR is learnable by a width-16 MLP
     # outside the venv the plugin does not exist
     out = grokbench_cli("run", "--task", "toy-xor", "--no-store")

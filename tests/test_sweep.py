@@ -107,6 +107,31 @@ def test_grid_from_a_toml_file_with_command_line_overrides(registry, tmp_path, m
         build_spec(None, tmp_path / "missing.toml", (), (), None, (), (), None)
 
 
+def test_grid_file_spellings_of_one_value_are_one_run(registry, tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(textwrap.dedent("""
+        tasks = ["modadd"]
+        methods = ["wd+perpgrad", "perpgrad+wd", "perpgrad+wd+"]
+        seeds = "0-3"
+        settings = {steps = 50, p = 23}
+        [grid]
+        weight_decay = [0, 0.0, "0"]
+        bias = [true, 1, "true"]
+    """))
+    spec = build_spec(None, grid, (), (), None, (), (), None)
+    assert spec["seeds"] == [0, 1, 2, 3]  # a range, not the characters "0", "-", "3"
+    configs = expand(registry, spec)
+    assert len(configs) == 3 * 4 * 3 * 3 and len({run_id(c) for c in configs}) == 4
+    out = CliRunner().invoke(cli, ["sweep", "--file", str(grid), "--store", str(tmp_path / "r.db"),
+                                   "--dry-run"])
+    assert out.exit_code == 0 and "4 runs in the grid" in out.output, out.output
+    grid.write_text('tasks = ["modadd"]\nmethods = ["wd"]\nseeds = ["0-1", 5]\n')
+    assert build_spec(None, grid, (), (), None, (), (), None)["seeds"] == [0, 1, 5]
+    grid.write_text('tasks = ["modadd"]\nmethods = ["wd"]\nseeds = "zero"\n')
+    with pytest.raises(UserError, match="grid.toml: 'seeds' takes integers and ranges"):
+        build_spec(None, grid, (), (), None, (), (), None)
+
+
 def test_summary_counts_solved_runs_and_their_median():
     configs = [{"task": "t", "method": "m", "seed": s} for s in range(4)]
     rows = [{"task": "t", "method": "m", "scores": {"steps_to_generalize": v}}
