@@ -30,7 +30,8 @@ R_MAX = 4.0
 REFERENCE = "wd"
 STEP_FIELDS = ("steps_to_generalize", "grokking_delay", "collapse_onset")
 # Settings that say nothing about the science (or are the rows/columns themselves).
-NOT_SHOWN = {"seed", "method", "task", "threads", "loggers", "log_dir", "eval_batch_size", "preset"}
+NOT_SHOWN = {"seed", "method", "task", "threads", "loggers", "log_dir", "eval_batch_size", "preset",
+             "plugin_versions"}  # versions are listed once, in the header
 TOLERANCE_TEXT = ("per task and method, the solved count must fall in the central 80 % band of "
                   "Binomial(n, (k + ½)/(n + 1)) around the committed k of n (with 3 seeds: "
                   "within ±1), and the median steps-to-generalize inside the committed median's "
