@@ -327,3 +327,44 @@ def test_the_ray_plugin_loads_without_ray_and_says_how_to_get_it(registry, monke
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: import ray fails
     with pytest.raises(UserError, match=r"pip install 'grokbench\[ray\]'"):
         registry.get("executors", "ray").obj(1)
+
+
+# -- suites built in pieces, and what they will cost ------------------------------------------------
+
+def test_shards_cover_the_grid_once_in_contiguous_pieces():
+    from grokbench.sweep import parse_shard, shard_of
+    grid = list(range(171))
+    pieces = [shard_of(grid, i, 57) for i in range(1, 58)]
+    assert [x for p in pieces for x in p] == grid and {len(p) for p in pieces} == {3}
+    assert shard_of(list(range(10)), 2, 3) == [3, 4, 5]
+    assert parse_shard("3/10") == (3, 10) and parse_shard(None) is None
+    for bad in ("0/4", "5/4", "a/b", "3"):
+        with pytest.raises(UserError, match="--shard"):
+            parse_shard(bad)
+
+
+def test_projected_cost_from_recorded_timings(registry):
+    """1000 steps evaluated every 100 (every step to 10, 10 log-spaced points per decade to 100,
+    then every 100): 30 evaluations. At 0.01 s a step and 0.1 s an evaluation, 13 s a run."""
+    from grokbench.engine import eval_schedule
+    from grokbench.sweep import projection
+    configs = tiny_configs(registry, seeds=(0, 1, 2))
+    configs = [dict(c, steps=1000, eval_every=100) for c in configs]
+    assert len(eval_schedule(1000, 100, 10)) == 30
+    rows, hours = projection(configs, [("modadd", 0.01, 0.1, "store")], registry)
+    assert rows == [("modadd", 3, "0.0100", "0.100", "store", f"{39 / 3600:.2f}")]
+    assert hours == pytest.approx(39 / 3600)
+
+
+def test_pairs_that_cannot_run_are_listed_not_failed(registry, tmp_path):
+    spec = build_spec(None, None, ("teacher-student", "parity"), ("stablemax", "wd"), "0", (),
+                      ("steps=5",), None)
+    skipped = []
+    configs = expand(registry, spec, skipped)
+    assert [(c["task"], c["method"]) for c in configs] == [
+        ("teacher-student", "wd"), ("parity", "stablemax"), ("parity", "wd")]
+    assert skipped == [("teacher-student", "stablemax",
+                        "loss 'stablemax' applies to classification tasks; 'teacher-student' is a "
+                        "regression task")]
+    with pytest.raises(UserError, match="applies to classification tasks"):
+        expand(registry, spec)  # a single run of such a pair is a one-line error
