@@ -51,14 +51,18 @@ def versions() -> dict:
 
 def keep_freed_memory():
     """Let glibc keep freed memory for reuse instead of handing every block over 128 KB back to
-    the OS: otherwise each training step page-faults its activations in afresh (modadd: ~1400
-    faults and 3 of 24 ms per step, measured at one thread). Changes no number; a no-op off glibc."""
+    the OS: otherwise each step page-faults its buffers in afresh. Measured at one thread:
+    modadd ~1400 faults and 3 of 24 ms per step; IMDb 11k faults per LSTM step (97 -> 80 ms)
+    and 370k per evaluation (2.6 -> 1.9 s). The process keeps up to 1 GB of freed memory (IMDb's
+    evaluation peak is ~0.9 GB). Changes no number; a no-op where libc.so.6 has no mallopt."""
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return
-    mallopt(-3, 32 << 20)   # M_MMAP_THRESHOLD: mmap only blocks over 32 MB (glibc's maximum)
-    mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD: give back the heap's free top above 256 MB
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    if not mallopt(m_mmap_threshold, 1 << 30):  # glibc before 2.35 caps it at 32 MB
+        mallopt(m_mmap_threshold, 32 << 20)
+    mallopt(m_trim_threshold, 1 << 30)
 
 
 def build_optimizer(registry, model, config):
