@@ -5,6 +5,7 @@ gives the same curve, which is what makes sweeps resumable and results cacheable
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import math
 import platform
@@ -63,6 +64,22 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def keep_freed_memory():
+    """Let glibc keep freed memory for reuse instead of handing every block over 128 KB back to
+    the OS: otherwise each step page-faults its buffers in afresh. Measured at one thread:
+    modadd ~1400 faults and 3 of 24 ms per step; IMDb 11k faults per LSTM step (97 -> 80 ms)
+    and 370k per evaluation (2.6 -> 1.9 s). The process keeps up to 1 GB of freed memory (IMDb's
+    evaluation peak is ~0.9 GB). Changes no number; a no-op where libc.so.6 has no mallopt."""
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    if not mallopt(m_mmap_threshold, 1 << 30):  # glibc before 2.35 caps it at 32 MB
+        mallopt(m_mmap_threshold, 32 << 20)
+    mallopt(m_trim_threshold, 1 << 30)
+
+
 def build_optimizer(registry, model, config):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = registry.get("optimizers", config["optimizer"]).obj(params, config)
@@ -97,6 +114,8 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))
     device = torch.device(config["device"])
+    if device.type == "cpu":
+        keep_freed_memory()
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
     dtype = getattr(torch, config["dtype"])
