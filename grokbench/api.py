@@ -1,10 +1,24 @@
-"""What a plugin author subclasses or receives: tasks, their data, and the evaluation context."""
+"""What a plugin author subclasses or receives: tasks and their data, the evaluation context,
+optimizer wrappers, sweep executors and loggers (docs/plugins.md describes each)."""
 from __future__ import annotations
 
+import hashlib
+from abc import ABC, abstractmethod
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, TypedDict
 
 import torch
+
+#: What every evaluation record holds whatever plugins are installed (besides ``step``); metric
+#: plugins add their own keys. A task's ``target_metric`` is usually one of these.
+CORE_METRICS = ("train_acc", "test_acc", "train_loss", "test_loss", "weight_norm")
+
+
+def derive_seed(seed: int, stream: str) -> int:
+    """Independent RNG streams per purpose, so e.g. the model init does not depend on how
+    many random numbers the data split drew (and a teacher net seeded 0 differs from student 0)."""
+    return int(hashlib.sha256(f"{seed}:{stream}".encode()).hexdigest()[:12], 16)
 
 
 @dataclass
@@ -18,6 +32,18 @@ class TaskInfo:
     seq_len: int | None = None      # tokens: sequence length
     in_features: int | None = None  # features: vector length; graphs: node feature size
     extra: dict = field(default_factory=dict)
+
+
+class _DownloadRequired(TypedDict):
+    url: str
+    filename: str
+
+
+class Download(_DownloadRequired, total=False):
+    """Where ``grokbench data fetch TASK`` gets a task's raw data: the official ``url``, the
+    ``filename`` it is saved as (where the task looks), and its ``sha256`` when known."""
+
+    sha256: str
 
 
 @dataclass
@@ -63,6 +89,8 @@ class Task:
     #: the generalization target: metric name recorded at each evaluation, and its threshold
     target_metric: ClassVar[str] = "test_acc"
     target: ClassVar[float] = 0.95
+    #: the raw data ``grokbench data fetch`` can download; None: bundled or generated data
+    download: ClassVar[Download | None] = None
 
     def load(self, config: dict) -> TaskData:
         raise NotImplementedError
@@ -132,3 +160,35 @@ class OptimizerWrapper:
 
     def step(self):
         self.inner.step()
+
+
+class Executor(ABC):
+    """Base for sweep executors (``register_executors``): submits jobs like a
+    :class:`concurrent.futures.Executor`.
+
+    ``workers`` is how many runs go at once (the sweep keeps about twice that many submitted).
+    ``store_in_worker`` says where results are saved: True, the job writes its result to the
+    SQLite store itself, so the workers must run on this machine; False, the result comes back
+    in the future and the sweep's process stores it (e.g. workers on a cluster)."""
+
+    workers: int = 1
+    store_in_worker: ClassVar[bool] = True
+
+    @abstractmethod
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Start ``fn(*args, **kwargs)`` and return its future."""
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Release the workers; with ``cancel_futures``, drop jobs not yet started."""
+
+
+class Logger(ABC):
+    """Base for loggers (``register_loggers``): mirror each evaluation to another tool. The
+    SQLite store stays the source of truth."""
+
+    @abstractmethod
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        """One evaluation's record (``step`` and every metric) at training step ``step``."""
+
+    def close(self) -> None:
+        """Flush and release; called once when the run ends, also after an error."""

@@ -32,7 +32,7 @@ def fetch(task, dest, url, sha256, quiet):
     from .data import default_download_dir, download, sha256_of
     from .plugins import get_registry
     task_cls = get_registry().get("tasks", task).obj
-    spec = getattr(task_cls, "download", None)
+    spec = task_cls.download
     if not spec:
         raise UserError(f"task {task!r} has nothing to download (its data is bundled or generated)")
     folder = Path(dest).expanduser() if dest else default_download_dir()

@@ -6,7 +6,6 @@ gives the same curve, which is what makes sweeps resumable and results cacheable
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import math
 import platform
 import sys
@@ -14,17 +13,11 @@ import time
 
 import torch
 
-from .api import EvalContext
+from .api import EvalContext, derive_seed
 from .config import run_id
 from .errors import UserError
 from .plugins import get_registry
 from .scoring import decision_index, score
-
-
-def derive_seed(seed: int, stream: str) -> int:
-    """Independent RNG streams per purpose, so e.g. the model init does not depend on how
-    many random numbers the data split drew (and a teacher net seeded 0 differs from student 0)."""
-    return int(hashlib.sha256(f"{seed}:{stream}".encode()).hexdigest()[:12], 16)
 
 
 def eval_schedule(steps: int, eval_every: int, per_decade: int = 10) -> list[int]:

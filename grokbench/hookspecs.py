@@ -3,23 +3,85 @@
 Every hook is in the register-callback style (as in simonw/llm): the plugin is handed a
 ``register`` function and calls it once per thing it provides. The host validates each thing,
 rejects a duplicate name with an error naming both plugins, and remembers who registered what.
+The ``Register*`` protocols below are the signatures of those ``register`` functions, for plugin
+authors who type-check their code; docs/plugins.md has a working example of each hook.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
+
 import pluggy
+
+if TYPE_CHECKING:
+    import torch
+
+    from .api import EvalContext, Executor, Logger, OptimizerWrapper, Task, TaskInfo
 
 hookspec = pluggy.HookspecMarker("grokbench")
 hookimpl = pluggy.HookimplMarker("grokbench")
 
+#: a run's resolved settings: one flat dict (``grokbench run --show-config`` prints it)
+Config = dict[str, Any]
+#: per-sample losses from (model output, target)
+LossFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
+
+
+class RegisterTask(Protocol):
+    def __call__(self, task_cls: type[Task], /) -> None: ...
+
+
+class RegisterModel(Protocol):
+    def __call__(self, name: str, build: Callable[[TaskInfo, Config], torch.nn.Module],
+                 description: str, /, *, options: Mapping[str, Any] = ...) -> None: ...
+
+
+class RegisterLoss(Protocol):
+    def __call__(self, name: str, build: Callable[[Config], LossFn], description: str, /, *,
+                 options: Mapping[str, Any] = ...,
+                 probabilities: Callable[[torch.Tensor, Config], torch.Tensor] | None = None,
+                 task_kinds: Iterable[str] | None = None) -> None: ...
+
+
+class RegisterOptimizer(Protocol):
+    # wrapper=False: build(params, config) -> torch.optim.Optimizer
+    # wrapper=True:  build(inner optimizer, model, config) -> OptimizerWrapper
+    def __call__(self, name: str,
+                 build: (Callable[[list[torch.nn.Parameter], Config], torch.optim.Optimizer]
+                         | Callable[[Any, torch.nn.Module, Config], OptimizerWrapper]),
+                 description: str, /, *, options: Mapping[str, Any] = ...,
+                 wrapper: bool = False) -> None: ...
+
+
+class RegisterMethod(Protocol):
+    def __call__(self, name: str, settings: Mapping[str, Any], description: str, /, *,
+                 per_task: Mapping[str, Mapping[str, Any]] | None = None) -> None: ...
+
+
+class RegisterMetric(Protocol):
+    def __call__(self, name: str, compute: Callable[[EvalContext], dict[str, float]],
+                 description: str, /) -> None: ...
+
+
+class RegisterExecutor(Protocol):
+    def __call__(self, name: str, build: Callable[[int | None], Executor],
+                 description: str, /) -> None: ...
+
+
+class RegisterLogger(Protocol):
+    def __call__(self, name: str, build: Callable[[str, Config, str | None], Logger],
+                 description: str, /) -> None: ...
+
 
 @hookspec
-def register_tasks(register):
-    """Register tasks: ``register(TaskClass)``, a subclass of :class:`grokbench.api.Task`.
+def register_tasks(register: RegisterTask) -> None:
+    """Register tasks: ``register(TaskClass)``, a subclass of :class:`grokbench.Task`.
 
     A task owns its data, its kind (classification or regression), its default model and
     hyperparameters, and its generalization target (metric and threshold)."""
 
 
 @hookspec
-def register_models(register):
+def register_models(register: RegisterModel) -> None:
     """Register models: ``register(name, build, description, options={})``.
 
     ``build(info: TaskInfo, config: dict) -> torch.nn.Module``. ``options`` are the model's own
@@ -27,55 +89,61 @@ def register_models(register):
 
 
 @hookspec
-def register_losses(register):
-    """Register losses: ``register(name, build, description, options={})``.
+def register_losses(register: RegisterLoss) -> None:
+    """Register losses: ``register(name, build, description, options={}, probabilities=None,
+    task_kinds=None)``.
 
-    ``build(config) -> fn(output, target) -> per-sample loss tensor`` (the engine takes the mean)."""
+    ``build(config) -> fn(output, target) -> per-sample loss tensor`` (the engine takes the mean).
+    ``probabilities(output, config)``: the class probabilities the loss trains, in the precision
+    it computes them (Softmax Collapse is measured on them); ``task_kinds``: the task kinds the
+    loss applies to (with any other, the pair is "not applicable")."""
 
 
 @hookspec
-def register_optimizers(register):
+def register_optimizers(register: RegisterOptimizer) -> None:
     """Register optimizers: ``register(name, build, description, options={}, wrapper=False)``.
 
     A base optimizer: ``build(params: list, config) -> torch.optim.Optimizer``.
     A wrapper (``wrapper=True``, e.g. ⊥Grad, Grokfast, the norm constraint):
-    ``build(inner_optimizer, model, config) -> object with step() and zero_grad()``; wrappers are
+    ``build(inner_optimizer, model, config) -> grokbench.OptimizerWrapper``; wrappers are
     listed in the ``wrappers`` setting and applied to the gradient in that order."""
 
 
 @hookspec
-def register_methods(register):
-    """Register methods: ``register(name, settings: dict, description)``.
+def register_methods(register: RegisterMethod) -> None:
+    """Register methods: ``register(name, settings: dict, description, per_task={})``.
 
     A method is a named recipe of settings (``--method perpgrad+stablemax`` composes several);
     the ``wrappers`` lists are concatenated, any other setting given two different values is a
-    conflict."""
+    conflict. ``per_task`` maps a task name to the method's published recipe for that task."""
 
 
 @hookspec
-def register_metrics(register):
+def register_metrics(register: RegisterMetric) -> None:
     """Register metrics: ``register(name, compute, description)``.
 
     ``compute(ctx: EvalContext) -> dict[str, float]`` runs at every evaluation."""
 
 
 @hookspec
-def register_executors(register):
+def register_executors(register: RegisterExecutor) -> None:
     """Register sweep executors: ``register(name, build, description)``.
 
-    ``build(workers: int | None)`` (None: the executor's own default) returns an object with
-    ``submit(fn, *args) -> concurrent.futures.Future`` and ``shutdown(wait, cancel_futures)``,
-    as a ``concurrent.futures.Executor`` has, plus two attributes: ``workers`` (runs at once;
-    the sweep keeps about twice that many submitted) and ``store_in_worker`` (True: the job
-    writes its result to the SQLite file itself, so the workers must share the machine with
-    it; False: the result comes back in the future and the sweep's process stores it).
+    ``build(workers: int | None)`` (None: the executor's own default) returns a
+    :class:`grokbench.Executor`: ``submit(fn, *args) -> concurrent.futures.Future`` and
+    ``shutdown(wait, cancel_futures)``, as a ``concurrent.futures.Executor`` has, plus two
+    attributes: ``workers`` (runs at once; the sweep keeps about twice that many submitted) and
+    ``store_in_worker`` (True: the job writes its result to the SQLite file itself, so the
+    workers must share the machine with it; False: the result comes back in the future and the
+    sweep's process stores it).
     The sweep submits :func:`grokbench.sweep.run_job` with a picklable config dict and the
     store path (or None); it returns an outcome dict and never raises for a run's own error."""
 
 
 @hookspec
-def register_loggers(register):
+def register_loggers(register: RegisterLogger) -> None:
     """Register loggers: ``register(name, build, description)``.
 
-    ``build(run_id, config, log_dir) -> object with log(step, metrics: dict) and close()``.
+    ``build(run_id, config, log_dir) -> grokbench.Logger`` (``log(step, metrics: dict)`` and
+    ``close()``).
     The SQLite store stays the source of truth; loggers mirror evaluations to other tools."""

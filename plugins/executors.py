@@ -7,7 +7,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
 
-from grokbench import hookimpl
+from grokbench import Executor, hookimpl
 
 # OpenMP reads its thread count once, when torch is loaded, and busy-waits between parallel
 # regions: two 2-thread workers on 2 cores ran 16–300× slower than one (measured on this
@@ -25,7 +25,7 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-class InProcessExecutor:
+class InProcessExecutor(Executor):
     """Runs each job when it is submitted, in this process: no parallelism, but a debugger and
     print() work, and nothing is pickled."""
 
@@ -71,7 +71,7 @@ def _environ(values: dict):
                 os.environ[key] = value
 
 
-class ProcessesExecutor:
+class ProcessesExecutor(Executor):
     """A pool of ``workers`` processes (default: one per core), each single-threaded.
 
     Workers are started with the spawn method (a fork of a process that has used torch's thread

@@ -31,10 +31,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from grokbench import Task, TaskData, TaskInfo, hookimpl
-from grokbench.data import balanced_indices, cached, default_download_dir
-from grokbench.engine import derive_seed
-from grokbench.errors import UserError
+from grokbench import (Task, TaskData, TaskInfo, UserError, balanced_indices, cached,
+                       default_download_dir, derive_seed, hookimpl)
 
 OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 # sha256 of the official aclImdb_v1.tar.gz (84,125,825 bytes) as published with TensorFlow

@@ -5,8 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grokbench import hookimpl
-from grokbench.errors import UserError
+from grokbench import UserError, hookimpl
 
 # ReLU works in place: its backward reads its output either way (the same numbers), and each
 # hidden layer then allocates one [batch, width] tensor less (modadd: 4 MB, fresh pages each step).

@@ -23,10 +23,7 @@ from pathlib import Path
 
 import torch
 
-from grokbench import Task, TaskData, TaskInfo, hookimpl
-from grokbench.data import balanced_indices
-from grokbench.engine import derive_seed
-from grokbench.errors import UserError
+from grokbench import Task, TaskData, TaskInfo, UserError, balanced_indices, derive_seed, hookimpl
 
 IDX_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}

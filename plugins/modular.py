@@ -2,8 +2,7 @@
 with a ∘ b mod p, a random train split (fraction 0.4, as ref-SM's figures), the rest as test."""
 import torch
 
-from grokbench import Task, TaskData, TaskInfo, hookimpl
-from grokbench.errors import UserError
+from grokbench import Task, TaskData, TaskInfo, UserError, hookimpl
 
 
 def _inverse(b, p):

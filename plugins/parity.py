@@ -2,8 +2,7 @@
 labelled with the parity of their first k bits."""
 import torch
 
-from grokbench import Task, TaskData, TaskInfo, hookimpl
-from grokbench.errors import UserError
+from grokbench import Task, TaskData, TaskInfo, UserError, hookimpl
 
 
 class SparseParity(Task):

@@ -25,10 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grokbench import Task, TaskData, TaskInfo, hookimpl
-from grokbench.data import cached
-from grokbench.engine import derive_seed
-from grokbench.errors import UserError
+from grokbench import Task, TaskData, TaskInfo, UserError, cached, derive_seed, hookimpl
 
 QM9_FILES = ("qm9_part1.csv", "qm9_part2.csv", "qm9_part3.csv")
 QM9_SIZE = 130_831

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 
-from grokbench import hookimpl
-from grokbench.errors import UserError
+from grokbench import Executor, UserError, hookimpl
 
 
 def _one_thread_call(fn, *args, **kwargs):
@@ -23,7 +22,7 @@ def _one_thread_call(fn, *args, **kwargs):
     return fn(*args, **kwargs)
 
 
-class RayExecutor:
+class RayExecutor(Executor):
     store_in_worker = False  # the driver writes: see the module docstring
 
     def __init__(self, workers=None):

@@ -6,8 +6,7 @@ Collapse) until the logits are astronomically large.
 """
 import torch
 
-from grokbench import hookimpl
-from grokbench.errors import UserError
+from grokbench import UserError, hookimpl
 
 
 def s(x):

@@ -15,13 +15,12 @@ import math
 import re
 from pathlib import Path
 
-from grokbench import hookimpl
-from grokbench.errors import UserError
+from grokbench import Logger, UserError, hookimpl
 
 DEFAULT_LOG_DIR = "runs"  # TensorBoard's own convention
 
 
-class TensorBoardLogger:
+class TensorBoardLogger(Logger):
     def __init__(self, run_id, config, log_dir):
         try:
             from torch.utils.tensorboard import SummaryWriter

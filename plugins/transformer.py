@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grokbench import hookimpl
-from grokbench.errors import UserError
+from grokbench import UserError, hookimpl
 
 
 class Block(nn.Module):
