@@ -2,16 +2,18 @@
 checked, and a real third-party package installed with pip plugs in through its entry point."""
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
-import textwrap
+import types
 from pathlib import Path
 
 import pytest
 
 import torch
 
-from grokbench import hookimpl, hookspecs
+from grokbench import CORE_METRICS, hookimpl, hookspecs
 from grokbench.config import resolve, run_id
 from grokbench.errors import UserError
 from grokbench.plugins import KINDS, Registry
@@ -37,6 +39,55 @@ def test_every_hook_is_documented_in_the_readme(hook):
     caller = getattr(Registry().pm.hook, hook)
     signature = f"{hook}({', '.join(caller.spec.argnames)})"
     assert signature in (ROOT / "README.md").read_text(), f"README lacks {signature}"
+
+
+GUIDE = ROOT / "docs" / "plugins.md"
+
+
+def guide_examples() -> list[str]:
+    """The Python blocks of the plugin author's guide that implement hooks."""
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
+    return [code for code in blocks if "@hookimpl" in code]
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_section_in_the_plugin_guide(hook):
+    assert f"### {hook}\n" in GUIDE.read_text(encoding="utf-8"), f"docs/plugins.md lacks {hook}"
+
+
+def test_the_plugin_guide_examples_work(tmp_path):
+    """Every example of docs/plugins.md, each registered as the plugin it is, covers every hook,
+    and together they train: a token task, a model, a loss, an optimizer and a wrapper, a
+    method, a metric and a logger in one run; the executor runs a job."""
+    from grokbench.engine import run
+    reg = Registry().load_entry_points()
+    for i, code in enumerate(guide_examples()):
+        module = types.ModuleType(f"guide_example_{i}")
+        exec(compile(code, f"{GUIDE}, example {i + 1}", "exec"), module.__dict__)
+        reg.add_plugin(module, f"guide{i}")
+    covered = {kind for name, info in reg.plugins.items() if name.startswith("guide")
+               for kind in info.registered}
+    assert covered == set(KINDS)
+    config = resolve(reg, "majority", "clipped-rmsprop",
+                     {"model": "linear", "loss": "smooth_ce", "steps": 20, "threads": 1,
+                      "loggers": ["csv"], "log_dir": str(tmp_path)})
+    assert config["wrappers"] == ["tensor_clip"] and config["lr"] == 0.003  # the per-task recipe
+    result = run(config, registry=reg, progress=False)
+    last = result["curve"][-1]
+    assert set(CORE_METRICS) <= set(last) and "train_margin" in last and "sc_fraction" in last
+    assert (tmp_path / f"{result['run_id']}.csv").read_text().count("\n") == len(result["curve"]) + 1
+    # the token task works with the bundled token models too
+    for model in ("mlp", "transformer"):
+        assert run(resolve(reg, "majority", "baseline", {"model": model, "steps": 2, "threads": 1}),
+                   registry=reg, progress=False)["status"] == "finished"
+    with pytest.raises(UserError, match="length must be odd"):
+        run(resolve(reg, "majority", "baseline", {"length": 8, "steps": 1}), registry=reg,
+            progress=False)
+    executor = reg.get("executors", "threads").obj(None)
+    try:
+        assert executor.submit(pow, 2, 5).result() == 32 and executor.workers == 2
+    finally:
+        executor.shutdown()
 
 
 class Dupe:
@@ -117,37 +168,8 @@ def test_disable_and_load_lists(tmp_path):
     assert out.returncode == 2 and "unknown plugins: ['nosuch']" in out.stderr
 
 
-THIRD_PARTY_MODULE = '''
-"""A third-party grokbench plugin: XOR of two bits as a task, plain SGD as a method."""
-import torch
-from grokbench import Task, TaskData, TaskInfo, hookimpl
-
-
-class TwoBitXor(Task):
-    name = "toy-xor"
-    description = "XOR of two noisy bits"
-    options = {"n": 256}
-    defaults = {"model": "mlp", "width": 16, "depth": 1, "bias": True, "steps": 200,
-                "eval_every": 50}
-
-    def load(self, config):
-        bits = torch.randint(0, 2, (config["n"], 2))
-        x = bits.float() + 0.05 * torch.randn(config["n"], 2)
-        y = bits[:, 0] ^ bits[:, 1]
-        h = config["n"] // 2
-        return TaskData(TaskInfo("classification", 2, "features", in_features=2),
-                        x[:h], y[:h], x[h:], y[h:])
-
-
-@hookimpl
-def register_tasks(register):
-    register(TwoBitXor)
-
-
-@hookimpl
-def register_methods(register):
-    register("toy-sgd", {"optimizer": "sgd", "lr": 0.5, "momentum": 0.9}, "SGD with momentum")
-'''
+# The example plugin package of the docs and README: the tests install and run this very package.
+EXAMPLE = ROOT / "examples" / "grokbench-xor"
 
 
 def _offline_wheel_build() -> bool:
@@ -165,25 +187,13 @@ def _offline_wheel_build() -> bool:
 @pytest.fixture(scope="module")
 def venv_with_plugin(tmp_path_factory):
     """A fresh venv that sees exactly the packages of the environment running the tests (a
-    venv, conda or the system Python), with a real plugin package installed by pip from its
-    own pyproject.toml."""
+    venv, conda or the system Python), with the example plugin package (examples/grokbench-xor)
+    installed by pip from its own pyproject.toml."""
     import site
     tmp = tmp_path_factory.mktemp("thirdparty")
-    pkg = tmp / "grokbench-toy"
-    pkg.mkdir()
-    (pkg / "grokbench_toy.py").write_text(THIRD_PARTY_MODULE)
-    (pkg / "pyproject.toml").write_text(textwrap.dedent("""
-        [build-system]
-        requires = ["setuptools>=61"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "grokbench-toy"
-        version = "0.3.0"
-        [project.entry-points.grokbench]
-        toy = "grokbench_toy"
-        [tool.setuptools]
-        py-modules = ["grokbench_toy"]
-    """))
+    # A copy, so that building the wheel leaves nothing behind in the source tree.
+    pkg = Path(shutil.copytree(EXAMPLE, tmp / EXAMPLE.name,
+                               ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")))
     venv = tmp / "venv"
     # Not --system-site-packages: that shows the base interpreter's packages, which are not the
     # test environment's when the tests run in a venv. Instead a .pth file adds the site dirs of
@@ -213,12 +223,12 @@ def test_third_party_plugin_listed_with_its_distribution(venv_with_plugin):
     # from outside the source tree, so only installed packages count
     out = grokbench_cli("plugins", python=venv_with_plugin, cwd=Path(venv_with_plugin).parent)
     assert out.returncode == 0, out.stderr
-    row = next(line for line in out.stdout.splitlines() if line.startswith("toy "))
-    assert "grokbench-toy 0.3.0" in row and "tasks: toy-xor" in row and "methods: toy-sgd" in row
+    row = next(line for line in out.stdout.splitlines() if line.startswith("xor "))
+    assert "grokbench-xor 0.1.0" in row and "tasks: xor" in row and "methods: sgd-momentum" in row
 
 
 def test_third_party_task_and_method_run_through_the_cli(venv_with_plugin):
-    out = grokbench_cli("run", "--task", "toy-xor", "--method", "toy-sgd+perpgrad", "--no-store",
+    out = grokbench_cli("run", "--task", "xor", "--method", "sgd-momentum+perpgrad", "--no-store",
                         "--json", "--quiet", "--threads", "1", python=venv_with_plugin,
                         cwd=Path(venv_with_plugin).parent)
     assert out.returncode == 0, out.stderr
@@ -226,8 +236,8 @@ def test_third_party_task_and_method_run_through_the_cli(venv_with_plugin):
     assert result["config"]["optimizer"] == "sgd" and result["config"]["wrappers"] == ["perpgrad"]
     import grokbench  # the third-party task's distribution and version are part of the run
     assert result["config"]["plugin_versions"] == {"grokbench": grokbench.__version__,
-                                                   "grokbench-toy": "0.3.0"}
+                                                   "grokbench-xor": "0.1.0"}
     assert result["scores"]["final_train_acc"] >= 0.9  # XOR is learnable by a width-16 MLP
     # outside the venv the plugin does not exist
-    out = grokbench_cli("run", "--task", "toy-xor", "--no-store")
-    assert out.returncode == 2 and "unknown task 'toy-xor'" in out.stderr
+    out = grokbench_cli("run", "--task", "xor", "--no-store")
+    assert out.returncode == 2 and "unknown task 'xor'" in out.stderr

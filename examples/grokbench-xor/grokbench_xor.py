@@ -1,0 +1,45 @@
+"""A third-party grokbench plugin: XOR of two noisy bits as a task, SGD with momentum as a method.
+
+After ``pip install ./examples/grokbench-xor``::
+
+    grokbench plugins                              # lists "xor" with grokbench-xor 0.1.0
+    grokbench run --task xor --method sgd-momentum
+    grokbench run --task xor --method sgd-momentum+perpgrad --show-config
+"""
+import torch
+
+from grokbench import Task, TaskData, TaskInfo, UserError, hookimpl
+
+
+class Xor(Task):
+    name = "xor"
+    description = "XOR of two noisy bits"
+    options = {"n": 256}  # the task's own settings (--set n=512)
+    # Defaults for any setting: the model and its options, the optimizer's, the budget.
+    defaults = {"model": "mlp", "width": 16, "depth": 1, "bias": True, "steps": 200,
+                "eval_every": 50}
+
+    def load(self, config):
+        # torch's global RNG is already seeded from the run's seed (the "data" stream).
+        n = config["n"]
+        if n < 4:
+            raise UserError(f"n must be at least 4 (half of it is the test set), got {n}; "
+                            "e.g. --set n=256")
+        bits = torch.randint(0, 2, (n, 2))
+        x = bits.float() + 0.05 * torch.randn(n, 2)
+        y = bits[:, 0] ^ bits[:, 1]
+        half = n // 2
+        return TaskData(TaskInfo("classification", n_outputs=2, input_kind="features",
+                                 in_features=2),
+                        x[:half], y[:half], x[half:], y[half:])
+
+
+@hookimpl
+def register_tasks(register):
+    register(Xor)
+
+
+@hookimpl
+def register_methods(register):
+    register("sgd-momentum", {"optimizer": "sgd", "lr": 0.5, "momentum": 0.9},
+             "SGD with momentum 0.9, lr 0.5")
