@@ -29,7 +29,7 @@ ENGINE_DEFAULTS = {
     "grad_clip": None,       # max global gradient norm, None = off
     "init_scale": 1.0,       # Omnigrok's α: every parameter is multiplied by it after init
     "steps": 1000,
-    "batch_size": None,      # None = full batch (reshuffled each step, as ref-SM does)
+    "batch_size": None,      # None = full batch, reshuffled each step (docs/science.md)
     "eval_every": 100,
     "evals_per_decade": 10,  # early evaluations: log-spaced points per decade below eval_every
     "eval_batch_size": 8192,

@@ -21,7 +21,7 @@ from .scoring import decision_index, score
 
 
 def eval_schedule(steps: int, eval_every: int, per_decade: int = 10) -> list[int]:
-    """Dense early, then regular (SPEC §4): ``per_decade`` log-spaced points per decade up to
+    """Dense early, then regular (docs/science.md, "Scores"): ``per_decade`` log-spaced points per decade up to
     ``eval_every`` (with 10 or more: every step up to 10), then every ``eval_every``, and always
     the last step. Tasks with costly evaluations (IMDb) ask for fewer early points."""
     points = {0}
@@ -83,7 +83,7 @@ def build_optimizer(registry, model, config):
 
 
 class Batches:
-    """Training-set indices per step: the full set reshuffled each step (as ref-SM), or
+    """Training-set indices per step: the full set reshuffled each step (as the StableMax code does), or
     minibatches drawn from a fresh permutation each epoch."""
 
     def __init__(self, n, batch_size, seed, device):
@@ -203,7 +203,7 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
 
 def evaluate(task, model, loss_fn, metrics, config, step, train_x, train_y, test_x, test_y,
              probabilities=None):
-    """Metrics on the full train and test sets (SPEC §3), in eval mode.
+    """Metrics on the full train and test sets (docs/science.md, "Metrics"), in eval mode.
 
     The training-set pass keeps the graph so the same forward gives ∇L for NLM alignment
     (loss without weight decay, before any optimizer transform)."""

@@ -1,4 +1,4 @@
-"""Leaderboards (SPEC §5, after MLCommons AlgoPerf): pure functions from run results to tables.
+"""Leaderboards (docs/science.md, "Leaderboards"; after MLCommons AlgoPerf): pure functions from run results to tables.
 
 Per task, one row per method: over its seeds, solved k/n, the median steps-to-generalize with
 misses counted as ∞ (so a method that fails on most seeds shows ∞), its IQR, median delay,
@@ -745,7 +745,7 @@ def suite_commands(name) -> dict:
                    "ATEN_CPU_CAPABILITY=avx2): adds the numerical-sensitivity column (repeatable)")
 def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, out_dir, check,
                 allow_missing, codepath_stores):
-    """Leaderboards: a table per task and one across tasks (SPEC §5), from the store or a raw file."""
+    """Leaderboards: a table per task and one across tasks, from the store or a raw file."""
     import sys
     from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""Grokfast-EMA (Lee et al. 2024, ref-GF): amplify the slow component of the gradient.
+"""Grokfast-EMA (Lee et al. 2024; docs/science.md): amplify the slow component of the gradient.
 Between backward and step: μ₀ = g₀, μ_t = α μ_{t−1} + (1 − α) g_t, then g_t ← g_t + λ μ_t."""
 import torch
 

@@ -8,12 +8,12 @@ tarball. Where: ``--set data_dir=PATH`` or $GROKBENCH_IMDB_DIR (the ``aclImdb`` 
 holding it or ``aclImdb_v1.tar.gz``, or the tarball itself), else the folder
 ``grokbench data fetch imdb`` downloads to ($GROKBENCH_DATA_DIR or the user data dir).
 
-Preprocessing (SPEC §6, ref-OG): ``<br />`` tags removed, lowercase, words of two or more letters
+Preprocessing (docs/science.md, "Tasks"; as the Omnigrok code): ``<br />`` tags removed, lowercase, words of two or more letters
 (scikit-learn's tokenizer with a letters-only pattern; its default already drops one-character
 tokens), English stop words removed; the vocabulary is the ``vocab_size`` most frequent words of
-the training reviews (ref-OG counts the training subset too), ids 1..vocab_size by frequency,
-0 = pad; other words are dropped; each review keeps its first ``seq_len`` words (as ref-OG's
-padding code does) and is left-padded with 0. The tensors are cached on disk, keyed by every
+the training reviews (the Omnigrok code counts the training subset too), ids 1..vocab_size by frequency,
+0 = pad; other words are dropped; each review keeps its first ``seq_len`` words (as the Omnigrok
+code's padding does) and is left-padded with 0. The tensors are cached on disk, keyed by every
 setting they depend on and by the data file's size and modification time.
 
 Model ``lstm``: Embedding(vocab_size + 1, 64) → LSTM(64 → hidden, 2 layers) → linear on the last
@@ -191,12 +191,12 @@ def preprocess(config) -> dict:
 # -- the model ----------------------------------------------------------------------------------
 
 class LSTMClassifier(nn.Module):
-    """ref-OG's SentimentRNN without its dead parts (dropout 0, hidden state passed in as zeros):
+    """The Omnigrok code's SentimentRNN without its dead parts (dropout 0, hidden state passed in as zeros):
     embedding → stacked LSTM → linear on the last time step's top-layer output → one logit."""
 
     def __init__(self, vocab_size, embed_dim, hidden_size, num_layers, n_outputs=1):
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed_dim)  # no padding_idx, as ref-OG
+        self.embedding = nn.Embedding(vocab_size, embed_dim)  # no padding_idx, as the Omnigrok code
         self.lstm = nn.LSTM(embed_dim, hidden_size, num_layers, batch_first=True)
         self.fc = nn.Linear(hidden_size, n_outputs)
 
@@ -234,7 +234,7 @@ class IMDb(Task):
     # of the reviews and 89 % of all kept words, while 500 would be mostly padding at 5× the cost.
     options = {"n_train": 1000, "n_test": 1000, "vocab_size": 1000, "seq_len": 100,
                "data_dir": None}
-    # ref-OG: AdamW 3e-4, wd 1, clip 5, batch 50, α = 6, BCE on one logit, 1e5 steps (that is
+    # the Omnigrok code: AdamW 3e-4, wd 1, clip 5, batch 50, α = 6, BCE on one logit, 1e5 steps (that is
     # --preset paper, with its 500 tokens and hidden 256). The default takes the paper text's
     # learning rate 1e-3 (Appendix A) instead of the code's 3e-4: AdamW shrinks the weights by
     # lr·wd per step, so the α = 6 → 1 descent that brings generalization takes ~3× fewer steps

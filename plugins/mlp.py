@@ -47,7 +47,7 @@ class OneHotLinear(torch.autograd.Function):
 
 class MLP(nn.Module):
     """Hidden layers of ``width`` units. Token inputs are one-hot encoded and concatenated
-    (modular tasks: 2 × 113 = 226 inputs, as ref-SM); the first layer is then computed as an
+    (modular tasks: 2 × 113 = 226 inputs, as the StableMax code); the first layer is then computed as an
     embedding gather of its weight columns, which is the same function without the zeros."""
 
     def __init__(self, in_features, n_outputs, width, depth, activation, bias, vocab_size=None,

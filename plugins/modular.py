@@ -1,5 +1,5 @@
-"""Modular arithmetic tasks (Power et al.; ref-SM's settings): all p×p pairs (a, b) labelled
-with a ∘ b mod p, a random train split (fraction 0.4, as ref-SM's figures), the rest as test."""
+"""Modular arithmetic tasks (Power et al.; the StableMax code's settings): all p×p pairs (a, b) labelled
+with a ∘ b mod p, a random train split (fraction 0.4, as the StableMax paper's figures), the rest as test."""
 import torch
 
 from grokbench import Task, TaskData, TaskInfo, UserError, hookimpl
@@ -18,7 +18,7 @@ def _check_prime(p):
 class ModularTask(Task):
     kind = "classification"
     options = {"p": 113, "train_frac": 0.4}
-    # ref-SM: MLP 226-200-200-113 ReLU without biases, full batch, AdamW lr 0.01, β=(0.9, 0.99).
+    # The StableMax code: MLP 226-200-200-113 ReLU without biases, full batch, AdamW lr 0.01, β=(0.9, 0.99).
     defaults = {"model": "mlp", "width": 200, "depth": 2, "activation": "relu", "bias": False,
                 "loss": "ce", "optimizer": "adamw", "lr": 0.01, "betas": [0.9, 0.99],
                 "weight_decay": 0.0, "steps": 3000, "eval_every": 50}

@@ -1,9 +1,9 @@
 """⊥Grad (Prieto et al. 2025): remove from each parameter's gradient its component along the
 parameter (the naive-loss-minimization direction that only scales the weights), keep the norm.
 
-For each tensor, flattened: g⊥ = g − (w·g / w·w) w, then g⊥ ← g⊥ · ‖g‖/‖g⊥‖ (ref-SM rescales).
+For each tensor, flattened: g⊥ = g − (w·g / w·w) w, then g⊥ ← g⊥ · ‖g‖/‖g⊥‖ (the StableMax code rescales).
 The wrapper takes an already built optimizer, so every base hyperparameter (β, ε, …) is used
-as given. ref-SM built its base with only lr and weight_decay (its issue #11), so the paper's
+as given. The StableMax code built its base with only lr and weight_decay (its issue #11), so the paper's
 "⊥AdamW" really ran with β = (0.9, 0.999), ε = 1e-8: the ``perpgrad`` method uses those β.
 """
 import torch

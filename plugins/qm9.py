@@ -5,11 +5,11 @@ Data: the CSV files the ``qm9pack`` package ships (SMILES and polarizability of 
 read straight from its data folder — ``import qm9pack`` itself needs ``pkg_resources``, which
 setuptools ≥ 81 no longer has. Molecules become bond graphs with hydrogens as nodes
 (``torch_geometric.utils.from_smiles``, which needs rdkit), with the node and edge features of
-PyG's ``QM9`` dataset that ref-OG trained on (11 per atom, 4 per bond). The chosen molecules'
+PyG's ``QM9`` dataset that the Omnigrok code trained on (11 per atom, 4 per bond). The chosen molecules'
 graphs are cached on disk, keyed by everything they depend on.
 
-Model ``gcnn``: ref-OG's net, NNConv(11→32) → NNConv(32→16) → global add pool → 16-32-1.
-The target is raw α in bohr³, not standardized: ref-OG trained on the raw value, and the
+Model ``gcnn``: the Omnigrok code's net, NNConv(11→32) → NNConv(32→16) → global add pool → 16-32-1.
+The target is raw α in bohr³, not standardized: the Omnigrok code trained on the raw value, and the
 α = 3 plateau it shows is a property of that loss scale (test MSE at the plateau ≈ α's variance).
 """
 from __future__ import annotations
@@ -107,7 +107,7 @@ def require_rdkit():
 
 def molecule_graph(smiles: str):
     """(x [atoms, 11], edge_index [2, 2·bonds], edge_attr [2·bonds, 4]) of one molecule, hydrogens
-    included. Features as PyG's QM9 (ref-OG's input): one-hot H/C/N/O/F, atomic number, aromatic,
+    included. Features as PyG's QM9 (the Omnigrok code's input): one-hot H/C/N/O/F, atomic number, aromatic,
     sp/sp2/sp3, number of bonded hydrogens; one-hot bond type single/double/triple/aromatic."""
     from torch_geometric.utils import from_smiles
     g = from_smiles(smiles, with_hydrogen=True)
@@ -187,7 +187,7 @@ def build_molecules(config) -> dict:
     if not 2 <= n <= QM9_SIZE:
         raise UserError(f"n_molecules must be between 2 and {QM9_SIZE}, got {n}")
     if selection not in ("random", "first"):
-        raise UserError(f"selection must be 'random' or 'first' (ref-OG's first N), got {selection!r}")
+        raise UserError(f"selection must be 'random' or 'first' (the Omnigrok code's first N), got {selection!r}")
     folder = qm9_folder(config.get("data_dir"))
     settings = {"n_molecules": n, "selection": selection, "seed": int(config["seed"]),
                 "files": _file_identity(folder), "features": FEATURES_VERSION}
@@ -198,7 +198,7 @@ def build_molecules(config) -> dict:
         gen = torch.Generator().manual_seed(derive_seed(int(config["seed"]), "qm9-molecules"))
         if selection == "random":  # a seeded choice of n among all molecules, in random order
             chosen = torch.randperm(QM9_SIZE, generator=gen)[:n]
-        else:  # ref-OG: dset[:size], then random_split
+        else:  # the Omnigrok code: dset[:size], then random_split
             chosen = torch.randperm(n, generator=gen)
         graphs = []
         for i in chosen.tolist():
@@ -222,7 +222,7 @@ class QM9(Task):
                    "50/50 split of 100 molecules (Omnigrok §4)")
     kind = "regression"
     options = {"n_molecules": 100, "train_frac": 0.5, "selection": "random", "data_dir": None}
-    # ref-OG: AdamW 1e-3, batch 32, MSE, wd 0, α = 3 (grokking) vs α = 1 (none), 1e5 steps.
+    # Omnigrok (Liu et al. 2023 §4 and its code): AdamW 1e-3, batch 32, MSE, wd 0, α = 3 (grokking) vs α = 1 (none), 1e5 steps.
     # The default budget is 3e4 steps (~2 min of one CPU core): measured here, α = 3's test MSE
     # leaves its plateau at ~1e4 steps and test R² passes 0.5 at 21,500; by 1e5 steps nothing
     # more happens (R² 0.77 at the end, best 0.89 at 42k). `--preset paper` runs the full 1e5.
@@ -324,7 +324,7 @@ def _per_kind_nnconv():
 
 
 class GCNN(nn.Module):
-    """ref-OG's ExampleNet: two edge-conditioned convolutions (NNConv, sum aggregation), ReLU,
+    """The Omnigrok code's ExampleNet: two edge-conditioned convolutions (NNConv, sum aggregation), ReLU,
     sum over atoms, then 16-32-1. Takes a GraphBatch or a PyG Batch. ``per_kind_edges=False``
     uses PyG's NNConv as it is (same function, slower)."""
 

@@ -10,7 +10,7 @@ from grokbench import UserError, hookimpl
 
 
 def s(x):
-    # torch.where evaluates both branches, and ref-SM's 1/(1−x) is ∞ at x = 1 with a NaN
+    # torch.where evaluates both branches, and the StableMax code's 1/(1−x) is ∞ at x = 1 with a NaN
     # gradient in the unused branch (it added ε = 1e-30, which only works in float64).
     # Each branch sees only its own half of the axis instead, so both are finite everywhere.
     return torch.where(x >= 0, x.clamp(min=0) + 1, 1 / (1 - x.clamp(max=0)))
@@ -46,7 +46,7 @@ def probabilities(output, config):
 
 @hookimpl
 def register_losses(register):
-    # ref-SM computes the StableMax loss in float64 (the paper's runs did), so that is the default.
+    # The StableMax code computes the loss in float64 (the paper's runs did), so that is the default.
     register("stablemax", build_loss, "StableMax cross-entropy (computed in loss_dtype, default float64)",
              options={"loss_dtype": "float64"}, probabilities=probabilities,
              task_kinds=["classification"])

@@ -1,4 +1,4 @@
-"""The papers' claims on modular addition (SPEC §7), as full-length runs: `pytest -m slow`.
+"""The papers' claims on modular addition (docs/science.md, "Claims"), as full-length runs: `pytest -m slow`.
 
 Numbers in the comments were measured on the 2-core CPU machine this suite is developed on."""
 import pytest
@@ -55,7 +55,7 @@ def test_norm_constraint_nearly_removes_the_delay(registry):
 
 
 def test_teacher_student_steps_to_generalize_scale_as_one_over_weight_decay(registry):
-    # Omnigrok §3 / SPEC §7.6: time to generalize ∝ 1/γ (log-log slope ≈ −1); γ = 0 never; a small
+    # Omnigrok §3 and App. C: time to generalize ∝ 1/γ (log-log slope ≈ −1); γ = 0 never; a small
     # init (α = 0.5) generalizes fast regardless. Measured seed 0: γ 0.05 → 28 500, γ 0.5 → 3400
     # (slope −0.92), γ 0 → never (best test acc 0.2), α 0.5 → 800.
     import math

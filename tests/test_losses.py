@@ -25,7 +25,7 @@ def test_stablemax_by_hand():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("value", [1.0, -1.0, 1e6, -1e6])
 def test_stablemax_gradient_is_finite(dtype, value):
-    # ref-SM's torch.where(x >= 0, x + 1, 1 / (1 - x)) has a NaN gradient at x = 1 in float32.
+    # The StableMax code's torch.where(x >= 0, x + 1, 1 / (1 - x)) has a NaN gradient at x = 1 in float32.
     x = torch.tensor([[value, 0.5, -2.0]], dtype=dtype, requires_grad=True)
     stablemax_cross_entropy(x, torch.tensor([1])).backward()
     assert torch.isfinite(x.grad).all()

@@ -1,4 +1,4 @@
-"""⊥Grad, the norm constraint and Grokfast against their definitions (SPEC §2)."""
+"""⊥Grad, the norm constraint and Grokfast against their definitions (docs/science.md, "Optimizers and training methods")."""
 import torch
 
 from grokbench.config import resolve
@@ -24,7 +24,7 @@ def test_projection_edge_cases():
 
 
 def test_perpgrad_passes_every_base_hyperparameter(registry):
-    # ref-SM issue #11: its ⊥AdamW dropped betas and eps. Here the wrapper steps an optimizer
+    # The StableMax code's ⊥AdamW dropped betas and eps (docs/science.md). Here the wrapper steps an optimizer
     # built from the full config, so an unusual β and ε change the result exactly as AdamW would.
     config = resolve(registry, "modadd", "perpgrad",
                      {"betas": [0.5, 0.6], "eps": 0.3, "lr": 0.1, "weight_decay": 0.0})

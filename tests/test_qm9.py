@@ -114,7 +114,7 @@ def test_load_splits_seeded_choice_and_caches(registry, cache):
     assert torch.equal(again.train_y, data.train_y) and len(list(cache.glob("qm9-*.pt"))) == 1
     other, _ = load(registry, n_molecules=20, seed=1)
     assert not torch.equal(other.train_y, data.train_y)
-    # ref-OG's choice: QM9's first N molecules (methane ... ), shuffled into the two halves
+    # The Omnigrok code's choice: QM9's first N molecules (methane ... ), shuffled into the two halves
     firsts, _ = load(registry, n_molecules=20, selection="first")
     assert sorted(torch.cat([firsts.train_y, firsts.test_y]).ravel().tolist()) == \
         pytest.approx(sorted(r[2] for r in rows[:20]))

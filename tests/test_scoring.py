@@ -1,4 +1,4 @@
-"""Scores of one run (SPEC §4): first crossing with its resolution; censored runs are ∞."""
+"""Scores of one run (docs/science.md, "Scores"): first crossing with its resolution; censored runs are ∞."""
 import math
 
 from grokbench.engine import eval_schedule
