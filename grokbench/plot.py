@@ -255,7 +255,12 @@ def plot(run_id, task, methods, suite, from_file, store, out):
             records = lbm.read_records(from_file)
         else:
             db = Store(store)
-            records, _ = lbm.suite_records(get_registry(), spec, db, allow_missing=True)
+            try:
+                pool = lbm.store_pool(db)
+            finally:
+                db.close()
+            records, _, _ = lbm.suite_records(get_registry(), spec, pool, str(db.path),
+                                              allow_missing=True)
         lb = lbm.build(records, suite, reference=spec.get("reference", lbm.REFERENCE))
         path = profile_figure(lb, out or f"{suite}.profile.png")
     click.echo(f"wrote {path}")

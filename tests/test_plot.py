@@ -90,7 +90,8 @@ def test_plot_command_writes_pngs(runs, tmp_path):
     raw.write_text(lb.records_jsonl([lb.to_record(r) for r in runs]))
     suites = tmp_path / "suites"
     suites.mkdir()
-    (suites / "demo.toml").write_text('tasks = ["modadd"]\nmethods = ["baseline", "wd"]\n')
+    (suites / "demo.toml").write_text('tasks = ["modadd"]\nmethods = ["baseline", "wd"]\nseeds = [0, 1]\n'
+                                      '[settings]\np = 11\nsteps = 40\neval_every = 10\n')
     env = {**__import__("os").environ, "GROKBENCH_SUITES_DIR": str(suites)}
     calls = [
         ["plot", runs[1]["run_id"][:8], "--store", str(db), "-o", str(tmp_path / "one.png")],
@@ -98,6 +99,8 @@ def test_plot_command_writes_pngs(runs, tmp_path):
         ["plot", "--task", "modadd", "--method", "baseline", "--method", "wd+wd", "--store", str(db),
          "-o", str(tmp_path / "two.png")],
         ["plot", "--suite", "demo", "--from", str(raw), "-o", str(tmp_path / "three.png")],
+        # the same suite's profiles from the store's runs
+        ["plot", "--suite", "demo", "--store", str(db), "-o", str(tmp_path / "four.png")],
     ]
     script = ("import sys; from grokbench.cli import main\n"
               "for args in %r:\n    sys.argv = ['grokbench', *args]\n"
@@ -105,7 +108,7 @@ def test_plot_command_writes_pngs(runs, tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    for name in ("one.png", "two.png", "three.png"):
+    for name in ("one.png", "two.png", "three.png", "four.png"):
         assert png_size(tmp_path / name)[0] > 500
     bad = subprocess.run([sys.executable, "-m", "grokbench", "plot", "--task", "modadd",
                           "--method", "nosuch", "--store", str(db)], capture_output=True, text=True)
