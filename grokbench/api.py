@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, TypedDict
+from typing import Any, ClassVar, TypedDict
 
 import torch
 
@@ -106,7 +107,7 @@ class Task:
             return x.to(device, dtype) if x.is_floating_point() else x.to(device)
         return x.to(device)
 
-    def extra_metrics(self, ctx: "EvalContext") -> dict:
+    def extra_metrics(self, ctx: EvalContext) -> dict:
         """Task-specific metrics recorded at each evaluation (e.g. QM9's test R²)."""
         return {}
 

@@ -2,7 +2,8 @@
 
 Layers, later wins: engine defaults < options of the chosen model/loss/optimizers < task
 options and defaults < the task's defaults for the chosen model < preset < methods < each
-method's recipe for this task < the task's defaults for those methods < command line. Every key a user overrides must exist in some layer, so typos fail loudly.
+method's recipe for this task < the task's defaults for those methods < command line. Every
+key a user overrides must exist in some layer, so typos fail loudly.
 """
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import ast
 import difflib
 import hashlib
 import json
+from typing import Any
 
 from .errors import NotApplicable, UserError
 
-ENGINE_DEFAULTS = {
+ENGINE_DEFAULTS: dict[str, Any] = {
     "task": None,
     "method": "baseline",
     "preset": None,
@@ -100,7 +102,8 @@ def canonical_method(registry, method_expr: str) -> str:
 
 def merge_methods(registry, method_expr: str) -> dict:
     """Merge the settings of ``a+b+c``: lists concatenate, other keys must agree."""
-    merged, owner = {}, {}
+    merged: dict[str, Any] = {}
+    owner: dict[str, str] = {}
     for name in method_names(registry, method_expr):
         settings = registry.get("methods", name).obj
         for key, value in settings.items():

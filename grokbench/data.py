@@ -147,7 +147,7 @@ def download(url: str, dest: Path, sha256: str | None = None, progress: bool = T
         raise UserError(f"download of {url} broke off ({exc!r}); run the same command again") from None
     except (urllib.error.URLError, OSError) as exc:  # HTTPError is a URLError
         if isinstance(exc, urllib.error.HTTPError):
-            reason = f"HTTP {exc.code} {exc.reason}"
+            reason: object = f"HTTP {exc.code} {exc.reason}"
         else:
             reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
         raise UserError(f"cannot download {url} to {dest} ({reason}); check the network "

@@ -89,7 +89,7 @@ class Batches:
     def __init__(self, n, batch_size, seed, device):
         self.n, self.bs, self.device = n, batch_size, device
         self.gen = torch.Generator().manual_seed(seed)
-        self.perm, self.pos = None, n
+        self.perm, self.pos = torch.empty(0, dtype=torch.long), n  # drawn at the first next()
 
     def next(self):
         if self.bs is None or self.bs >= self.n:

@@ -70,7 +70,7 @@ def file_seeds(value, where: str) -> list:
     (``"0-3"`` is 0, 1, 2, 3, not the characters of the string), or one such item alone."""
     from .sweep import parse_seeds  # imported here: sweep.py imports this module too
     items = value if isinstance(value, list) else [value]
-    seeds = []
+    seeds: list[int | float] = []
     for item in items:
         if isinstance(item, str):
             try:

@@ -8,7 +8,8 @@ authors who type-check their code; docs/plugins.md has a working example of each
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 

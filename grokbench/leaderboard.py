@@ -182,11 +182,11 @@ def label_runs(records):
     """{task: {row label: [records]}}. A row is a method; when one method was run with several
     configurations (a grid axis), each gets a row labelled with what differs, e.g.
     ``wd (weight_decay=0.1)``."""
-    by_task = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    by_task: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for rec in records:
         cfg = rec["config"]  # records, store rows and engine results all carry their config
         by_task[cfg["task"]][cfg["method"]][_identity(cfg)].append(rec)
-    out = {}
+    out: dict[str, dict[str, list]] = {}
     for task, methods in by_task.items():
         out[task] = {}
         for method, variants in methods.items():
@@ -293,7 +293,7 @@ def profile_ratios(task_tables) -> dict:
     """{method: {task: median / best median on that task}}; ∞ where the method missed (or did
     not run) the task, and on a task nobody solved."""
     methods = sorted({row["method"] for t in task_tables for row in t["rows"]})
-    ratios = {m: {} for m in methods}
+    ratios: dict[str, dict[str, float]] = {m: {} for m in methods}
     for table in task_tables:
         medians = {row["method"]: row["steps_to_generalize"] for row in table["rows"]}
         best = min(medians.values())
@@ -420,7 +420,7 @@ def add_sensitivity(tables, records, codepaths):
 
 def sensitivity_table(tables) -> list[dict]:
     """Per method across tasks: how many of its task cells changed across CPU code paths."""
-    out = {}
+    out: dict[str, dict] = {}
     for table in tables:
         for row in table["rows"]:
             o = out.setdefault(row["method"], {"method": row["method"], "cells": 0, "sensitive": 0,
@@ -533,13 +533,13 @@ def to_markdown(lb) -> str:
     if lb.get("not_applicable"):
         out.append("- Not applicable (not run): " + "; ".join(
             f"{t}/{m} ({why})" for t, m, why in lb["not_applicable"]))
-    out += [f"- Scoring (after MLCommons AlgoPerf): per method, the median over seeds "
-            f"with a miss (test target not reached within the budget) counted as ∞; median CI = "
-            f"a distribution-free confidence interval for that median from the order statistics "
-            f"of the seeds (with 3 seeds: the range over seeds, 75 % coverage; a miss makes its "
-            f"upper end ∞); (±N) = the evaluation resolution of a step count. Scores are read up "
-            f"to each run's decision point (fit, target reached and held for 3 evaluations), so "
-            f"runs stopped there score as if trained to the end.",
+    out += ["- Scoring (after MLCommons AlgoPerf): per method, the median over seeds "
+            "with a miss (test target not reached within the budget) counted as ∞; median CI = "
+            "a distribution-free confidence interval for that median from the order statistics "
+            "of the seeds (with 3 seeds: the range over seeds, 75 % coverage; a miss makes its "
+            "upper end ∞); (±N) = the evaluation resolution of a step count. Scores are read up "
+            "to each run's decision point (fit, target reached and held for 3 evaluations), so "
+            "runs stopped there score as if trained to the end.",
             f"- CI tolerance (`--check`): {lb['tolerance']}.", "",
             "## Across tasks", "",
             f"Performance profile ρ(τ) = fraction of tasks where a method's median steps-to-"
@@ -689,7 +689,7 @@ def suite_records(registry, spec, pool: dict, where: str, allow_missing=False):
     from .config import run_id
     from .errors import UserError
     from .grid import expand
-    not_applicable = []
+    not_applicable: list[tuple[str, str, str]] = []
     configs = {run_id(cfg): cfg for cfg in expand(registry, spec, not_applicable)}
     missing = [(c["task"], c["method"], c["seed"]) for i, c in configs.items() if i not in pool]
     if missing and not allow_missing:
@@ -778,7 +778,6 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
     if spec:
         records, missing, not_applicable = suite_records(get_registry(), spec, pool, source,
                                                          allow_missing)
-        run_ids = {r["run_id"] for r in records}
         cells = {(r["task"], r["method"], r["seed"]) for r in records}
         for path in codepath_stores:
             db = Store(path)
@@ -849,7 +848,7 @@ def write_leaderboard(lb, records, out, name, write_raw=True, codepaths=()):
     written = []
     for fname, text in files.items():
         data = text.encode("utf-8")
-        atomic_write_bytes(out / fname, lambda fh: fh.write(data))
+        atomic_write_bytes(out / fname, lambda fh, data=data: fh.write(data))
         os.chmod(out / fname, 0o644)  # the temporary file was private; these are for everyone
         written.append(out / fname)
     written.append(profile_figure(lb, out / f"{name}.profile.png"))

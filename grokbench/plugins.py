@@ -7,9 +7,10 @@ entry-point names) is an allow-list, ``GROKBENCH_DISABLE_PLUGINS`` a deny-list.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 

@@ -126,7 +126,8 @@ class Store:
         return self._row(rows[0])
 
     def results(self, task=None, method=None) -> list[dict]:
-        query, args = "SELECT * FROM runs WHERE 1=1", []
+        query = "SELECT * FROM runs WHERE 1=1"
+        args: list[str] = []
         if task:
             query, args = query + " AND task=?", args + [task]
         if method:

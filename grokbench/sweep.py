@@ -11,7 +11,6 @@ Executors are plugins (``register_executors``); the bundled ones are ``inprocess
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 import traceback
@@ -76,7 +75,7 @@ def plan(configs, store, also_done=frozenset()) -> Plan:
     """Drop duplicate configs (e.g. a grid value equal to the default) and split off the runs the
     store already holds (and those in ``also_done``: ids whose results are committed)."""
     from .config import run_id
-    unique = {}
+    unique: dict[str, dict] = {}
     for cfg in configs:
         unique.setdefault(run_id(cfg), cfg)
     stored = (store.done_ids() | set(also_done)) & set(unique)
@@ -155,7 +154,8 @@ def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = N
         window = 2 * max(1, int(getattr(pool, "workers", None) or workers or 1))
         bar = tqdm(total=len(todo.new), desc="sweep", unit="run", file=sys.stderr,
                    dynamic_ncols=True, disable=not progress, mininterval=0.5)
-        queue, pending, clean_exit = iter(todo.new), {}, False
+        pending: dict = {}  # future -> config
+        queue, clean_exit = iter(todo.new), False
         try:
             while True:
                 while len(pending) < window:
@@ -209,7 +209,7 @@ def summarize(rows, configs, failed_ids) -> list[dict]:
     """Per task × method (grid order): runs in the grid, stored, solved (reached the task's
     target within the budget), failed in this call, median steps-to-generalize of the solved."""
     from .config import run_id
-    groups = {}
+    groups: dict[tuple[str, str], dict] = {}
     for cfg in configs:
         g = groups.setdefault((cfg["task"], cfg["method"]),
                               {"task": cfg["task"], "method": cfg["method"], "runs": 0,
@@ -217,14 +217,14 @@ def summarize(rows, configs, failed_ids) -> list[dict]:
         g["runs"] += 1
         g["failed"] += run_id(cfg) in failed_ids
     for row in rows:
-        g = groups.get((row["task"], row["method"]))
-        if g is None:
+        group = groups.get((row["task"], row["method"]))
+        if group is None:
             continue
-        g["stored"] += 1
+        group["stored"] += 1
         steps = row["scores"].get("steps_to_generalize")
         if steps is not None and not math.isinf(steps):
-            g["solved"] += 1
-            g["steps"].append(steps)
+            group["solved"] += 1
+            group["steps"].append(steps)
     out = []
     for g in groups.values():
         steps = sorted(g.pop("steps"))
@@ -368,7 +368,7 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, ex
         raise UserError("--skip-committed reads a suite's committed results: give --suite NAME")
     spec = build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, preset)
     registry.get("executors", executor)  # an unknown name fails before any work
-    not_applicable = []
+    not_applicable: list[tuple[str, str, str]] = []
     configs = expand(registry, spec, not_applicable)
     for task, method, reason in not_applicable:
         _say(f"not applicable, skipped: {task} / {method} ({reason})")
@@ -472,7 +472,7 @@ def projection(configs, history, registry) -> tuple[list, float]:
     measured timings: the median over the task's recorded runs, else a short calibration."""
     from .engine import eval_schedule
     from .leaderboard import median
-    by_task = {}
+    by_task: dict[str, list[dict]] = {}
     for cfg in configs:
         by_task.setdefault(cfg["task"], []).append(cfg)
     rows, total = [], 0.0

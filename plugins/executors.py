@@ -35,7 +35,7 @@ class InProcessExecutor(Executor):
         self.workers = 1
 
     def submit(self, fn, *args, **kwargs) -> Future:
-        future = Future()
+        future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
         except Exception as exc:  # KeyboardInterrupt goes through: it stops the sweep

@@ -54,7 +54,8 @@ def logit_norm(ctx):
 
 @hookimpl
 def register_metrics(register):
-    register("softmax_collapse", softmax_collapse, "fraction of training samples whose probabilities under the trained loss are exactly one-hot "
+    register("softmax_collapse", softmax_collapse,
+             "fraction of training samples whose probabilities under the trained loss are exactly one-hot "
              "(sc_fraction), and the same for the softmax of the logits (sc_fraction_softmax)")
     register("zero_loss", zero_loss, "fraction of training samples with a loss of exactly 0")
     register("nlm_alignment", nlm_alignment, "cosine between θ and −∇L, global and per tensor; global weight norm")

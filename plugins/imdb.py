@@ -8,13 +8,14 @@ tarball. Where: ``--set data_dir=PATH`` or $GROKBENCH_IMDB_DIR (the ``aclImdb`` 
 holding it or ``aclImdb_v1.tar.gz``, or the tarball itself), else the folder
 ``grokbench data fetch imdb`` downloads to ($GROKBENCH_DATA_DIR or the user data dir).
 
-Preprocessing (docs/science.md, "Tasks"; as the Omnigrok code): ``<br />`` tags removed, lowercase, words of two or more letters
-(scikit-learn's tokenizer with a letters-only pattern; its default already drops one-character
-tokens), English stop words removed; the vocabulary is the ``vocab_size`` most frequent words of
-the training reviews (the Omnigrok code counts the training subset too), ids 1..vocab_size by frequency,
-0 = pad; other words are dropped; each review keeps its first ``seq_len`` words (as the Omnigrok
-code's padding does) and is left-padded with 0. The tensors are cached on disk, keyed by every
-setting they depend on and by the data file's size and modification time.
+Preprocessing (docs/science.md, "Tasks"; as the Omnigrok code): ``<br />`` tags removed,
+lowercase, words of two or more letters (scikit-learn's tokenizer with a letters-only pattern;
+its default already drops one-character tokens), English stop words removed; the vocabulary is
+the ``vocab_size`` most frequent words of the training reviews (the Omnigrok code counts the
+training subset too), ids 1..vocab_size by frequency, 0 = pad; other words are dropped; each
+review keeps its first ``seq_len`` words (as the Omnigrok code's padding does) and is
+left-padded with 0. The tensors are cached on disk, keyed by every setting they depend on and by
+the data file's size and modification time.
 
 Model ``lstm``: Embedding(vocab_size + 1, 64) → LSTM(64 → hidden, 2 layers) → linear on the last
 time step → one logit (BCE). The paper's text says hidden 128, its code 256: 128 is the default
@@ -97,11 +98,13 @@ def read_reviews(source: Path) -> dict:
                 for member in tar:  # streamed: the tarball is read once, front to back
                     key = _review_key(member.name.split("/")) if member.isfile() else None
                     if key:
-                        found[key] = tar.extractfile(member).read()
+                        fh = tar.extractfile(member)
+                        assert fh is not None  # a regular file's member always has one
+                        found[key] = fh.read()
         except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
             raise UserError(f"IMDb archive {source} is truncated or corrupt ({exc}); download it "
                             "again (`grokbench data fetch imdb`)") from None
-    reviews = {(s, l): [] for s in SPLITS for l in LABELS}
+    reviews: dict[tuple[str, str], list[str]] = {(s, lab): [] for s in SPLITS for lab in LABELS}
     for (split, label, _), raw in sorted(found.items()):
         reviews[split, label].append(raw.decode("utf-8", errors="replace"))
     for (split, label), texts in reviews.items():
@@ -113,7 +116,7 @@ def read_reviews(source: Path) -> dict:
 
 def _source_identity(source: Path) -> list:
     """What the cache key knows of the raw data: a changed file or folder makes a new key."""
-    paths = [source] if source.is_file() else [source / s / l for s in SPLITS for l in LABELS]
+    paths = [source] if source.is_file() else [source / s / lab for s in SPLITS for lab in LABELS]
     for path in paths:
         if not path.exists():
             raise UserError(f"{source} has no {path.parent.name}/{path.name} folder: not the Large "

@@ -1,5 +1,7 @@
 """The ``mlp`` model: a plain multilayer perceptron for token, feature or one-hot inputs."""
+from collections.abc import Callable
 from functools import partial
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -9,8 +11,8 @@ from grokbench import UserError, hookimpl
 
 # ReLU works in place: its backward reads its output either way (the same numbers), and each
 # hidden layer then allocates one [batch, width] tensor less (modadd: 4 MB, fresh pages each step).
-ACTIVATIONS = {"relu": partial(nn.ReLU, inplace=True), "tanh": nn.Tanh, "gelu": nn.GELU,
-               "silu": nn.SiLU}
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": partial(nn.ReLU, inplace=True), "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU}
 
 
 class OneHotLinear(torch.autograd.Function):
@@ -63,9 +65,9 @@ class MLP(nn.Module):
             self.register_buffer("offsets", torch.arange(seq_len) * vocab_size, persistent=False)
 
     def forward(self, x):
-        first = self.layers[0]
+        first = cast(nn.Linear, self.layers[0])
         if self.vocab_size is not None:  # one-hot(x) @ W.T == sum of the gathered columns of W
-            h = OneHotLinear.apply(first.weight, x + self.offsets)
+            h = OneHotLinear.apply(first.weight, x + cast(torch.Tensor, self.offsets))
             if first.bias is not None:
                 h = h + first.bias
         else:

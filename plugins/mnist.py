@@ -103,13 +103,13 @@ class MNIST(Task):
                    "times too large (Omnigrok §4)")
     kind = "classification"
     options = {"n_train": 1000, "data_dir": None}
-    # Omnigrok (Liu et al. 2023 §4, App. A, and its code): AdamW 1e-3, minibatch 200, MSE vs one-hot, Kaiming-uniform init (torch's
-    # default) times α = 8, weight decay 0.01 for 1e5 steps: that is --preset paper (measured
-    # here: fits by step 2000, test 0.2 until ~6e3, ≥ 0.85 at 3.95e4; ~9 min on one shared core).
-    # The default uses weight decay 0.1 instead, from the paper's own MNIST weight-decay sweep
-    # (its Fig. 10b: time to generalize ∝ 1/γ for γ in 0.1–1): the same fit-then-grok curve,
-    # ~4× sooner (measured: fit at 1750, test 0.26 at 2e3, 0.61 at 6e3, 0.84 at 1e4), so one
-    # run takes a few minutes on one CPU core.
+    # Omnigrok (Liu et al. 2023 §4, App. A, and its code): AdamW 1e-3, minibatch 200, MSE vs
+    # one-hot, Kaiming-uniform init (torch's default) times α = 8, weight decay 0.01 for 1e5
+    # steps: that is --preset paper (measured here: fits by step 2000, test 0.2 until ~6e3, ≥
+    # 0.85 at 3.95e4; ~9 min on one shared core). The default uses weight decay 0.1 instead,
+    # from the paper's own MNIST weight-decay sweep (its Fig. 10b: time to generalize ∝ 1/γ for
+    # γ in 0.1–1): the same fit-then-grok curve, ~4× sooner (measured: fit at 1750, test 0.26 at
+    # 2e3, 0.61 at 6e3, 0.84 at 1e4), so one run takes a few minutes on one CPU core.
     defaults = {"model": "mlp", "width": 200, "depth": 2, "activation": "relu", "bias": True,
                 "loss": "mse", "optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.0,
                 "init_scale": 8.0, "batch_size": 200, "steps": 15000, "eval_every": 250}

@@ -17,7 +17,8 @@ class SparseParity(Task):
         k, n, count = int(config["k"]), int(config["n"]), int(config["n_samples"])
         if count > 2 ** (k + n):
             raise UserError(f"only 2^{k + n} distinct vectors exist; lower n_samples")
-        bits, seen = [], set()
+        bits: list[list[int]] = []
+        seen: set[tuple[int, ...]] = set()
         while len(bits) < count:  # unique vectors: draw, drop repeats, until there are enough
             for row in torch.randint(0, 2, (count, k + n)).tolist():
                 if tuple(row) not in seen and len(bits) < count:
