@@ -1,12 +1,13 @@
 """Sweep grids: tasks × methods × seeds × any overridden setting, from the command line or a
-TOML file. Named suites are TOML files in the project's ``leaderboards/`` folder."""
+TOML file, and how ``grokbench sweep``'s options are read into one. Named suites are TOML files
+in the project's ``leaderboards/`` folder."""
 from __future__ import annotations
 
 import itertools
 import sys
 from pathlib import Path
 
-from .config import resolve
+from .config import parse_assignments, parse_value, resolve
 from .errors import NotApplicable, UserError
 
 if sys.version_info >= (3, 11):
@@ -68,7 +69,6 @@ def validate_spec(spec: dict, where: str) -> dict:
 def file_seeds(value, where: str) -> list:
     """A grid file's seeds: a list of seeds, where a string item is read as on the command line
     (``"0-3"`` is 0, 1, 2, 3, not the characters of the string), or one such item alone."""
-    from .sweep import parse_seeds  # imported here: sweep.py imports this module too
     items = value if isinstance(value, list) else [value]
     seeds: list[int | float] = []
     for item in items:
@@ -110,3 +110,96 @@ def expand(registry, spec: dict, not_applicable: list | None = None) -> list[dic
                 if (task, method, str(exc)) not in not_applicable:
                     not_applicable.append((task, method, str(exc)))
     return configs
+
+
+# -- from the command line ------------------------------------------------------------------------
+
+def parse_shard(text: str | None):
+    """``i/n`` (1 ≤ i ≤ n) → (i, n); None → None."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard takes i/n, e.g. --shard 2/10; got {text!r}") from None
+    if not 1 <= i <= n:
+        raise UserError(f"--shard {text}: i must be between 1 and n, e.g. --shard 1/{max(n, 1)}")
+    return i, n
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0,1,2`` or ranges ``0-9`` (inclusive) or both: ``0-4,10``."""
+    seeds = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part:
+                lo, hi = part.split("-", 1)
+                seeds += list(range(int(lo), int(hi) + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise UserError(f"--seeds takes integers and ranges, e.g. 0,1,2 or 0-9; got {text!r}") from None
+    if not seeds:
+        raise UserError(f"--seeds names no seed: {text!r}; e.g. --seeds 0,1,2")
+    return list(dict.fromkeys(seeds))
+
+
+def parse_grid(pairs) -> dict:
+    """``--grid lr=0.01,0.001`` → {"lr": [0.01, 0.001]}. Commas inside brackets belong to one
+    value, so list-valued settings sweep as ``--grid betas=[0.9,0.98],[0.9,0.99]``."""
+    grid = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserError(f"--grid takes key=v1,v2,..., got {pair!r} (e.g. --grid lr=0.01,0.001)")
+        key, text = pair.split("=", 1)
+        grid[key.strip().replace("-", "_")] = [parse_value(v) for v in _top_level_items(text)]
+    return grid
+
+
+def _top_level_items(text: str) -> list[str]:
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch in "[({") - (ch in "])}")
+        if ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    return [item for item in items if item.strip()]
+
+
+def _split_names(values) -> list[str]:
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
+
+
+def build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, preset) -> dict:
+    """The grid from a suite or file, with command-line options replacing its lists and adding
+    to its settings."""
+    if suite and grid_file:
+        raise UserError("give --suite or --file, not both")
+    if suite:
+        spec, where = load_suite(suite), f"suite {suite}"
+    elif grid_file:
+        spec, where = load_grid_file(grid_file), str(grid_file)
+    else:
+        if not tasks:
+            raise UserError("say what to sweep: --task T (repeatable), --suite NAME or --file grid.toml")
+        spec, where = {"name": "command line", "methods": ["baseline"]}, "the command line"
+    if tasks:
+        spec["tasks"] = _split_names(tasks)
+    if methods:
+        spec["methods"] = _split_names(methods)
+    if seeds:
+        spec["seeds"] = parse_seeds(seeds)
+    settings, grid_values = parse_assignments(assignments), parse_grid(grid)
+    for key in ("seed",):
+        if key in settings or key in grid_values:
+            raise UserError("seeds are a grid axis of their own: use --seeds 0,1,2 (or 0-9)")
+    spec = validate_spec(spec, where)
+    spec["settings"] = {**spec["settings"], **settings}
+    spec["grid"] = {**spec["grid"], **grid_values}
+    if preset:
+        spec["preset"] = preset
+    return spec

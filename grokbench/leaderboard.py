@@ -1,34 +1,35 @@
-"""Leaderboards (docs/science.md, "Leaderboards"; after MLCommons AlgoPerf): pure functions from run results to tables.
+"""Leaderboards (docs/science.md, "Leaderboards"; after MLCommons AlgoPerf): pure functions from
+run results to tables.
 
 Per task, one row per method: over its seeds, solved k/n, the median steps-to-generalize with
-misses counted as ∞ (so a method that fails on most seeds shows ∞), its IQR, median delay,
-median collapse onset, median final test accuracy and wall time. Across tasks: the performance
-profile score B with r_max = 4, and the geometric-mean speedup over a fixed reference method
-(weight decay), which, unlike B, does not move when a new method joins.
+misses counted as ∞ (so a method that fails on most seeds shows ∞), its confidence interval,
+median delay, median collapse onset, median final test accuracy and wall time. Across tasks: the
+performance profile score B with r_max = 4, and the geometric-mean speedup over a fixed reference
+method (weight decay), which, unlike B, does not move when a new method joins.
 
 A *record* is what a leaderboard needs of one run: ``run_id, task, method, seed, status,
 config, scores, summary, versions``. Store rows and engine results are turned into records by
 :func:`to_record`; a suite's raw results file is a JSON-lines file of records, so a committed
 leaderboard can be rebuilt without the store (:func:`read_records`).
+
+The tables are data (dicts); :mod:`grokbench.render` writes them as Markdown, CSV and JSON,
+:mod:`grokbench.check` compares them with committed ones, and ``grokbench leaderboard``
+(:mod:`grokbench.commands.leaderboard`) puts it together.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
-import os
 from collections import defaultdict
 
-import click
-from tabulate import tabulate
-
+from . import __version__
+from .config import NOT_IDENTITY, run_id
+from .errors import UserError
 from .scoring import from_jsonable, to_jsonable
+from .stats import INF, competition_ranks, median, median_ci, median_with_resolution
 
-INF = math.inf
 R_MAX = 4.0
 REFERENCE = "wd"
-STEP_FIELDS = ("steps_to_generalize", "grokking_delay", "collapse_onset")
 # Settings that say nothing about the science (or are the rows/columns themselves).
 NOT_SHOWN = {"seed", "method", "task", "threads", "loggers", "log_dir", "eval_batch_size", "preset",
              "plugin_versions"}  # versions are listed once, in the header
@@ -39,7 +40,6 @@ TOLERANCE_TEXT = ("per task and method, the solved count must fall in the centra
                   "evaluation resolution; ranks, delays, collapse onsets, accuracies and wall "
                   "seconds are shown but not compared (they follow from these or vary with CPU "
                   "kernels and load: leaderboards/README.md, 'Checking')")
-CI_TARGET = 0.75  # the median's interval must cover at least this (3 seeds: min–max, 75 %)
 
 
 # -- records --------------------------------------------------------------------------------------
@@ -75,7 +75,6 @@ def records_jsonl(records) -> str:
 
 
 def read_records(path) -> list[dict]:
-    from .errors import UserError
     try:
         lines = open(path, encoding="utf-8").read().splitlines()
     except FileNotFoundError:
@@ -96,85 +95,15 @@ def read_records(path) -> list[dict]:
     return records
 
 
-# -- statistics with ∞ --------------------------------------------------------------------------
-
-def quantile(values, q):
-    """Linear-interpolation quantile (numpy's default) that handles ∞: interpolating toward an
-    ∞ neighbour gives ∞, landing exactly on a finite value gives that value."""
-    xs = sorted(values)
-    if not xs:
-        return None
-    pos = q * (len(xs) - 1)
-    lo, frac = int(math.floor(pos)), pos - math.floor(pos)
-    if frac == 0:
-        return xs[lo]
-    a, b = xs[lo], xs[lo + 1]
-    if math.isinf(b):
-        return b
-    return a + (b - a) * frac
-
-
-def median(values):
-    return quantile(values, 0.5)
-
-
-def median_ci(values, target=CI_TARGET):
-    """A distribution-free confidence interval for the median: the order statistics
-    (x_(k), x_(n+1-k)) with the largest k whose coverage 1 − 2·P(Binom(n, ½) < k) is still at
-    least ``target``. It needs no assumption about the distribution and takes censored runs
-    (∞) as they are. With 3 seeds it is [min, max] at 75 %; 5 seeds: [min, max] at 94 %;
-    10 seeds: [x_(2), x_(9)] at 98 %. Returns (low, high, coverage)."""
-    xs, n = sorted(values), len(values)
-    if n == 0:
-        return None, None, None
-    best = (xs[0], xs[-1], 1 - 2 * 0.5 ** n)
-    for k in range(2, n // 2 + 1):
-        coverage = 1 - 2 * sum(math.comb(n, j) for j in range(k)) / 2 ** n
-        if coverage < target:
-            break
-        best = (xs[k - 1], xs[n - k], coverage)
-    return best
-
-
-def binomial_band(k, n, mass=0.8):
-    """The central ``mass`` band of solved counts a re-run of n seeds may give when k of n were
-    solved: Binomial(n, p̂) with p̂ = (k + ½)/(n + 1), so that 0/n and n/n are not certainties.
-    With 3 seeds this is k ± 1 (clipped to 0..3)."""
-    p = (k + 0.5) / (n + 1)
-    pmf = [math.comb(n, j) * p ** j * (1 - p) ** (n - j) for j in range(n + 1)]
-    tail = (1 - mass) / 2
-    cdf, lo, hi = 0.0, None, n
-    for j, q in enumerate(pmf):
-        cdf += q
-        if lo is None and cdf > tail:
-            lo = j
-        if cdf >= 1 - tail:
-            hi = j
-            break
-    return lo, hi
-
-
-def median_with_resolution(values, resolutions):
-    """The median and the evaluation resolution of the run(s) it comes from (an even count
-    averages two runs: the coarser of their resolutions)."""
-    pairs = sorted(zip(values, resolutions), key=lambda p: p[0])
-    n = len(pairs)
-    if n == 0:
-        return None, None
-    mid = [pairs[n // 2]] if n % 2 else [pairs[n // 2 - 1], pairs[n // 2]]
-    res = [r for _, r in mid if r is not None]
-    return median(values), (max(res) if res else None)
-
-
 # -- per-task tables ----------------------------------------------------------------------------
 
 def _identity(cfg):
-    from .config import NOT_IDENTITY
     return json.dumps({k: v for k, v in cfg.items() if k not in NOT_IDENTITY and k != "seed"},
                       sort_keys=True)
 
 
-def _fmt_setting(value):
+def fmt_setting(value) -> str:
+    """A setting's value as row labels and settings lines show it."""
     return json.dumps(value) if isinstance(value, (list, dict)) or value is None else str(value)
 
 
@@ -195,10 +124,10 @@ def label_runs(records):
                 continue
             configs = [json.loads(ident) for ident in variants]
             differing = sorted(k for k in set().union(*configs)
-                               if len({_fmt_setting(c.get(k)) for c in configs}) > 1)
+                               if len({fmt_setting(c.get(k)) for c in configs}) > 1)
             for ident, recs in variants.items():
                 cfg = json.loads(ident)
-                label = method + " (" + ", ".join(f"{k}={_fmt_setting(cfg.get(k))}"
+                label = method + " (" + ", ".join(f"{k}={fmt_setting(cfg.get(k))}"
                                                   for k in differing) + ")"
                 out[task][label] = recs
     return out
@@ -250,11 +179,6 @@ def method_row(label, recs) -> dict:
     }
 
 
-def competition_ranks(values, better):
-    """1 + how many values are strictly better (ties share a rank: 1, 1, 3)."""
-    return [1 + sum(better(other, v) for other in values) for v in values]
-
-
 def task_table(task, runs_by_label) -> dict:
     rows = [method_row(label, recs) for label, recs in runs_by_label.items()]
     ranks = competition_ranks([r["steps_to_generalize"] for r in rows], lambda a, b: a < b)
@@ -271,7 +195,7 @@ def task_meta(runs_by_label) -> dict:
     keys = sorted(set().union(*(r["config"] for r in recs)) - NOT_SHOWN)
     shared, varying = {}, []
     for k in keys:
-        values = {_fmt_setting(r["config"].get(k)) for r in recs}
+        values = {fmt_setting(r["config"].get(k)) for r in recs}
         if len(values) == 1:
             shared[k] = recs[0]["config"].get(k)
         else:
@@ -366,7 +290,6 @@ def build(records, name="store", description="", reference=REFERENCE, r_max=R_MA
     fewer says so); ``not_applicable``: (task, method, reason) of pairs that cannot run;
     ``codepaths``: {label: records} of the same runs under other CPU code paths, which give
     each row its numerical-sensitivity entry."""
-    from . import __version__
     records = list(records)
     labelled = label_runs(records)
     tables = [task_table(task, runs) for task, runs in labelled.items()]
@@ -394,14 +317,15 @@ def build(records, name="store", description="", reference=REFERENCE, r_max=R_MA
     return lb
 
 
-def _codepath(rec):
+def codepath(rec) -> str:
+    """The CPU code path (ATen kernels) a run used."""
     return (rec.get("versions") or {}).get("aten_cpu_capability", "unrecorded")
 
 
 def add_sensitivity(tables, records, codepaths):
     """Per row: solved count and median under each code path (the main records' own and each
     alternative's), and whether either moved: a fragile cell."""
-    main_path = ", ".join(sorted({_codepath(r) for r in records}))
+    main_path = ", ".join(sorted({codepath(r) for r in records}))
     by_path = {main_path: label_runs(records)}
     for label, recs in codepaths.items():
         by_path[label] = label_runs(recs)
@@ -432,253 +356,6 @@ def sensitivity_table(tables) -> list[dict]:
     return sorted(out.values(), key=lambda o: (-o["sensitive"], o["method"]))
 
 
-# -- rendering ----------------------------------------------------------------------------------
-
-def fmt_steps(value, resolution=None):
-    if value is None:
-        return "n/a"
-    if math.isinf(value):
-        return "∞"
-    text = f"{value:g}"
-    return text + (f" (±{resolution:g})" if resolution else "")
-
-
-def fmt_onset(value, resolution=None):
-    return "none" if value is not None and math.isinf(value) else fmt_steps(value, resolution)
-
-
-def fmt_num(value, digits=3):
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def fmt_range(pair):
-    lo, hi = pair
-    return "n/a" if lo is None else f"{fmt_steps(lo)}–{fmt_steps(hi)}"
-
-
-def fmt_solved(row):
-    text = f"{row['solved']}/{row['runs']}"
-    expected = row.get("expected_runs")
-    if expected and row["runs"] < expected:
-        text += f" ({row['runs']}/{expected} seeds run)"
-    return text
-
-
-def fmt_sensitivity(row):
-    seen = row.get("codepaths") or {}
-    if not seen:
-        return "n/a"
-    if not row.get("sensitive"):
-        return f"stable ({len(seen)} code paths)"
-    solved = sorted({v["solved"] for v in seen.values()})
-    medians = sorted({v["steps_to_generalize"] for v in seen.values()})
-    runs = max(v["runs"] for v in seen.values())
-    return (f"**fragile**: solved {'–'.join(map(str, [solved[0], solved[-1]]) if len(solved) > 1 else [solved[0]])}"
-            f"/{runs}, median {fmt_steps(medians[0])}" + (f"–{fmt_steps(medians[-1])}" if len(medians) > 1 else ""))
-
-
-TASK_HEADERS = ["rank", "method", "solved", "median steps-to-generalize", "median CI",
-                "median delay", "median collapse onset", "final test acc", "median wall s"]
-OVERALL_HEADERS = ["rank", "method", "profile score B", "tasks solved", "speedup vs {ref}",
-                   "only it solved / only {ref} solved"]
-
-
-def task_rows(table, not_applicable=()):
-    out = []
-    sensitivity = any("codepaths" in r for r in table["rows"])
-    for r in table["rows"]:
-        onset = ("n/a" if r.get("max_sc") is None else
-                 fmt_onset(r["collapse_onset"], r["collapse_onset_resolution"]))
-        out.append([r["rank"], r["method"], fmt_solved(r),
-                    fmt_steps(r["steps_to_generalize"], r["steps_to_generalize_resolution"]),
-                    fmt_range(r["ci"]), fmt_steps(r["grokking_delay"]), onset,
-                    fmt_num(r["final_test_acc"]), fmt_num(r["wall_time"], 1)]
-                   + ([fmt_sensitivity(r)] if sensitivity else []))
-    for task, method, reason in not_applicable:
-        if task == table["task"]:
-            out.append(["–", method, "n/a", f"not applicable: {reason}"] + [""] * (4 + sensitivity)
-                       + [""])
-    return out
-
-
-def overall_rows(overall):
-    out = []
-    for r in overall["rows"]:
-        speed = "n/a" if r["speedup"] is None else (f"{r['speedup']:.2f}× ({r['speedup_tasks']} task"
-                                                    + ("s)" if r["speedup_tasks"] != 1 else ")"))
-        out.append([r["rank"], r["method"], f"{r['score']:.3f}", f"{r['tasks_solved']}/{r['tasks']}",
-                    speed, f"{r['solved_where_reference_missed']} / {r['missed_where_reference_solved']}"])
-    return out
-
-
-def _settings_line(settings):
-    return ", ".join(f"{k}={_fmt_setting(v)}" for k, v in sorted(settings.items()))
-
-
-def to_markdown(lb) -> str:
-    overall, ref = lb["overall"], lb["overall"]["reference"] or "reference"
-    cmds = lb.get("commands") or []
-    out = [f"# grokbench leaderboard: {lb['name']}", ""]
-    if lb.get("description"):
-        out += [lb["description"].strip(), ""]
-    out += [f"- {lb['runs']} runs; run with {'; '.join(lb['run_versions']) or 'unknown versions'}"
-            + (f" on {'; '.join(lb['machines'])}" if lb.get("machines") else "")
-            + f"; tables built by {lb['built_by']}."]
-    for what, cmd in cmds:
-        out.append(f"- {what}: `{cmd}`")
-    if lb.get("missing"):
-        out.append(f"- **{len(lb['missing'])} runs of the suite are missing** (failed or not run; "
-                   "left out, not counted as misses): "
-                   + ", ".join(f"{t}/{m}/seed {s}" for t, m, s in lb["missing"]))
-    if lb.get("not_applicable"):
-        out.append("- Not applicable (not run): " + "; ".join(
-            f"{t}/{m} ({why})" for t, m, why in lb["not_applicable"]))
-    out += ["- Scoring (after MLCommons AlgoPerf): per method, the median over seeds "
-            "with a miss (test target not reached within the budget) counted as ∞; median CI = "
-            "a distribution-free confidence interval for that median from the order statistics "
-            "of the seeds (with 3 seeds: the range over seeds, 75 % coverage; a miss makes its "
-            "upper end ∞); (±N) = the evaluation resolution of a step count. Scores are read up "
-            "to each run's decision point (fit, target reached and held for 3 evaluations), so "
-            "runs stopped there score as if trained to the end.",
-            f"- CI tolerance (`--check`): {lb['tolerance']}.", "",
-            "## Across tasks", "",
-            f"Performance profile ρ(τ) = fraction of tasks where a method's median steps-to-"
-            f"generalize is ≤ τ × the best method's; score B = 1/(r_max − 1) ∫₁^r_max ρ(τ) dτ "
-            f"with r_max = {overall['r_max']:g} (1 = best on every task, 0 = never within "
-            f"{overall['r_max']:g}× of the best). Speedup: geometric mean over tasks of "
-            f"{ref}'s median / the method's, over the tasks both solved; the last column counts "
-            f"the tasks only one of the two solved.", ""]
-    headers = [h.format(ref=ref) for h in OVERALL_HEADERS]
-    out += [tabulate(overall_rows(overall), headers=headers, tablefmt="github",
-                     disable_numparse=True), ""]
-    if lb.get("figure"):
-        out += [f"![performance profiles ρ(τ)]({lb['figure']})", ""]
-    if lb.get("sensitivity"):
-        out += ["## Numerical sensitivity", "",
-                "The same runs (same configs and seeds) repeated under other CPU code paths "
-                f"(ATen kernels: {', '.join(lb['codepaths'])}, forced with "
-                "`ATEN_CPU_CAPABILITY`) round floating point differently. A task cell is "
-                "*fragile* when its solved count or median steps-to-generalize changes between "
-                "code paths: grokking near its threshold is that sensitive to rounding.", "",
-                tabulate([[o["method"], f"{o['sensitive']}/{o['cells']}",
-                           ", ".join(o["tasks"]) or "–"] for o in lb["sensitivity"]],
-                         headers=["method", "fragile task cells", "where"], tablefmt="github",
-                         disable_numparse=True), ""]
-    for table in lb["tasks"]:
-        meta = table["meta"]
-        budget = (f"Budget {meta['steps']} steps, evaluated every {meta['eval_every']} "
-                  f"(every step up to 10, then log-spaced)" if meta["steps"] and meta["eval_every"]
-                  else "Budget and evaluation schedule differ between rows (see the settings)")
-        out += [f"## {table['task']}", "",
-                f"{budget}; seeds {', '.join(map(str, meta['seeds']))}; "
-                f"generalized = {meta['target']}; fit = {meta['fit_target']}; collapse onset = "
-                f"first evaluation with SC fraction ≥ {meta['sc_threshold']} ('none': never).", "",
-                tabulate(task_rows(table, lb.get("not_applicable") or ()),
-                         headers=TASK_HEADERS + (["numerical sensitivity"] if any(
-                             "codepaths" in r for r in table["rows"]) else []),
-                         tablefmt="github", disable_numparse=True), "",
-                "<details><summary>settings</summary>", "",
-                f"Shared by every run: {_settings_line(meta['settings'])}", ""]
-        for row in table["rows"]:  # in table order (the JSON's dicts have sorted keys)
-            settings = meta["row_settings"].get(row["method"])
-            if settings:
-                out.append(f"- {row['method']}: {_settings_line(settings)}")
-        out += ["", "</details>", ""]
-    return "\n".join(out).rstrip() + "\n"
-
-
-def to_csv(lb) -> str:
-    """Per-task rows, one line per task × method (∞ written as inf)."""
-    buf = io.StringIO()
-    fields = ["task", "rank", "method", "runs", "solved", "steps_to_generalize",
-              "steps_to_generalize_resolution", "ci_low", "ci_high", "ci_coverage", "grokking_delay",
-              "collapse_onset", "sc_threshold", "max_sc", "final_test_acc", "wall_time",
-              "steps", "seeds"]
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for table in lb["tasks"]:
-        for r in table["rows"]:
-            writer.writerow({**{k: r.get(k) for k in fields if k in r}, "task": table["task"],
-                             "ci_low": r["ci"][0], "ci_high": r["ci"][1],
-                             "sc_threshold": table["meta"]["sc_threshold"],
-                             "steps": table["meta"]["steps"],
-                             "seeds": " ".join(map(str, r["seeds"]))})
-    return buf.getvalue()
-
-
-def overall_csv(lb) -> str:
-    buf = io.StringIO()
-    fields = ["rank", "method", "score", "tasks_solved", "tasks", "speedup", "speedup_tasks",
-              "solved_where_reference_missed", "missed_where_reference_solved"]
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    for r in lb["overall"]["rows"]:
-        writer.writerow(r)
-    return buf.getvalue()
-
-
-def to_json(lb) -> str:
-    return json.dumps(to_jsonable(lb), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def read_json(text) -> dict:
-    return from_jsonable(json.loads(text))
-
-
-# -- checking a committed leaderboard -----------------------------------------------------------
-
-def compare(committed, fresh) -> list[str]:
-    """Where ``fresh`` disagrees with ``committed`` beyond the run-to-run variation that the
-    science has (TOLERANCE_TEXT; the measurement behind it is in leaderboards/README.md), one
-    readable line each; empty when they agree."""
-    diffs = []
-    old_tasks = {t["task"]: t for t in committed["tasks"]}
-    new_tasks = {t["task"]: t for t in fresh["tasks"]}
-    for task in sorted(set(old_tasks) ^ set(new_tasks)):
-        diffs.append(f"task {task}: only in the {'committed' if task in old_tasks else 'new'} tables")
-    for task in [t for t in old_tasks if t in new_tasks]:
-        old_rows = {r["method"]: r for r in old_tasks[task]["rows"]}
-        new_rows = {r["method"]: r for r in new_tasks[task]["rows"]}
-        for m in sorted(set(old_rows) ^ set(new_rows)):
-            diffs.append(f"{task} / {m}: only in the {'committed' if m in old_rows else 'new'} table")
-        for m in [m for m in old_rows if m in new_rows]:
-            diffs += [f"{task} / {m}: {d}" for d in compare_rows(old_rows[m], new_rows[m])]
-    return diffs
-
-
-def compare_rows(o, n) -> list[str]:
-    if o["runs"] != n["runs"]:
-        return [f"{n['runs']} runs, committed {o['runs']} (the same seeds must be run)"]
-    diffs = []
-    lo, hi = binomial_band(o["solved"], o["runs"])
-    if not lo <= n["solved"] <= hi:
-        diffs.append(f"solved {n['solved']}/{n['runs']}, committed {o['solved']}/{o['runs']} "
-                     f"(allowed: {lo}–{hi})")
-    res = max(o.get("ci_resolution") or 0, n.get("ci_resolution") or 0)
-    ci_lo, ci_hi = o["ci"]
-    med = n["steps_to_generalize"]
-    if ci_lo is not None and med is not None:
-        inside = (med == INF) if ci_lo == INF else (ci_lo - res <= med <= ci_hi + res)
-        if not inside:
-            diffs.append(f"median steps-to-generalize {fmt_steps(med)}, outside the committed "
-                         f"interval {fmt_range(o['ci'])} ± {res:g} (committed median "
-                         f"{fmt_steps(o['steps_to_generalize'])})")
-    return diffs
-
-
-def self_consistent(lb) -> list[str]:
-    """A committed JSON whose across-task table does not follow from its own task tables was
-    edited by hand."""
-    again = overall_table(lb["tasks"], lb["overall"]["reference"] or REFERENCE, lb["overall"]["r_max"])
-    diffs = []
-    for a, b in zip(lb["overall"]["rows"], again["rows"]):
-        if a["method"] != b["method"] or a["rank"] != b["rank"] or abs(a["score"] - b["score"]) > 1e-9:
-            diffs.append(f"across tasks: committed row {a['method']} (rank {a['rank']}, B = "
-                         f"{a['score']:.3f}) does not follow from the task tables (expected "
-                         f"{b['method']}, rank {b['rank']}, B = {b['score']:.3f})")
-    return diffs
-
-
 # -- where the records come from ----------------------------------------------------------------
 
 def suite_records(registry, spec, pool: dict, where: str, allow_missing=False):
@@ -686,8 +363,6 @@ def suite_records(registry, spec, pool: dict, where: str, allow_missing=False):
     raw results file), the (task, method, seed) of the runs it lacks, and the (task, method,
     reason) of the pairs that cannot run. Lacking runs is an error naming the sweep that fills
     them in, unless ``allow_missing`` (a suite built in pieces: the table says what is missing)."""
-    from .config import run_id
-    from .errors import UserError
     from .grid import expand
     not_applicable: list[tuple[str, str, str]] = []
     configs = {run_id(cfg): cfg for cfg in expand(registry, spec, not_applicable)}
@@ -717,183 +392,3 @@ def suite_commands(name) -> dict:
         "Check a fresh sweep against these tables (CI)":
             f"grokbench leaderboard --suite {name} --check",
     }
-
-
-# -- command line -------------------------------------------------------------------------------
-
-
-@click.command()
-@click.option("--suite", default=None, help="a named suite (leaderboards/NAME.toml), e.g. quick")
-@click.option("--from", "from_file", type=click.Path(dir_okay=False), default=None,
-              help="build from a raw results file (e.g. leaderboards/quick.results.jsonl) instead of the store")
-@click.option("--store", type=click.Path(dir_okay=False), default=None,
-              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
-@click.option("--task", "tasks", multiple=True, help="only these tasks (repeatable)")
-@click.option("--method", "methods", multiple=True, help="only these methods (repeatable)")
-@click.option("--reference", default=None, help="reference method for the speedup (default: the suite's, else wd)")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json"]), default="markdown",
-              show_default=True, help="what to print")
-@click.option("--write", is_flag=True, help="write NAME.md/.json/.csv/.overall.csv/.profile.png and the raw "
-              "NAME.results.jsonl to --out-dir")
-@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
-              help="where --write writes and --check reads the committed tables (default: leaderboards/)")
-@click.option("--check", is_flag=True, help="compare with the committed tables; exit 1 with the differences")
-@click.option("--allow-missing", is_flag=True,
-              help="rank a suite whose store lacks some runs (a suite built in pieces); they are listed")
-@click.option("--codepath-store", "codepath_stores", multiple=True, type=click.Path(dir_okay=False),
-              help="a store with the same suite run under another CPU code path (e.g. "
-                   "ATEN_CPU_CAPABILITY=avx2): adds the numerical-sensitivity column (repeatable)")
-def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, out_dir, check,
-                allow_missing, codepath_stores):
-    """Leaderboards: a table per task and one across tasks, from the store or a raw file."""
-    import sys
-    from pathlib import Path
-
-    from .errors import UserError
-    from .grid import load_suite, suites_dir
-    from .plugins import get_registry
-    from .store import Store
-
-    spec = load_suite(suite) if suite else None
-    if check and not suite:
-        raise UserError("--check compares a suite's committed tables: give --suite NAME")
-    name = suite or "store"
-    out = Path(out_dir) if out_dir else suites_dir()
-    missing, not_applicable, codepaths = [], [], {}
-    if from_file:
-        pool = {r["run_id"]: r for r in read_records(from_file)}
-        source = str(from_file)
-    else:
-        db = Store(store)
-        try:
-            pool = store_pool(db)
-        finally:
-            db.close()
-        source = str(db.path)
-    raw_path = out / f"{name}.results.jsonl"
-    if spec and write and not from_file and raw_path.exists():
-        # A suite built in pieces (sweep --shard, over several sessions): the committed raw
-        # results hold the pieces already done; the store's runs are newer and win.
-        pool = {**{r["run_id"]: r for r in read_records(raw_path)}, **pool}
-    if spec:
-        records, missing, not_applicable = suite_records(get_registry(), spec, pool, source,
-                                                         allow_missing)
-        cells = {(r["task"], r["method"], r["seed"]) for r in records}
-        for path in codepath_stores:
-            db = Store(path)
-            try:  # matched by task, method and seed: the same runs, whatever ids they had
-                recs = [r for r in store_pool(db).values()
-                        if (r["task"], r["method"], r["seed"]) in cells]
-            finally:
-                db.close()
-            if recs:
-                codepaths[", ".join(sorted({_codepath(r) for r in recs}))] = recs
-        codepaths_file = out / f"{name}.codepaths.jsonl"
-        if not codepath_stores and not (check and not from_file) and codepaths_file.exists():
-            for rec in read_records(codepaths_file):
-                if (rec["task"], rec["method"], rec["seed"]) in cells:
-                    codepaths.setdefault(_codepath(rec), []).append(rec)
-    else:
-        records = list(pool.values())
-    if tasks:
-        records = [r for r in records if r["task"] in tasks]
-    if methods:
-        records = [r for r in records if r["method"] in methods]
-    if not records:
-        raise UserError(f"no runs to rank in {source}"
-                        + (" for the given --task/--method" if tasks or methods else
-                           "; run some first (grokbench run / grokbench sweep)"))
-    description = ((spec.get("description", "") + "\n\n" + spec.get("budget_note", "")).strip()
-                   if spec else "")
-    commands = suite_commands(name) if spec else {
-        "Regenerate": "grokbench leaderboard " + (f"--from {from_file}" if from_file else f"--store {source}")}
-    lb = build(records, name, description, reference or (spec or {}).get("reference", REFERENCE),
-               commands=commands, missing=missing, not_applicable=not_applicable,
-               seeds=spec["seeds"] if spec else None, codepaths=codepaths or None)
-    if spec:
-        lb["figure"] = f"{name}.profile.png"
-
-    if check:
-        problems = check_committed(lb, out, name, from_file)
-        if problems:
-            click.echo(f"leaderboard {name}: the tables built from {source} disagree with the "
-                       f"committed ones in {out} ({len(problems)} differences):", err=True)
-            for line in problems:
-                click.echo(f"  - {line}", err=True)
-            click.echo(f"Tolerance: {TOLERANCE_TEXT}.\nIf the change is intended, regenerate: "
-                       f"{suite_commands(name)['Regenerate (runs, then tables)']}", err=True)
-            sys.exit(1)
-        click.echo(f"leaderboard {name}: OK, {len(lb['tasks'])} task tables and the cross-task "
-                   f"table built from {source} agree with {out / (name + '.json')} "
-                   f"({lb['runs']} runs; tolerance: {TOLERANCE_TEXT})")
-        return
-    if write:
-        written = write_leaderboard(lb, records, out, name, write_raw=True,
-                                    codepaths=[r for recs in codepaths.values() for r in recs])
-        click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
-    text = {"markdown": to_markdown, "csv": to_csv, "json": to_json}[fmt](lb)
-    click.echo(text, nl=False)
-
-
-def write_leaderboard(lb, records, out, name, write_raw=True, codepaths=()):
-    from .data import atomic_write_bytes
-    from .plot import profile_figure
-    out.mkdir(parents=True, exist_ok=True)
-    files = {f"{name}.md": to_markdown(lb), f"{name}.json": to_json(lb),
-             f"{name}.csv": to_csv(lb), f"{name}.overall.csv": overall_csv(lb)}
-    if write_raw:
-        files[f"{name}.results.jsonl"] = records_jsonl(records)
-        if codepaths:
-            files[f"{name}.codepaths.jsonl"] = records_jsonl(codepaths)
-    written = []
-    for fname, text in files.items():
-        data = text.encode("utf-8")
-        atomic_write_bytes(out / fname, lambda fh, data=data: fh.write(data))
-        os.chmod(out / fname, 0o644)  # the temporary file was private; these are for everyone
-        written.append(out / fname)
-    written.append(profile_figure(lb, out / f"{name}.profile.png"))
-    return written
-
-
-def check_committed(fresh, out, name, from_file=None) -> list[str]:
-    """Every way the committed files can disagree: with the fresh tables (within tolerance),
-    with their own raw results, the Markdown with the JSON, the cross-task with the task tables."""
-    import difflib
-    from pathlib import Path
-
-    from .errors import UserError
-    json_path, md_path = out / f"{name}.json", out / f"{name}.md"
-    raw_path = out / f"{name}.results.jsonl"
-    if not json_path.exists():
-        raise UserError(f"no committed tables {json_path}; make them with "
-                        f"`grokbench leaderboard --suite {name} --write`")
-    committed = read_json(json_path.read_text(encoding="utf-8"))
-    problems = [f"fresh vs committed: {d}" for d in compare(committed, fresh)]
-    problems += [f"{json_path.name}: {d}" for d in self_consistent(committed)]
-    if not md_path.exists():
-        problems.append(f"{md_path.name} is missing")
-    else:
-        expected = to_markdown(committed).splitlines()
-        actual = md_path.read_text(encoding="utf-8").splitlines()
-        if expected != actual:
-            diff = list(difflib.unified_diff(expected, actual, "rendered from " + json_path.name,
-                                             md_path.name, lineterm="", n=0))
-            problems.append(f"{md_path.name} is not the rendering of {json_path.name} (edited by "
-                            "hand?):\n      " + "\n      ".join(diff[:20]))
-    if not raw_path.exists():
-        problems.append(f"{raw_path.name} (the raw results the tables were built from) is missing")
-    elif from_file and Path(from_file).resolve() == raw_path.resolve():
-        # Rebuilt from the committed raw results: nothing varies, so the tables must be the
-        # committed ones exactly (a forgotten regeneration or a scoring change shows here).
-        if to_json(fresh) != to_json(committed):
-            diff = list(difflib.unified_diff(to_json(committed).splitlines(), to_json(fresh).splitlines(),
-                                             json_path.name, "rebuilt from " + raw_path.name,
-                                             lineterm="", n=0))
-            problems.append(f"{json_path.name} is not what {raw_path.name} gives (regenerate with "
-                            f"`grokbench leaderboard --suite {name} --from {raw_path} --write`):"
-                            "\n      " + "\n      ".join(diff[:20]))
-    else:
-        from_raw = build(read_records(raw_path), name, reference=committed["overall"]["reference"]
-                         or REFERENCE)
-        problems += [f"{raw_path.name} vs {json_path.name}: {d}" for d in compare(committed, from_raw)]
-    return problems

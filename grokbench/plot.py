@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from .stats import median, quantile
+
 # Okabe–Ito: distinguishable for colour-blind readers and in greyscale print.
 LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 3))]
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -102,7 +104,6 @@ def _quantiles(column):
     xs = sorted(v for v in column if v is not None and not math.isnan(v))
     if not xs:
         return None, None, None
-    from .leaderboard import quantile
     return quantile(xs, 0.5), xs[0], xs[-1]
 
 
@@ -113,7 +114,6 @@ def compare_figure(groups: dict, task: str, path) -> Path:
 
 
 def draw_compare(groups: dict, task: str):
-    from .leaderboard import median
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for i, (label, runs) in enumerate(groups.items()):
@@ -185,82 +185,3 @@ def draw_profiles(lb: dict):
     ax.text(1.01, 0.02, "equal curves are\ndrawn slightly apart", transform=ax.transAxes,
             fontsize=7, color="grey")
     return fig
-
-
-# -- command line -------------------------------------------------------------------------------
-
-import click  # noqa: E402  (cheap; matplotlib itself is imported only when drawing)
-
-
-def _stored_name(registry, method: str) -> str:
-    """Runs are stored under a combination's canonical name (wd+perpgrad as perpgrad+wd); a
-    method no installed plugin knows (its runs may still be stored) is looked up as written."""
-    from .config import canonical_method
-    from .errors import UserError
-    try:
-        return canonical_method(registry, method)
-    except UserError:
-        return method
-
-
-@click.command()
-@click.argument("run_id", required=False)
-@click.option("--task", default=None, help="compare methods on this task (with --method)")
-@click.option("--method", "methods", multiple=True, help="a method to compare (repeatable)")
-@click.option("--suite", default=None, help="performance profiles of a suite's leaderboard "
-              "(with --task: only that suite's runs)")
-@click.option("--from", "from_file", type=click.Path(dir_okay=False), default=None,
-              help="with --suite: build the profiles from a raw results file instead of the store")
-@click.option("--store", type=click.Path(dir_okay=False), default=None, help="SQLite results file")
-@click.option("--out", "-o", type=click.Path(dir_okay=False), default=None, help="PNG file to write")
-def plot(run_id, task, methods, suite, from_file, store, out):
-    """Figures as PNG: one run (RUN_ID), methods on a task (--task, --method ...), or a suite's
-    performance profiles (--suite)."""
-    from . import leaderboard as lbm
-    from .errors import UserError
-    from .grid import load_suite
-    from .plugins import get_registry
-    from .store import Store
-
-    if sum(bool(x) for x in (run_id, task, suite and not task)) != 1:
-        raise UserError("say what to plot: a RUN_ID, --task T --method A --method B, or --suite NAME")
-    if from_file and not suite:
-        raise UserError("--from builds a suite's profiles: give --suite NAME too")
-    if run_id:
-        db = Store(store)
-        result = db.get(run_id)
-        path = run_figure(result, out or f"grokbench-{result['run_id'][:8]}.png")
-    elif task:
-        if not methods:
-            raise UserError(f"which methods? e.g. --task {task} --method baseline --method perpgrad")
-        methods = [_stored_name(get_registry(), m) for m in methods]
-        db = Store(store)
-        rows = [row for m in methods for row in db.results(task=task, method=m)]
-        if suite:  # only the suite's configurations, not whatever else the store holds
-            from .config import run_id as make_id
-            from .grid import expand
-            ids = {make_id(c) for c in expand(get_registry(), load_suite(suite))}
-            rows = [r for r in rows if r["run_id"] in ids]
-        missing = [m for m in methods if not any(r["method"] == m for r in rows)]
-        if missing:
-            raise UserError(f"no stored runs of {', '.join(missing)} on {task} in {db.path}; "
-                            f"run them first (grokbench sweep --task {task} --method {missing[0]})")
-        groups = lbm.label_runs(rows)[task]
-        order = {m: i for i, m in enumerate(methods)}
-        groups = dict(sorted(groups.items(), key=lambda kv: order.get(kv[0].split(" (")[0], 99)))
-        path = compare_figure(groups, task, out or f"{task}-{'-'.join(methods)}.png")
-    else:
-        spec = load_suite(suite)
-        if from_file:
-            records = lbm.read_records(from_file)
-        else:
-            db = Store(store)
-            try:
-                pool = lbm.store_pool(db)
-            finally:
-                db.close()
-            records, _, _ = lbm.suite_records(get_registry(), spec, pool, str(db.path),
-                                              allow_missing=True)
-        lb = lbm.build(records, suite, reference=spec.get("reference", lbm.REFERENCE))
-        path = profile_figure(lb, out or f"{suite}.profile.png")
-    click.echo(f"wrote {path}")

@@ -17,9 +17,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
-
 from .errors import UserError
+from .stats import median
 
 DEFAULT_EXECUTOR = "processes"
 
@@ -80,19 +79,6 @@ def plan(configs, store, also_done=frozenset()) -> Plan:
         unique.setdefault(run_id(cfg), cfg)
     stored = (store.done_ids() | set(also_done)) & set(unique)
     return Plan(list(unique.values()), stored, [c for i, c in unique.items() if i not in stored])
-
-
-def parse_shard(text: str | None):
-    """``i/n`` (1 ≤ i ≤ n) → (i, n); None → None."""
-    if text is None:
-        return None
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise UserError(f"--shard takes i/n, e.g. --shard 2/10; got {text!r}") from None
-    if not 1 <= i <= n:
-        raise UserError(f"--shard {text}: i must be between 1 and n, e.g. --shard 1/{max(n, 1)}")
-    return i, n
 
 
 def shard_of(configs: list, i: int, n: int) -> list:
@@ -228,188 +214,13 @@ def summarize(rows, configs, failed_ids) -> list[dict]:
     out = []
     for g in groups.values():
         steps = sorted(g.pop("steps"))
-        g["median_steps_to_generalize"] = _median(steps) if steps else None
+        g["median_steps_to_generalize"] = median(steps) if steps else None
         out.append(g)
     return out
 
 
-def _median(values):
-    n = len(values)
-    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
-
-
 def _say(text):
-    click.echo(text, err=True)
-
-
-# -- command line ---------------------------------------------------------------------------------
-
-def parse_seeds(text: str) -> list[int]:
-    """``0,1,2`` or ranges ``0-9`` (inclusive) or both: ``0-4,10``."""
-    seeds = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if "-" in part:
-                lo, hi = part.split("-", 1)
-                seeds += list(range(int(lo), int(hi) + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise UserError(f"--seeds takes integers and ranges, e.g. 0,1,2 or 0-9; got {text!r}") from None
-    if not seeds:
-        raise UserError(f"--seeds names no seed: {text!r}; e.g. --seeds 0,1,2")
-    return list(dict.fromkeys(seeds))
-
-
-def parse_grid(pairs) -> dict:
-    """``--grid lr=0.01,0.001`` → {"lr": [0.01, 0.001]}. Commas inside brackets belong to one
-    value, so list-valued settings sweep as ``--grid betas=[0.9,0.98],[0.9,0.99]``."""
-    from .config import parse_value
-    grid = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise UserError(f"--grid takes key=v1,v2,..., got {pair!r} (e.g. --grid lr=0.01,0.001)")
-        key, text = pair.split("=", 1)
-        grid[key.strip().replace("-", "_")] = [parse_value(v) for v in _top_level_items(text)]
-    return grid
-
-
-def _top_level_items(text: str) -> list[str]:
-    items, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        depth += (ch in "[({") - (ch in "])}")
-        if ch == "," and depth == 0:
-            items.append(text[start:i])
-            start = i + 1
-    items.append(text[start:])
-    return [item for item in items if item.strip()]
-
-
-def _split_names(values) -> list[str]:
-    return [n.strip() for v in values for n in v.split(",") if n.strip()]
-
-
-def build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, preset) -> dict:
-    """The grid from a suite or file, with command-line options replacing its lists and adding
-    to its settings."""
-    from .config import parse_assignments
-    from .grid import load_grid_file, load_suite, validate_spec
-    if suite and grid_file:
-        raise UserError("give --suite or --file, not both")
-    if suite:
-        spec, where = load_suite(suite), f"suite {suite}"
-    elif grid_file:
-        spec, where = load_grid_file(grid_file), str(grid_file)
-    else:
-        if not tasks:
-            raise UserError("say what to sweep: --task T (repeatable), --suite NAME or --file grid.toml")
-        spec, where = {"name": "command line", "methods": ["baseline"]}, "the command line"
-    if tasks:
-        spec["tasks"] = _split_names(tasks)
-    if methods:
-        spec["methods"] = _split_names(methods)
-    if seeds:
-        spec["seeds"] = parse_seeds(seeds)
-    settings, grid_values = parse_assignments(assignments), parse_grid(grid)
-    for key in ("seed",):
-        if key in settings or key in grid_values:
-            raise UserError("seeds are a grid axis of their own: use --seeds 0,1,2 (or 0-9)")
-    spec = validate_spec(spec, where)
-    spec["settings"] = {**spec["settings"], **settings}
-    spec["grid"] = {**spec["grid"], **grid_values}
-    if preset:
-        spec["preset"] = preset
-    return spec
-
-
-@click.command()
-@click.option("--suite", default=None, help="a named suite (TOML in leaderboards/), e.g. quick")
-@click.option("--file", "grid_file", type=click.Path(dir_okay=False), default=None,
-              help="a grid TOML file (tasks, methods, seeds, settings, grid)")
-@click.option("--task", "tasks", multiple=True, help="task(s); repeat or comma-separate")
-@click.option("--method", "methods", multiple=True,
-              help="method(s); repeat or comma-separate (default: baseline)")
-@click.option("--seeds", default=None, help="e.g. 0,1,2 or 0-9 (default: 0,1,2)")
-@click.option("--grid", multiple=True, metavar="KEY=V1,V2",
-              help="a setting to sweep, crossed with everything else, e.g. --grid lr=0.01,0.001")
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="a setting for every run, e.g. --set p=97 --set steps=5000")
-@click.option("--preset", default=None, help="a task preset for every run")
-@click.option("--executor", default=DEFAULT_EXECUTOR, show_default=True,
-              help="how runs are executed (grokbench list executors)")
-@click.option("--workers", type=int, default=None,
-              help="parallel runs (default: the executor's; processes: one per core)")
-@click.option("--store", type=click.Path(dir_okay=False), default=None,
-              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
-@click.option("--shard", default=None, metavar="I/N",
-              help="run only the I-th of N contiguous pieces of the grid (build a big suite in pieces)")
-@click.option("--skip-committed", is_flag=True,
-              help="with --suite: skip runs whose results are committed in leaderboards/NAME.results.jsonl")
-@click.option("--dry-run", is_flag=True,
-              help="count the runs (new / already stored), project their CPU-hours, and exit")
-@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
-def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, executor,
-          workers, store, shard, skip_committed, dry_run, quiet):
-    """Run a grid of tasks × methods × seeds × settings; runs already stored are skipped.
-
-    Interrupted or killed, the same command resumes: finished runs are kept, the rest are run."""
-    from tabulate import tabulate
-
-    from .grid import expand
-    from .plugins import get_registry
-    from .store import Store
-
-    registry = get_registry()
-    piece = parse_shard(shard)
-    if skip_committed and not suite:
-        raise UserError("--skip-committed reads a suite's committed results: give --suite NAME")
-    spec = build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, preset)
-    registry.get("executors", executor)  # an unknown name fails before any work
-    not_applicable: list[tuple[str, str, str]] = []
-    configs = expand(registry, spec, not_applicable)
-    for task, method, reason in not_applicable:
-        _say(f"not applicable, skipped: {task} / {method} ({reason})")
-    if piece:
-        configs = shard_of(configs, *piece)
-    committed = committed_records(spec["name"]) if skip_committed else []
-    also_done = {r["run_id"] for r in committed}
-    if dry_run:
-        db = Store(store)
-        try:
-            todo = plan(configs, db, also_done)
-            history = db_timings(db) + committed_timings(committed or committed_records(spec["name"]))
-        finally:
-            db.close()
-        click.echo(f"{todo.total} runs in the grid ({len(spec['tasks'])} tasks × "
-                   f"{len(spec['methods'])} methods × {len(spec['seeds'])} seeds"
-                   + "".join(f" × {len(v)} {k}" for k, v in sorted(spec["grid"].items()))
-                   + (f", shard {piece[0]}/{piece[1]}" if piece else "")
-                   + f"): {len(todo.stored)} already stored in {db.path}"
-                   + (" or committed" if skip_committed else "") + f", {len(todo.new)} new")
-        if todo.new:
-            rows, total = projection(todo.new, history, registry)
-            click.echo(tabulate(rows, headers=["task", "new runs", "s / step", "s / evaluation",
-                                               "from", "CPU-hours (at most)"]))
-            click.echo(f"projected: {total:.2f} CPU-hours at most (runs that reach their target "
-                       "stop early); wall time ≈ that / workers")
-        return
-    report = run_sweep(configs, executor, workers, store, registry=registry, progress=not quiet,
-                       also_done=also_done)
-    rows = [(r["task"], r["method"], r["runs"], r["stored"], r["solved"], r["failed"],
-             "n/a" if r["median_steps_to_generalize"] is None else f"{r['median_steps_to_generalize']:g}")
-            for r in report.summary]
-    click.echo(tabulate(rows, headers=["task", "method", "runs", "stored", "solved", "failed",
-                                       "median steps-to-generalize"]))
-    click.echo(f"trained {len(report.finished)} runs in {report.wall_time:.1f} s "
-               f"({report.already_stored} already stored, {len(report.failed)} failed); "
-               f"results in {report.store_path}")
-    if report.failed:
-        click.echo("failed runs are not stored: fix the cause and run the same command to retry",
-                   err=True)
-        sys.exit(1)  # not ctx.exit: cli.main runs click with standalone_mode=False, which drops it
+    print(text, file=sys.stderr, flush=True)
 
 
 # -- projected cost -------------------------------------------------------------------------------
@@ -471,7 +282,6 @@ def projection(configs, history, registry) -> tuple[list, float]:
     """Rows (task, new runs, s/step, s/eval, source, CPU-hours) and the total CPU-hours, from
     measured timings: the median over the task's recorded runs, else a short calibration."""
     from .engine import eval_schedule
-    from .leaderboard import median
     by_task: dict[str, list[dict]] = {}
     for cfg in configs:
         by_task.setdefault(cfg["task"], []).append(cfg)

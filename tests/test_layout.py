@@ -1,6 +1,6 @@
 """Facts about the code's layout that a reader should be able to rely on, checked from the source
-alone (nothing is imported): plugins use only the public ``grokbench`` surface, as a third party
-must."""
+alone: no import cycle among grokbench's modules, click only in the command modules, and plugins
+that use only the public ``grokbench`` surface, as a third party must."""
 import ast
 from pathlib import Path
 
@@ -27,6 +27,76 @@ def imports(path: Path, package: str) -> list[tuple[str, int]]:
                 full = f"{base}.{alias.name}"
                 out.append((full if _is_our_module(full) else base, node.lineno))
     return out
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def core_modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(CORE.rglob("*.py"))}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """{module: the grokbench modules it imports} (imports inside functions included: a cycle
+    hidden in a function is still a cycle)."""
+    modules = core_modules()
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        graph[name] = {m for m, _ in imports(path, package) if m in modules and m != name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    stack: list[str] = []
+
+    def visit(node):
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle_among_grokbench_modules():
+    graph = import_graph()
+    assert len(graph) > 15 and "grokbench.commands.leaderboard" in graph
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_click_only_in_the_commands_and_cli():
+    allowed = {"grokbench.cli"}
+    bad = []
+    for name, path in core_modules().items():
+        if name in allowed or name.startswith("grokbench.commands"):
+            continue
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        bad += [f"{path.relative_to(ROOT)}:{line} imports {m}"
+                for m, line in imports(path, package) if m == "click" or m.startswith("click.")]
+    assert not bad, "library modules stay usable without click:\n" + "\n".join(bad)
 
 
 def _is_our_module(name: str) -> bool:

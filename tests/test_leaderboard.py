@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from grokbench import check, render, stats
 from grokbench import leaderboard as lb
 
 INF = math.inf
@@ -47,31 +48,31 @@ def rows_by_method(table):
 
 
 def test_quantiles_with_infinity():
-    assert lb.median([300, 100, 200]) == 200
-    assert lb.median([50, INF, 60]) == 60
-    assert lb.median([INF, INF, 400]) == INF          # fails on most seeds: the median is ∞
-    assert lb.median([10, 20, 30, 40]) == 25
-    assert lb.median([10, 20, 30, INF]) == 25
-    assert lb.median([10, 20, INF, INF]) == INF
-    assert lb.quantile([100, 200, 300], 0.25) == 150
-    assert lb.quantile([100, 200, 300], 0.75) == 250
-    assert lb.quantile([50, 60, INF], 0.25) == 55
-    assert lb.quantile([50, 60, INF], 0.75) == INF
-    assert lb.quantile([1, 2, 3, 4, 5], 0.75) == 4
+    assert stats.median([300, 100, 200]) == 200
+    assert stats.median([50, INF, 60]) == 60
+    assert stats.median([INF, INF, 400]) == INF          # fails on most seeds: the median is ∞
+    assert stats.median([10, 20, 30, 40]) == 25
+    assert stats.median([10, 20, 30, INF]) == 25
+    assert stats.median([10, 20, INF, INF]) == INF
+    assert stats.quantile([100, 200, 300], 0.25) == 150
+    assert stats.quantile([100, 200, 300], 0.75) == 250
+    assert stats.quantile([50, 60, INF], 0.25) == 55
+    assert stats.quantile([50, 60, INF], 0.75) == INF
+    assert stats.quantile([1, 2, 3, 4, 5], 0.75) == 4
     # the median's resolution is that of the run it comes from (or the coarser of two)
-    assert lb.median_with_resolution([300, 100, 200], [5, 7, 9]) == (200, 9)
-    assert lb.median_with_resolution([10, 20, 30, 40], [1, 2, 8, 4]) == (25, 8)
+    assert stats.median_with_resolution([300, 100, 200], [5, 7, 9]) == (200, 9)
+    assert stats.median_with_resolution([10, 20, 30, 40], [1, 2, 8, 4]) == (25, 8)
 
 
 def test_median_interval_and_solved_band_hand_computed():
     # coverage of (x_(k), x_(n+1-k)) is 1 - 2 P(Binom(n, 1/2) < k)
-    assert lb.median_ci([3, 1, 2]) == (1, 3, 0.75)
-    assert lb.median_ci([5, 1, 4, 2, 3]) == (1, 5, 0.9375)
+    assert stats.median_ci([3, 1, 2]) == (1, 3, 0.75)
+    assert stats.median_ci([5, 1, 4, 2, 3]) == (1, 5, 0.9375)
     # n = 10: k = 2 covers 1 - 2·11/1024 = 97.9 %, k = 3 only 1 - 2·56/1024 = 89.1 % ≥ 75 %,
     # k = 4: 1 - 2·176/1024 = 65.6 % < 75 %: so k = 3
-    assert lb.median_ci(list(range(10))) == (2, 7, 1 - 2 * 56 / 1024)
+    assert stats.median_ci(list(range(10))) == (2, 7, 1 - 2 * 56 / 1024)
     # 3 seeds: a re-run may move the solved count by one, no more
-    assert [lb.binomial_band(k, 3) for k in range(4)] == [(0, 1), (0, 2), (1, 3), (2, 3)]
+    assert [stats.binomial_band(k, 3) for k in range(4)] == [(0, 1), (0, 2), (1, 3), (2, 3)]
 
 
 def test_task_tables_hand_computed():
@@ -133,46 +134,46 @@ def test_grid_variants_get_their_own_rows():
 
 def test_markdown_shows_infinity_none_and_provenance():
     board = lb.build(two_task_records(), "demo", "a demo suite", commands={"Regenerate": "grokbench x"})
-    md = lb.to_markdown(board)
+    md = render.to_markdown(board)
     assert "# grokbench leaderboard: demo" in md and "`grokbench x`" in md
     line_y = next(line for line in md.splitlines() if "| y " in line and "1/3" in line)
     assert line_y.startswith("| 3 ") and "∞" in line_y and "30 (±10)" in line_y
     line_wd = next(line for line in md.splitlines() if "| wd " in line and "3/3" in line)
     assert "none" in line_wd and "100–300" in line_wd
     assert "r_max = 4" in md and "speedup vs wd" in md
-    csv_text = lb.to_csv(board)
+    csv_text = render.to_csv(board)
     assert csv_text.splitlines()[0].startswith("task,rank,method,runs,solved")
     assert "A,3,y,3,1,inf" in csv_text
 
 
 def test_json_round_trip_keeps_infinity():
     board = lb.build(two_task_records(), "t")
-    again = lb.read_json(lb.to_json(board))
-    assert json.loads(lb.to_json(board))  # strict JSON (no bare Infinity)
-    assert "Infinity" not in lb.to_json(board)
+    again = render.read_json(render.to_json(board))
+    assert json.loads(render.to_json(board))  # strict JSON (no bare Infinity)
+    assert "Infinity" not in render.to_json(board)
     assert rows_by_method(again["tasks"][0])["y"]["steps_to_generalize"] == INF
-    assert lb.compare(board, again) == [] and lb.self_consistent(again) == []
+    assert check.compare(board, again) == [] and check.self_consistent(again) == []
 
 
 def test_compare_applies_the_stated_rule():
-    committed = lb.read_json(lb.to_json(lb.build(two_task_records(), "t")))
+    committed = render.read_json(render.to_json(lb.build(two_task_records(), "t")))
     runs = two_task_records()
     b_x = {r["seed"]: r["scores"] for r in runs if r["task"] == "B" and r["method"] == "x"}
     # B / x committed 500/700/600: a median anywhere in 500–700 ± 100 agrees
     b_x[2]["steps_to_generalize"] = 780  # median 600 → 700
     a_wd = [r["scores"] for r in runs if r["task"] == "A" and r["method"] == "wd"]
     a_wd[0]["steps_to_generalize"] = INF  # A / wd: 3/3 → 2/3 solved, inside the band 2–3
-    assert lb.compare(committed, lb.build(runs, "t")) == []
+    assert check.compare(committed, lb.build(runs, "t")) == []
     # beyond it: one readable line naming task, method, what moved and what was allowed
     b_x[0]["steps_to_generalize"], b_x[1]["steps_to_generalize"] = 900, 950  # median 900
     a_wd[1]["steps_to_generalize"] = INF  # 1/3 solved
-    diffs = lb.compare(committed, lb.build(runs, "t"))
+    diffs = check.compare(committed, lb.build(runs, "t"))
     assert ("B / x: median steps-to-generalize 900, outside the committed interval 500–700 ± 100 "
             "(committed median 600)") in diffs, diffs
     assert "A / wd: solved 1/3, committed 3/3 (allowed: 2–3)" in diffs, diffs
     # a hand-edited cross-task table no longer follows from the task tables
     committed["overall"]["rows"][0]["score"] = 0.25
-    assert lb.self_consistent(committed)
+    assert check.self_consistent(committed)
 
 
 # -- the command, on a real store -------------------------------------------------------------
@@ -236,8 +237,8 @@ def test_write_from_and_check_round_trip(tiny_suite, capsys):
     _, raw, _ = cli(capsys, "leaderboard", "--suite", "tiny", "--from",
                     str(suites / "tiny.results.jsonl"), "--format", "json")
     _, stored, _ = cli(capsys, "leaderboard", "--suite", "tiny", "--format", "json")
-    a, b = lb.read_json(raw), lb.read_json(stored)
-    assert lb.compare(a, b) == [] and [t["rows"] for t in a["tasks"]] == [t["rows"] for t in b["tasks"]]
+    a, b = render.read_json(raw), render.read_json(stored)
+    assert check.compare(a, b) == [] and [t["rows"] for t in a["tasks"]] == [t["rows"] for t in b["tasks"]]
     ok = grokbench("leaderboard", "--suite", "tiny", "--check", env=env)
     assert "OK" in ok.stdout
 

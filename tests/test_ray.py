@@ -10,7 +10,8 @@ from grokbench.config import run_id  # noqa: E402
 from grokbench.engine import run  # noqa: E402
 from grokbench.grid import expand  # noqa: E402
 from grokbench.store import Store  # noqa: E402
-from grokbench.sweep import build_spec, run_sweep  # noqa: E402
+from grokbench.grid import build_spec  # noqa: E402
+from grokbench.sweep import run_sweep  # noqa: E402
 
 
 @pytest.fixture(scope="module")

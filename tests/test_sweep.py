@@ -21,7 +21,8 @@ from grokbench.errors import UserError
 from grokbench.grid import expand
 from grokbench.plugins import Registry
 from grokbench.store import Store
-from grokbench.sweep import build_spec, parse_grid, parse_seeds, run_sweep, summarize
+from grokbench.grid import build_spec, parse_grid, parse_seeds
+from grokbench.sweep import run_sweep, summarize
 
 TINY = ("--set", "p=23", "--set", "steps=50")  # ~0.2 s a run
 ONE_THREAD_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

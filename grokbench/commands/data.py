@@ -1,8 +1,8 @@
 """``grokbench data``: fetch a task's raw data, on explicit request only.
 
-A task that can download its data says so with a class attribute
-``download = {"url": ..., "filename": ..., "sha256": ...}``; tasks whose data is bundled or
-generated have none.
+A task that can download its data says so with its ``download`` class attribute
+(``{"url": ..., "filename": ..., "sha256": ...}``, a :class:`grokbench.Download`); tasks whose
+data is bundled or generated leave it None.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .errors import UserError
+from ..errors import UserError
 
 
 @click.group()
@@ -29,8 +29,8 @@ def data():
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def fetch(task, dest, url, sha256, quiet):
     """Download TASK's data file, check its sha256 and save it where TASK finds it."""
-    from .data import default_download_dir, download, sha256_of
-    from .plugins import get_registry
+    from ..data import default_download_dir, download, sha256_of
+    from ..plugins import get_registry
     task_cls = get_registry().get("tasks", task).obj
     spec = task_cls.download
     if not spec:

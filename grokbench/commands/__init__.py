@@ -1,0 +1,15 @@
+"""The ``grokbench`` commands, one module each; :mod:`grokbench.cli` gathers them into one group.
+
+Only these modules and ``cli.py`` import click: the library modules they call (engine, sweep,
+leaderboard, render, check, plot, ...) are usable without it. Heavy dependencies (torch's
+training loop, matplotlib) are imported when a command runs, so ``grokbench --help`` is quick.
+"""
+from .data import data
+from .leaderboard import leaderboard
+from .plot import plot
+from .plugins import list_cmd, plugins
+from .run import run
+from .show import show
+from .sweep import sweep
+
+COMMANDS = (run, show, plugins, list_cmd, sweep, leaderboard, plot, data)

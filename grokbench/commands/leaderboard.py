@@ -1,0 +1,123 @@
+"""``grokbench leaderboard``: build a suite's (or a store's) leaderboard, print it, write its
+files, or check the committed ones."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..check import check_committed
+from ..errors import UserError
+from ..leaderboard import (REFERENCE, TOLERANCE_TEXT, build, codepath, read_records, store_pool,
+                           suite_commands, suite_records)
+from ..render import to_csv, to_json, to_markdown, write_leaderboard
+
+
+@click.command()
+@click.option("--suite", default=None, help="a named suite (leaderboards/NAME.toml), e.g. quick")
+@click.option("--from", "from_file", type=click.Path(dir_okay=False), default=None,
+              help="build from a raw results file (e.g. leaderboards/quick.results.jsonl) instead of the store")
+@click.option("--store", type=click.Path(dir_okay=False), default=None,
+              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
+@click.option("--task", "tasks", multiple=True, help="only these tasks (repeatable)")
+@click.option("--method", "methods", multiple=True, help="only these methods (repeatable)")
+@click.option("--reference", default=None, help="reference method for the speedup (default: the suite's, else wd)")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json"]), default="markdown",
+              show_default=True, help="what to print")
+@click.option("--write", is_flag=True, help="write NAME.md/.json/.csv/.overall.csv/.profile.png and the raw "
+              "NAME.results.jsonl to --out-dir")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
+              help="where --write writes and --check reads the committed tables (default: leaderboards/)")
+@click.option("--check", is_flag=True, help="compare with the committed tables; exit 1 with the differences")
+@click.option("--allow-missing", is_flag=True,
+              help="rank a suite whose store lacks some runs (a suite built in pieces); they are listed")
+@click.option("--codepath-store", "codepath_stores", multiple=True, type=click.Path(dir_okay=False),
+              help="a store with the same suite run under another CPU code path (e.g. "
+                   "ATEN_CPU_CAPABILITY=avx2): adds the numerical-sensitivity column (repeatable)")
+def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, out_dir, check,
+                allow_missing, codepath_stores):
+    """Leaderboards: a table per task and one across tasks, from the store or a raw file."""
+    from ..grid import load_suite, suites_dir
+    from ..plugins import get_registry
+    from ..store import Store
+
+    spec = load_suite(suite) if suite else None
+    if check and not suite:
+        raise UserError("--check compares a suite's committed tables: give --suite NAME")
+    name = suite or "store"
+    out = Path(out_dir) if out_dir else suites_dir()
+    missing, not_applicable, codepaths = [], [], {}
+    if from_file:
+        pool = {r["run_id"]: r for r in read_records(from_file)}
+        source = str(from_file)
+    else:
+        db = Store(store)
+        try:
+            pool = store_pool(db)
+        finally:
+            db.close()
+        source = str(db.path)
+    raw_path = out / f"{name}.results.jsonl"
+    if spec and write and not from_file and raw_path.exists():
+        # A suite built in pieces (sweep --shard, over several sessions): the committed raw
+        # results hold the pieces already done; the store's runs are newer and win.
+        pool = {**{r["run_id"]: r for r in read_records(raw_path)}, **pool}
+    if spec:
+        records, missing, not_applicable = suite_records(get_registry(), spec, pool, source,
+                                                         allow_missing)
+        cells = {(r["task"], r["method"], r["seed"]) for r in records}
+        for path in codepath_stores:
+            db = Store(path)
+            try:  # matched by task, method and seed: the same runs, whatever ids they had
+                recs = [r for r in store_pool(db).values()
+                        if (r["task"], r["method"], r["seed"]) in cells]
+            finally:
+                db.close()
+            if recs:
+                codepaths[", ".join(sorted({codepath(r) for r in recs}))] = recs
+        codepaths_file = out / f"{name}.codepaths.jsonl"
+        if not codepath_stores and not (check and not from_file) and codepaths_file.exists():
+            for rec in read_records(codepaths_file):
+                if (rec["task"], rec["method"], rec["seed"]) in cells:
+                    codepaths.setdefault(codepath(rec), []).append(rec)
+    else:
+        records = list(pool.values())
+    if tasks:
+        records = [r for r in records if r["task"] in tasks]
+    if methods:
+        records = [r for r in records if r["method"] in methods]
+    if not records:
+        raise UserError(f"no runs to rank in {source}"
+                        + (" for the given --task/--method" if tasks or methods else
+                           "; run some first (grokbench run / grokbench sweep)"))
+    description = ((spec.get("description", "") + "\n\n" + spec.get("budget_note", "")).strip()
+                   if spec else "")
+    commands = suite_commands(name) if spec else {
+        "Regenerate": "grokbench leaderboard " + (f"--from {from_file}" if from_file else f"--store {source}")}
+    lb = build(records, name, description, reference or (spec or {}).get("reference", REFERENCE),
+               commands=commands, missing=missing, not_applicable=not_applicable,
+               seeds=spec["seeds"] if spec else None, codepaths=codepaths or None)
+    if spec:
+        lb["figure"] = f"{name}.profile.png"
+
+    if check:
+        problems = check_committed(lb, out, name, from_file)
+        if problems:
+            click.echo(f"leaderboard {name}: the tables built from {source} disagree with the "
+                       f"committed ones in {out} ({len(problems)} differences):", err=True)
+            for line in problems:
+                click.echo(f"  - {line}", err=True)
+            click.echo(f"Tolerance: {TOLERANCE_TEXT}.\nIf the change is intended, regenerate: "
+                       f"{suite_commands(name)['Regenerate (runs, then tables)']}", err=True)
+            sys.exit(1)
+        click.echo(f"leaderboard {name}: OK, {len(lb['tasks'])} task tables and the cross-task "
+                   f"table built from {source} agree with {out / (name + '.json')} "
+                   f"({lb['runs']} runs; tolerance: {TOLERANCE_TEXT})")
+        return
+    if write:
+        written = write_leaderboard(lb, records, out, name, write_raw=True,
+                                    codepaths=[r for recs in codepaths.values() for r in recs])
+        click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+    text = {"markdown": to_markdown, "csv": to_csv, "json": to_json}[fmt](lb)
+    click.echo(text, nl=False)

@@ -1,0 +1,55 @@
+"""``grokbench run``: train one run (or show its stored result) and print its scores."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..config import resolve, run_id
+from ..plugins import get_registry
+from ..scoring import to_jsonable
+from .common import collect_overrides, open_store, override_options, scores_table
+
+
+@click.command()
+@click.option("--task", required=True, help="task name (grokbench list tasks)")
+@click.option("--method", default="baseline", show_default=True,
+              help="method or methods joined by +, e.g. perpgrad+stablemax")
+@override_options
+@click.option("--json", "as_json", is_flag=True, help="print the result as one JSON object")
+@click.option("--curve-file", type=click.Path(dir_okay=False), default=None,
+              help="with --json: write the metrics curve to this file instead of inline")
+@click.option("--store", type=click.Path(dir_okay=False), default=None,
+              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
+@click.option("--no-store", is_flag=True, help="do not save the run")
+@click.option("--force", is_flag=True, help="train again even if this exact run is stored")
+@click.option("--show-config", is_flag=True, help="print the resolved settings and exit")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
+def run(task, method, preset, as_json, curve_file, store, no_store, force, show_config, quiet, **kwargs):
+    """Train one run and print its scores."""
+    from ..engine import run as run_engine
+    config = resolve(get_registry(), task, method, collect_overrides(kwargs), preset)
+    if show_config:
+        click.echo(json.dumps(config, indent=2, sort_keys=True))
+        return
+    db = None if no_store else open_store(store)
+    if db is not None and not force and db.has(run_id(config)):
+        result = db.get(run_id(config))
+        click.echo(f"(stored result of an identical run in {db.path}; --force trains again)", err=True)
+    else:
+        if db is not None:
+            db.check_writable()  # now: a store found read-only at save time loses the run
+        result = run_engine(config, progress=not quiet)
+        if db is not None:
+            db.save(result)
+    if as_json:
+        out = to_jsonable(dict(result))
+        if curve_file:
+            with open(curve_file, "w") as fh:
+                json.dump(out.pop("curve"), fh)
+            out["curve_file"] = curve_file
+        click.echo(json.dumps(out))
+    else:
+        click.echo(scores_table(result))
+        if db is not None:
+            click.echo(f"saved to {db.path} as {result['run_id']} (grokbench show {result['run_id']})")

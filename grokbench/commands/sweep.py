@@ -1,0 +1,97 @@
+"""``grokbench sweep``: run a grid of tasks × methods × seeds × settings through an executor
+(the work is :mod:`grokbench.sweep`; the grid is read by :mod:`grokbench.grid`)."""
+from __future__ import annotations
+
+import sys
+
+import click
+from tabulate import tabulate
+
+from ..errors import UserError
+from ..grid import build_spec, expand, parse_shard
+from ..sweep import (DEFAULT_EXECUTOR, committed_records, committed_timings, db_timings, plan,
+                     projection, run_sweep, shard_of)
+
+
+@click.command()
+@click.option("--suite", default=None, help="a named suite (TOML in leaderboards/), e.g. quick")
+@click.option("--file", "grid_file", type=click.Path(dir_okay=False), default=None,
+              help="a grid TOML file (tasks, methods, seeds, settings, grid)")
+@click.option("--task", "tasks", multiple=True, help="task(s); repeat or comma-separate")
+@click.option("--method", "methods", multiple=True,
+              help="method(s); repeat or comma-separate (default: baseline)")
+@click.option("--seeds", default=None, help="e.g. 0,1,2 or 0-9 (default: 0,1,2)")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2",
+              help="a setting to sweep, crossed with everything else, e.g. --grid lr=0.01,0.001")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="a setting for every run, e.g. --set p=97 --set steps=5000")
+@click.option("--preset", default=None, help="a task preset for every run")
+@click.option("--executor", default=DEFAULT_EXECUTOR, show_default=True,
+              help="how runs are executed (grokbench list executors)")
+@click.option("--workers", type=int, default=None,
+              help="parallel runs (default: the executor's; processes: one per core)")
+@click.option("--store", type=click.Path(dir_okay=False), default=None,
+              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
+@click.option("--shard", default=None, metavar="I/N",
+              help="run only the I-th of N contiguous pieces of the grid (build a big suite in pieces)")
+@click.option("--skip-committed", is_flag=True,
+              help="with --suite: skip runs whose results are committed in leaderboards/NAME.results.jsonl")
+@click.option("--dry-run", is_flag=True,
+              help="count the runs (new / already stored), project their CPU-hours, and exit")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
+def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, executor,
+          workers, store, shard, skip_committed, dry_run, quiet):
+    """Run a grid of tasks × methods × seeds × settings; runs already stored are skipped.
+
+    Interrupted or killed, the same command resumes: finished runs are kept, the rest are run."""
+    from ..plugins import get_registry
+    from ..store import Store
+
+    registry = get_registry()
+    piece = parse_shard(shard)
+    if skip_committed and not suite:
+        raise UserError("--skip-committed reads a suite's committed results: give --suite NAME")
+    spec = build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, preset)
+    registry.get("executors", executor)  # an unknown name fails before any work
+    not_applicable: list[tuple[str, str, str]] = []
+    configs = expand(registry, spec, not_applicable)
+    for task, method, reason in not_applicable:
+        click.echo(f"not applicable, skipped: {task} / {method} ({reason})", err=True)
+    if piece:
+        configs = shard_of(configs, *piece)
+    committed = committed_records(spec["name"]) if skip_committed else []
+    also_done = {r["run_id"] for r in committed}
+    if dry_run:
+        db = Store(store)
+        try:
+            todo = plan(configs, db, also_done)
+            history = db_timings(db) + committed_timings(committed or committed_records(spec["name"]))
+        finally:
+            db.close()
+        click.echo(f"{todo.total} runs in the grid ({len(spec['tasks'])} tasks × "
+                   f"{len(spec['methods'])} methods × {len(spec['seeds'])} seeds"
+                   + "".join(f" × {len(v)} {k}" for k, v in sorted(spec["grid"].items()))
+                   + (f", shard {piece[0]}/{piece[1]}" if piece else "")
+                   + f"): {len(todo.stored)} already stored in {db.path}"
+                   + (" or committed" if skip_committed else "") + f", {len(todo.new)} new")
+        if todo.new:
+            rows, total = projection(todo.new, history, registry)
+            click.echo(tabulate(rows, headers=["task", "new runs", "s / step", "s / evaluation",
+                                               "from", "CPU-hours (at most)"]))
+            click.echo(f"projected: {total:.2f} CPU-hours at most (runs that reach their target "
+                       "stop early); wall time ≈ that / workers")
+        return
+    report = run_sweep(configs, executor, workers, store, registry=registry, progress=not quiet,
+                       also_done=also_done)
+    rows = [(r["task"], r["method"], r["runs"], r["stored"], r["solved"], r["failed"],
+             "n/a" if r["median_steps_to_generalize"] is None else f"{r['median_steps_to_generalize']:g}")
+            for r in report.summary]
+    click.echo(tabulate(rows, headers=["task", "method", "runs", "stored", "solved", "failed",
+                                       "median steps-to-generalize"]))
+    click.echo(f"trained {len(report.finished)} runs in {report.wall_time:.1f} s "
+               f"({report.already_stored} already stored, {len(report.failed)} failed); "
+               f"results in {report.store_path}")
+    if report.failed:
+        click.echo("failed runs are not stored: fix the cause and run the same command to retry",
+                   err=True)
+        sys.exit(1)  # not ctx.exit: cli.main runs click with standalone_mode=False, which drops it

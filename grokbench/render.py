@@ -1,0 +1,229 @@
+"""Leaderboard tables (:mod:`grokbench.leaderboard`) as text: Markdown, CSV and JSON, and the
+files a suite commits (leaderboards/NAME.*)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+
+from tabulate import tabulate
+
+from .data import atomic_write_bytes
+from .leaderboard import fmt_setting, records_jsonl
+from .scoring import from_jsonable, to_jsonable
+
+
+def fmt_steps(value, resolution=None):
+    if value is None:
+        return "n/a"
+    if math.isinf(value):
+        return "∞"
+    text = f"{value:g}"
+    return text + (f" (±{resolution:g})" if resolution else "")
+
+
+def fmt_onset(value, resolution=None):
+    return "none" if value is not None and math.isinf(value) else fmt_steps(value, resolution)
+
+
+def fmt_num(value, digits=3):
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def fmt_range(pair):
+    lo, hi = pair
+    return "n/a" if lo is None else f"{fmt_steps(lo)}–{fmt_steps(hi)}"
+
+
+def fmt_solved(row):
+    text = f"{row['solved']}/{row['runs']}"
+    expected = row.get("expected_runs")
+    if expected and row["runs"] < expected:
+        text += f" ({row['runs']}/{expected} seeds run)"
+    return text
+
+
+def fmt_sensitivity(row):
+    seen = row.get("codepaths") or {}
+    if not seen:
+        return "n/a"
+    if not row.get("sensitive"):
+        return f"stable ({len(seen)} code paths)"
+    solved = sorted({v["solved"] for v in seen.values()})
+    medians = sorted({v["steps_to_generalize"] for v in seen.values()})
+    runs = max(v["runs"] for v in seen.values())
+    return (f"**fragile**: solved {'–'.join(map(str, [solved[0], solved[-1]]) if len(solved) > 1 else [solved[0]])}"
+            f"/{runs}, median {fmt_steps(medians[0])}" + (f"–{fmt_steps(medians[-1])}" if len(medians) > 1 else ""))
+
+
+TASK_HEADERS = ["rank", "method", "solved", "median steps-to-generalize", "median CI",
+                "median delay", "median collapse onset", "final test acc", "median wall s"]
+OVERALL_HEADERS = ["rank", "method", "profile score B", "tasks solved", "speedup vs {ref}",
+                   "only it solved / only {ref} solved"]
+
+
+def task_rows(table, not_applicable=()):
+    out = []
+    sensitivity = any("codepaths" in r for r in table["rows"])
+    for r in table["rows"]:
+        onset = ("n/a" if r.get("max_sc") is None else
+                 fmt_onset(r["collapse_onset"], r["collapse_onset_resolution"]))
+        out.append([r["rank"], r["method"], fmt_solved(r),
+                    fmt_steps(r["steps_to_generalize"], r["steps_to_generalize_resolution"]),
+                    fmt_range(r["ci"]), fmt_steps(r["grokking_delay"]), onset,
+                    fmt_num(r["final_test_acc"]), fmt_num(r["wall_time"], 1)]
+                   + ([fmt_sensitivity(r)] if sensitivity else []))
+    for task, method, reason in not_applicable:
+        if task == table["task"]:
+            out.append(["–", method, "n/a", f"not applicable: {reason}"] + [""] * (4 + sensitivity)
+                       + [""])
+    return out
+
+
+def overall_rows(overall):
+    out = []
+    for r in overall["rows"]:
+        speed = "n/a" if r["speedup"] is None else (f"{r['speedup']:.2f}× ({r['speedup_tasks']} task"
+                                                    + ("s)" if r["speedup_tasks"] != 1 else ")"))
+        out.append([r["rank"], r["method"], f"{r['score']:.3f}", f"{r['tasks_solved']}/{r['tasks']}",
+                    speed, f"{r['solved_where_reference_missed']} / {r['missed_where_reference_solved']}"])
+    return out
+
+
+def _settings_line(settings):
+    return ", ".join(f"{k}={fmt_setting(v)}" for k, v in sorted(settings.items()))
+
+
+def to_markdown(lb) -> str:
+    overall, ref = lb["overall"], lb["overall"]["reference"] or "reference"
+    cmds = lb.get("commands") or []
+    out = [f"# grokbench leaderboard: {lb['name']}", ""]
+    if lb.get("description"):
+        out += [lb["description"].strip(), ""]
+    out += [f"- {lb['runs']} runs; run with {'; '.join(lb['run_versions']) or 'unknown versions'}"
+            + (f" on {'; '.join(lb['machines'])}" if lb.get("machines") else "")
+            + f"; tables built by {lb['built_by']}."]
+    for what, cmd in cmds:
+        out.append(f"- {what}: `{cmd}`")
+    if lb.get("missing"):
+        out.append(f"- **{len(lb['missing'])} runs of the suite are missing** (failed or not run; "
+                   "left out, not counted as misses): "
+                   + ", ".join(f"{t}/{m}/seed {s}" for t, m, s in lb["missing"]))
+    if lb.get("not_applicable"):
+        out.append("- Not applicable (not run): " + "; ".join(
+            f"{t}/{m} ({why})" for t, m, why in lb["not_applicable"]))
+    out += ["- Scoring (after MLCommons AlgoPerf): per method, the median over seeds "
+            "with a miss (test target not reached within the budget) counted as ∞; median CI = "
+            "a distribution-free confidence interval for that median from the order statistics "
+            "of the seeds (with 3 seeds: the range over seeds, 75 % coverage; a miss makes its "
+            "upper end ∞); (±N) = the evaluation resolution of a step count. Scores are read up "
+            "to each run's decision point (fit, target reached and held for 3 evaluations), so "
+            "runs stopped there score as if trained to the end.",
+            f"- CI tolerance (`--check`): {lb['tolerance']}.", "",
+            "## Across tasks", "",
+            f"Performance profile ρ(τ) = fraction of tasks where a method's median steps-to-"
+            f"generalize is ≤ τ × the best method's; score B = 1/(r_max − 1) ∫₁^r_max ρ(τ) dτ "
+            f"with r_max = {overall['r_max']:g} (1 = best on every task, 0 = never within "
+            f"{overall['r_max']:g}× of the best). Speedup: geometric mean over tasks of "
+            f"{ref}'s median / the method's, over the tasks both solved; the last column counts "
+            f"the tasks only one of the two solved.", ""]
+    headers = [h.format(ref=ref) for h in OVERALL_HEADERS]
+    out += [tabulate(overall_rows(overall), headers=headers, tablefmt="github",
+                     disable_numparse=True), ""]
+    if lb.get("figure"):
+        out += [f"![performance profiles ρ(τ)]({lb['figure']})", ""]
+    if lb.get("sensitivity"):
+        out += ["## Numerical sensitivity", "",
+                "The same runs (same configs and seeds) repeated under other CPU code paths "
+                f"(ATen kernels: {', '.join(lb['codepaths'])}, forced with "
+                "`ATEN_CPU_CAPABILITY`) round floating point differently. A task cell is "
+                "*fragile* when its solved count or median steps-to-generalize changes between "
+                "code paths: grokking near its threshold is that sensitive to rounding.", "",
+                tabulate([[o["method"], f"{o['sensitive']}/{o['cells']}",
+                           ", ".join(o["tasks"]) or "–"] for o in lb["sensitivity"]],
+                         headers=["method", "fragile task cells", "where"], tablefmt="github",
+                         disable_numparse=True), ""]
+    for table in lb["tasks"]:
+        meta = table["meta"]
+        budget = (f"Budget {meta['steps']} steps, evaluated every {meta['eval_every']} "
+                  f"(every step up to 10, then log-spaced)" if meta["steps"] and meta["eval_every"]
+                  else "Budget and evaluation schedule differ between rows (see the settings)")
+        out += [f"## {table['task']}", "",
+                f"{budget}; seeds {', '.join(map(str, meta['seeds']))}; "
+                f"generalized = {meta['target']}; fit = {meta['fit_target']}; collapse onset = "
+                f"first evaluation with SC fraction ≥ {meta['sc_threshold']} ('none': never).", "",
+                tabulate(task_rows(table, lb.get("not_applicable") or ()),
+                         headers=TASK_HEADERS + (["numerical sensitivity"] if any(
+                             "codepaths" in r for r in table["rows"]) else []),
+                         tablefmt="github", disable_numparse=True), "",
+                "<details><summary>settings</summary>", "",
+                f"Shared by every run: {_settings_line(meta['settings'])}", ""]
+        for row in table["rows"]:  # in table order (the JSON's dicts have sorted keys)
+            settings = meta["row_settings"].get(row["method"])
+            if settings:
+                out.append(f"- {row['method']}: {_settings_line(settings)}")
+        out += ["", "</details>", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def to_csv(lb) -> str:
+    """Per-task rows, one line per task × method (∞ written as inf)."""
+    buf = io.StringIO()
+    fields = ["task", "rank", "method", "runs", "solved", "steps_to_generalize",
+              "steps_to_generalize_resolution", "ci_low", "ci_high", "ci_coverage", "grokking_delay",
+              "collapse_onset", "sc_threshold", "max_sc", "final_test_acc", "wall_time",
+              "steps", "seeds"]
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for table in lb["tasks"]:
+        for r in table["rows"]:
+            writer.writerow({**{k: r.get(k) for k in fields if k in r}, "task": table["task"],
+                             "ci_low": r["ci"][0], "ci_high": r["ci"][1],
+                             "sc_threshold": table["meta"]["sc_threshold"],
+                             "steps": table["meta"]["steps"],
+                             "seeds": " ".join(map(str, r["seeds"]))})
+    return buf.getvalue()
+
+
+def overall_csv(lb) -> str:
+    buf = io.StringIO()
+    fields = ["rank", "method", "score", "tasks_solved", "tasks", "speedup", "speedup_tasks",
+              "solved_where_reference_missed", "missed_where_reference_solved"]
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for r in lb["overall"]["rows"]:
+        writer.writerow(r)
+    return buf.getvalue()
+
+
+def to_json(lb) -> str:
+    return json.dumps(to_jsonable(lb), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def read_json(text) -> dict:
+    return from_jsonable(json.loads(text))
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+def write_leaderboard(lb, records, out, name, write_raw=True, codepaths=()):
+    """Write the tables as NAME.md/.json/.csv/.overall.csv, the profile figure NAME.profile.png
+    and (``write_raw``) the raw results they were built from; return the paths."""
+    from .plot import profile_figure  # matplotlib, only when writing
+    out.mkdir(parents=True, exist_ok=True)
+    files = {f"{name}.md": to_markdown(lb), f"{name}.json": to_json(lb),
+             f"{name}.csv": to_csv(lb), f"{name}.overall.csv": overall_csv(lb)}
+    if write_raw:
+        files[f"{name}.results.jsonl"] = records_jsonl(records)
+        if codepaths:
+            files[f"{name}.codepaths.jsonl"] = records_jsonl(codepaths)
+    written = []
+    for fname, text in files.items():
+        data = text.encode("utf-8")
+        atomic_write_bytes(out / fname, lambda fh, data=data: fh.write(data))
+        os.chmod(out / fname, 0o644)  # the temporary file was private; these are for everyone
+        written.append(out / fname)
+    written.append(profile_figure(lb, out / f"{name}.profile.png"))
+    return written
