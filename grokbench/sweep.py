@@ -193,7 +193,9 @@ def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = N
 
 def summarize(rows, configs, failed_ids) -> list[dict]:
     """Per task × method (grid order): runs in the grid, stored, solved (reached the task's
-    target within the budget), failed in this call, median steps-to-generalize of the solved."""
+    target within the budget), failed in this call, and ``median_steps_of_solved``: the median
+    steps-to-generalize of the solved runs only (None when none solved). That is not the
+    leaderboard's "median steps-to-generalize", which counts a miss as ∞ over all seeds."""
     from .config import run_id
     groups: dict[tuple[str, str], dict] = {}
     for cfg in configs:
@@ -214,7 +216,7 @@ def summarize(rows, configs, failed_ids) -> list[dict]:
     out = []
     for g in groups.values():
         steps = sorted(g.pop("steps"))
-        g["median_steps_to_generalize"] = median(steps) if steps else None
+        g["median_steps_of_solved"] = median(steps) if steps else None
         out.append(g)
     return out
 

@@ -139,7 +139,11 @@ def test_summary_counts_solved_runs_and_their_median():
             for v in (100, float("inf"), 300)]
     (row,) = summarize(rows, configs, failed_ids={run_id(configs[3])})
     assert row == {"task": "t", "method": "m", "runs": 4, "stored": 3, "solved": 2, "failed": 1,
-                   "median_steps_to_generalize": 200.0}
+                   "median_steps_of_solved": 200.0}
+    # the leaderboard's "median steps-to-generalize" of the same runs counts the miss as ∞
+    from grokbench.leaderboard import method_row
+    recs = [{"config": {"seed": i}, "scores": r["scores"]} for i, r in enumerate(rows)]
+    assert method_row("m", recs)["steps_to_generalize"] == 300
 
 
 # -- running ------------------------------------------------------------------------------------
