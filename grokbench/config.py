@@ -1,9 +1,10 @@
 """Resolving a run's settings: one flat dict, built in layers, hashed to give the run its id.
 
 Layers, later wins: engine defaults < options of the chosen model/loss/optimizers < task
-options and defaults < the task's defaults for the chosen model < preset < methods < each
-method's recipe for this task < the task's defaults for those methods < command line. Every
-key a user overrides must exist in some layer, so typos fail loudly.
+options < then :func:`settings_layers`: the task's defaults < the task's defaults for the
+chosen model < preset < methods < each method's recipe for this task < the task's defaults for
+those methods < command line. Every key a user overrides must exist in some layer, so typos
+fail loudly.
 """
 from __future__ import annotations
 
@@ -138,24 +139,23 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
                         f"{', '.join(sorted(task_cls.presets)) or 'none'}")
     preset_settings = task_cls.presets.get(preset, {}) if preset else {}
 
-    # First pass: which components are chosen decides which option defaults join the bottom layer.
-    def chosen(key):
-        for layer in (overrides, methods, preset_settings):
-            if key in layer:
-                return layer[key]
-        model = task_cls.defaults.get("model", ENGINE_DEFAULTS["model"])
-        for layer in (task_cls.model_defaults.get(model, {}), task_cls.defaults):
-            if key in layer:
-                return layer[key]
-        return ENGINE_DEFAULTS[key]
+    def layers(model):
+        return settings_layers(registry, task_cls, task, method, methods, preset_settings,
+                               overrides, model)
 
-    model = chosen("model")
-    components = [("models", model), ("losses", chosen("loss")), ("optimizers", chosen("optimizer"))]
-    components += [("optimizers", w) for w in chosen("wrappers")]
+    # The chosen components decide which option defaults join the bottom layer, so they are
+    # looked up in the layers first. The model comes first: which model_defaults apply depends
+    # on it (it is looked up with the task's default model's).
+    model = lookup(layers(task_cls.defaults.get("model", ENGINE_DEFAULTS["model"])), "model")
+    above = layers(model)
+    wrappers = lookup(above, "wrappers")
+    components = [("models", model), ("losses", lookup(above, "loss")),
+                  ("optimizers", lookup(above, "optimizer"))]
+    components += [("optimizers", w) for w in wrappers]
     config = dict(ENGINE_DEFAULTS)
     for kind, name in components:
         entry = registry.get(kind, name)
-        if kind == "optimizers" and (name in chosen("wrappers")) != entry.wrapper:
+        if kind == "optimizers" and (name in wrappers) != entry.wrapper:
             raise UserError(f"{name!r} is {'a wrapper' if entry.wrapper else 'a base optimizer'}: "
                             f"use --set {'wrappers=' + name if entry.wrapper else 'optimizer=' + name}")
         config.update(entry.options)
@@ -165,15 +165,9 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     config.update(task_cls.options)
     declared = dict(config)  # each setting as its engine, component or task declares it
     config["target_metric"], config["target"] = task_cls.target_metric, task_cls.target
-    config.update(task_cls.defaults)
-    config.update(task_cls.model_defaults.get(model, {}))
-    config.update(preset_settings)
-    config.update(methods)
-    names = [n.strip() for n in method.split("+") if n.strip()]
-    for name in names:  # each method's published recipe for this task
-        config.update(registry.get("methods", name).per_task.get(task, {}))
-    for name in names:  # the task's own settings for a method it is run with
-        config.update(task_cls.method_defaults.get(name, {}))
+    *below_command_line, command_line = above
+    for layer in below_command_line:
+        config.update(layer)
     unknown = [k for k in overrides if k not in config and k not in NOT_IDENTITY]
     if unknown:
         key = unknown[0]
@@ -181,7 +175,7 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
         raise UserError(f"unknown setting {key!r} for task {task!r}"
                         + (f"; did you mean {hint[0]!r}?" if hint else "")
                         + " (`grokbench run --task TASK --show-config` lists them)")
-    for key, value in overrides.items():
+    for key, value in command_line.items():
         config[key] = coerce_setting(key, value, declared.get(key), config.get(key))
     config["task"], config["method"], config["preset"] = task, method, preset
     config["model"] = model
@@ -190,6 +184,34 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     check_ranges(config)
     config["plugin_versions"] = plugin_versions(registry, config)
     return canonical(config)
+
+
+def settings_layers(registry, task_cls, task: str, method: str, methods: dict,
+                    preset_settings: dict, overrides: dict, model: str) -> list[dict]:
+    """The settings layers above what the engine, the chosen components and the task declare,
+    lowest first (a later layer wins), the command line last. This list is the one place their
+    order is written: :func:`resolve` chooses the components from it and builds the config
+    from it."""
+    names = [n.strip() for n in method.split("+") if n.strip()]
+    return [
+        task_cls.defaults,                                # the task's defaults
+        task_cls.model_defaults.get(model, {}),           # ... for the chosen model
+        preset_settings,                                  # --preset
+        methods,                                          # the methods' settings, merged
+        # each method's published recipe for this task
+        *(registry.get("methods", name).per_task.get(task, {}) for name in names),
+        # the task's own settings for a method it is run with
+        *(task_cls.method_defaults.get(name, {}) for name in names),
+        overrides,                                        # the command line
+    ]
+
+
+def lookup(layers: list[dict], key: str):
+    """A setting's value from the highest layer that sets it, else the engine's default."""
+    for layer in reversed(layers):
+        if key in layer:
+            return layer[key]
+    return ENGINE_DEFAULTS[key]
 
 
 # Settings whose default is None but whose values have one type, so 32 and 32.0 are one value.

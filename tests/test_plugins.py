@@ -90,6 +90,23 @@ def test_the_plugin_guide_examples_work(tmp_path):
         executor.shutdown()
 
 
+class RecipeWithALoss:
+    @hookimpl
+    def register_methods(self, register):
+        register("sm-on-modadd", {}, "StableMax, but only in its modadd recipe",
+                 per_task={"modadd": {"loss": "stablemax"}})
+
+
+def test_components_are_chosen_from_the_same_layers_the_config_is_built_from():
+    """A loss chosen in a method's per-task recipe brings that loss's option defaults, as a loss
+    chosen anywhere else does (config.settings_layers is the one list of layers)."""
+    reg = Registry().load_entry_points()
+    reg.add_plugin(RecipeWithALoss(), "recipe")
+    config = resolve(reg, "modadd", "sm-on-modadd")
+    assert config["loss"] == "stablemax" and config["loss_dtype"] == "float64"
+    assert resolve(reg, "parity", "sm-on-modadd")["loss"] == "ce"
+
+
 class Dupe:
     @hookimpl
     def register_methods(self, register):
