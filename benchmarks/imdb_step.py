@@ -21,7 +21,7 @@ import torch
 
 import grokbench.engine as engine
 from grokbench.config import parse_assignments, resolve
-from grokbench.plugins import get_registry
+from grokbench.registry import get_registry
 
 
 def faults():

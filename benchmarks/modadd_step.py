@@ -24,7 +24,7 @@ from torch import nn
 
 from grokbench.config import resolve
 from grokbench.engine import derive_seed, eval_schedule, run
-from grokbench.plugins import get_registry
+from grokbench.registry import get_registry
 
 EVAL_EVERY, PER_DECADE = 50, 1
 

@@ -16,7 +16,7 @@ import torch
 from .api import EvalContext, derive_seed
 from .config import run_id
 from .errors import UserError
-from .plugins import get_registry
+from .registry import get_registry
 from .scoring import decision_index, score
 
 

@@ -101,7 +101,7 @@ class SweepReport:
 
 
 def build_executor(name: str, workers: int | None, registry=None):
-    from .plugins import get_registry
+    from .registry import get_registry
     registry = registry or get_registry()
     return registry.get("executors", name).obj(workers)
 
@@ -117,7 +117,7 @@ def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = N
     from tqdm import tqdm
 
     from .config import run_id
-    from .plugins import get_registry
+    from .registry import get_registry
     from .store import Store
 
     registry = registry or get_registry()
@@ -134,10 +134,10 @@ def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = N
         store.check_writable()  # before any run trains, not at each run's save
         pool = build_executor(executor, workers, registry)
         # Executors whose workers may not reach this file (a cluster) hand results back instead.
-        worker_store = str(store.path) if getattr(pool, "store_in_worker", True) else None
+        worker_store = str(store.path) if pool.store_in_worker else None
         # Keep every worker busy but do not pickle the whole grid up front (and an in-process
         # executor, which runs at submit time, still moves the bar after each run).
-        window = 2 * max(1, int(getattr(pool, "workers", None) or workers or 1))
+        window = 2 * max(1, int(pool.workers or workers or 1))
         bar = tqdm(total=len(todo.new), desc="sweep", unit="run", file=sys.stderr,
                    dynamic_ncols=True, disable=not progress, mininterval=0.5)
         pending: dict = {}  # future -> config

@@ -13,7 +13,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture
 def registry():
-    from grokbench.plugins import get_registry
+    from grokbench.registry import get_registry
     return get_registry()
 
 

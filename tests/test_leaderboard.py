@@ -208,7 +208,7 @@ def tiny_suite(tmp_path, store_path, monkeypatch):
     import os
     from grokbench.engine import run
     from grokbench.grid import expand, validate_spec
-    from grokbench.plugins import get_registry
+    from grokbench.registry import get_registry
     from grokbench.store import Store
     suites = tmp_path / "suites"
     suites.mkdir()

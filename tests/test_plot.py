@@ -15,7 +15,7 @@ def runs():
     """Real 40-step runs on modadd p = 11: baseline and wd, seeds 0 and 1."""
     from grokbench.config import resolve
     from grokbench.engine import run
-    from grokbench.plugins import get_registry
+    from grokbench.registry import get_registry
     reg = get_registry()
     return [run(resolve(reg, "modadd", m, {"p": 11, "steps": 40, "eval_every": 10, "seed": s,
                                            "threads": 1}), progress=False)

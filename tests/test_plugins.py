@@ -16,7 +16,7 @@ import torch
 from grokbench import CORE_METRICS, hookimpl, hookspecs
 from grokbench.config import resolve, run_id
 from grokbench.errors import UserError
-from grokbench.plugins import KINDS, Registry
+from grokbench.registry import KINDS, Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("register_"))

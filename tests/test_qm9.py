@@ -173,7 +173,7 @@ def test_interrupted_cache_write_leaves_no_cache(tmp_path):
     script = textwrap.dedent("""
         import os, signal, torch
         from grokbench.config import resolve
-        from grokbench.plugins import get_registry
+        from grokbench.registry import get_registry
 
         def save_half_then_die(obj, fh):
             fh.write(b"PK half a torch file")

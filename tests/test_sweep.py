@@ -19,7 +19,7 @@ from grokbench.cli import cli
 from grokbench.config import run_id
 from grokbench.errors import UserError
 from grokbench.grid import expand
-from grokbench.plugins import Registry
+from grokbench.registry import Registry
 from grokbench.store import Store
 from grokbench.grid import build_spec, parse_grid, parse_seeds
 from grokbench.sweep import run_sweep, summarize

@@ -30,7 +30,7 @@ def data():
 def fetch(task, dest, url, sha256, quiet):
     """Download TASK's data file, check its sha256 and save it where TASK finds it."""
     from ..data import default_download_dir, download, sha256_of
-    from ..plugins import get_registry
+    from ..registry import get_registry
     task_cls = get_registry().get("tasks", task).obj
     spec = task_cls.download
     if not spec:

@@ -39,7 +39,7 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
                 allow_missing, codepath_stores):
     """Leaderboards: a table per task and one across tasks, from the store or a raw file."""
     from ..grid import load_suite, suites_dir
-    from ..plugins import get_registry
+    from ..registry import get_registry
     from ..store import Store
 
     spec = load_suite(suite) if suite else None

@@ -33,7 +33,7 @@ def plot(run_id, task, methods, suite, from_file, store, out):
     from .. import leaderboard as lbm
     from ..grid import load_suite
     from ..plot import compare_figure, profile_figure, run_figure
-    from ..plugins import get_registry
+    from ..registry import get_registry
     from ..store import Store
 
     if sum(bool(x) for x in (run_id, task, suite and not task)) != 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from tabulate import tabulate
 
-from ..plugins import KINDS, get_registry
+from ..registry import KINDS, get_registry
 
 
 @click.command()

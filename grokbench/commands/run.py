@@ -6,7 +6,7 @@ import json
 import click
 
 from ..config import resolve, run_id
-from ..plugins import get_registry
+from ..registry import get_registry
 from ..scoring import to_jsonable
 from .common import collect_overrides, open_store, override_options, scores_table
 

@@ -44,7 +44,7 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, ex
     """Run a grid of tasks × methods × seeds × settings; runs already stored are skipped.
 
     Interrupted or killed, the same command resumes: finished runs are kept, the rest are run."""
-    from ..plugins import get_registry
+    from ..registry import get_registry
     from ..store import Store
 
     registry = get_registry()

@@ -15,6 +15,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .api import Task
 from .errors import UserError
 
 KINDS = ("tasks", "models", "losses", "optimizers", "methods", "metrics", "executors", "loggers")
@@ -128,8 +129,11 @@ class Registry:
 def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
     if kind == "tasks":
         (task_cls,) = args
+        if not (isinstance(task_cls, type) and issubclass(task_cls, Task)):
+            raise UserError(f"plugin {plugin!r} registered {task_cls!r} as a task: a task is a "
+                            "subclass of grokbench.Task")
         for attr in ("name", "description"):
-            if not getattr(task_cls, attr, None):
+            if not getattr(task_cls, attr):
                 raise UserError(f"plugin {plugin!r} registered a task without a {attr}")
         return Entry(kind, task_cls.name, task_cls, task_cls.description, plugin,
                      options=dict(task_cls.options))
