@@ -4,7 +4,7 @@ FLOP/s each achieves against a large float32 matmul timed in the same run.
 
     OMP_NUM_THREADS=1 python benchmarks/modadd_step.py [--steps 300] [--repeats 5] [--threads 1]
 
-Both train the ref-SM MLP (226-200-200-113 ReLU, no biases) full batch on the 5108 training pairs
+Both train the StableMax code's MLP (226-200-200-113 ReLU, no biases) full batch on the 5108 training pairs
 of p = 113, reshuffled by a fresh ``randperm`` each step, with AdamW at the method's settings,
 and evaluate at the same steps (the engine's schedule with eval_every 50 and one early point per
 decade: 0, 1, 10, 50, 100, ...). The plain loop feeds the dense one-hot input to a Linear and

@@ -337,7 +337,8 @@ def test_the_ray_plugin_loads_without_ray_and_says_how_to_get_it(registry, monke
 # -- suites built in pieces, and what they will cost ------------------------------------------------
 
 def test_shards_cover_the_grid_once_in_contiguous_pieces():
-    from grokbench.sweep import parse_shard, shard_of
+    from grokbench.grid import parse_shard
+    from grokbench.sweep import shard_of
     grid = list(range(171))
     pieces = [shard_of(grid, i, 57) for i in range(1, 58)]
     assert [x for p in pieces for x in p] == grid and {len(p) for p in pieces} == {3}
