@@ -118,7 +118,11 @@ class Store:
         return out
 
     def get(self, run_id: str) -> dict:
-        rows = self.db.execute("SELECT * FROM runs WHERE run_id LIKE ?", (run_id + "%",)).fetchall()
+        # The exact id, else ids that start with the text as written: not LIKE, where % and _
+        # in the text would be wildcards (``show 2%`` matched any id with a 2 in it).
+        rows = self.db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchall() or \
+            self.db.execute("SELECT * FROM runs WHERE substr(run_id, 1, ?) = ?",
+                            (len(run_id), run_id)).fetchall()
         if not rows:
             raise UserError(f"no run {run_id!r} in {self.path}; `grokbench show` lists the runs")
         if len(rows) > 1:

@@ -108,3 +108,25 @@ def test_read_only_store_still_shows_its_runs(read_only_store):
     out = subprocess.run([sys.executable, "-m", "grokbench", "show", "--store", str(read_only_store)],
                          capture_output=True, text=True, preexec_fn=_no_permission_override())
     assert out.returncode == 0, out.stderr
+
+
+def test_show_matches_exact_ids_and_literal_prefixes_not_like_wildcards(tmp_path):
+    store = Store(tmp_path / "runs.db")
+    for rid in ("2abc000000000000", "a2bc000000000000", "ab_c000000000000", "abxc000000000000"):
+        store.save({"run_id": rid, "config": {"task": "t", "method": "m", "seed": 0},
+                    "status": "finished", "scores": {}, "curve": [], "versions": {},
+                    "wall_time": 0.0})
+    assert store.get("2abc000000000000")["run_id"] == "2abc000000000000"
+    assert store.get("2a")["run_id"] == "2abc000000000000"
+    assert store.get("ab_")["run_id"] == "ab_c000000000000"  # _ is a character, not a wildcard
+    assert store.get("abx")["run_id"] == "abxc000000000000"
+    for text in ("2%", "%", "_bc", "a_"):  # LIKE would match these
+        with pytest.raises(Exception, match="no run"):
+            store.get(text)
+    with pytest.raises(Exception, match="matches 2 runs"):
+        store.get("ab")
+    store.close()
+    out = subprocess.run([sys.executable, "-m", "grokbench", "show", "2%",
+                          "--store", str(tmp_path / "runs.db")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.startswith("Error: no run '2%'"), out.stderr

@@ -436,3 +436,22 @@ def test_workers_die_with_a_sweep_killed_by_sigkill(tmp_path):
         os.kill(w, signal.SIGKILL)
     assert not alive, f"workers {alive} outlived their killed parent"
 
+
+@pytest.mark.parametrize("name", ["../../x", "../x", "/tmp/x", "sub/x", "..", ".hidden"])
+def test_a_suite_is_a_name_not_a_path(tmp_path, name):
+    """Real files and the real CLI: a suite TOML planted outside the suites folder is neither
+    read by sweep nor used by leaderboard --write, which writes nothing anywhere."""
+    suites = tmp_path / "a" / "b" / "suites"
+    suites.mkdir(parents=True)
+    (tmp_path / "a" / "x.toml").write_text('tasks = ["modadd"]\nmethods = ["baseline"]\n')
+    (tmp_path / "x.toml").write_text('tasks = ["modadd"]\nmethods = ["baseline"]\n')
+    env = {**ONE_THREAD_ENV, "GROKBENCH_SUITES_DIR": str(suites)}
+    before = sorted(p for p in tmp_path.rglob("*"))
+    for args in (["sweep", "--suite", name, "--dry-run", "--store", str(tmp_path / "r.db")],
+                 ["leaderboard", "--suite", name, "--write", "--store", str(tmp_path / "r.db")]):
+        out = subprocess.run([sys.executable, "-m", "grokbench", *args], env=env,
+                             capture_output=True, text=True, timeout=120, cwd=suites)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.count("\n") == 1 and "--suite takes a suite's name" in out.stderr
+        assert "--file PATH" in out.stderr
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing written
