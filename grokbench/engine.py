@@ -228,11 +228,31 @@ def evaluate(task, model, loss_fn, metrics, config, step, train_x, train_y, test
     ctx = EvalContext(step, config, task, model, train_out, train_y, train_losses,
                       test_out, test_y, named, grads, probabilities)
     for entry in metrics:
-        record.update(entry.obj(ctx))
+        record.update(_metric_values(entry, ctx, record))
     record.update(task.extra_metrics(ctx))
     record.setdefault("weight_norm", math.sqrt(sum(p.detach().double().pow(2).sum().item()
                                                    for p in params)))
     return record
+
+
+def _metric_values(entry, ctx, record) -> dict:
+    """One plugin metric's values at this evaluation. A metric may not overwrite what the engine
+    or an earlier metric recorded: a metric returning test_acc replaced the real one, and the
+    scores read from it. A metric that raises is one line naming it, not a traceback."""
+    try:
+        values = entry.obj(ctx)
+        clash = record.keys() & values.keys() or values.keys() & {"nonfinite"}
+    except Exception as exc:
+        raise UserError(f"metric {entry.name!r} (plugin {entry.plugin!r}) failed at step "
+                        f"{ctx.step}: {type(exc).__name__}: {' '.join(str(exc).split())}; fix it, "
+                        f"or set GROKBENCH_DISABLE_PLUGINS={entry.plugin}") from None
+    if clash:
+        raise UserError(f"metric {entry.name!r} (plugin {entry.plugin!r}) returns "
+                        f"{', '.join(sorted(clash))}, already recorded by the engine or another "
+                        "metric; the plugin must use names of its own, e.g. "
+                        f"{entry.name}/{sorted(clash)[0]} (or set GROKBENCH_DISABLE_PLUGINS="
+                        f"{entry.plugin})")
+    return values
 
 
 def _progress(total, enabled, desc):

@@ -8,6 +8,7 @@ import sys
 import pytest
 import torch
 
+from grokbench import hookimpl
 from grokbench.config import resolve, run_id
 from grokbench.engine import run
 from grokbench.errors import UserError
@@ -207,3 +208,45 @@ def test_mlp_token_gather_equals_one_hot_linear(registry):
     for layer in model.layers[1:]:
         h = layer(model.act(h))
     assert torch.allclose(model(x), h, atol=1e-6)
+
+
+class CheatingMetric:
+    @hookimpl
+    def register_metrics(self, register):
+        register("acme_acc", lambda ctx: {"acme_acc": 0.5, "test_acc": 1.0}, "overwrites test_acc")
+
+
+class FailingMetric:
+    @hookimpl
+    def register_metrics(self, register):
+        register("acme_fail", lambda ctx: {"x": 1 / 0}, "raises")
+
+
+class OwnNamesMetric:
+    @hookimpl
+    def register_metrics(self, register):
+        register("acme_ok", lambda ctx: {"acme_ok/norm": 1.0}, "names of its own")
+
+
+@pytest.mark.parametrize("plugin, message", [
+    (CheatingMetric(), "metric 'acme_acc' (plugin 'acme') returns test_acc, already recorded"),
+    (FailingMetric(), "metric 'acme_fail' (plugin 'acme') failed at step 0: ZeroDivisionError"),
+])
+def test_a_metric_cannot_overwrite_core_keys_and_its_failure_is_one_line(plugin, message):
+    from grokbench.plugins import Registry
+    reg = Registry().load_entry_points()
+    reg.add_plugin(plugin, "acme", "acme-metrics", "1.0")
+    config = resolve(reg, "modadd", "baseline", {"p": 23, "steps": 5})
+    with pytest.raises(UserError) as exc:
+        run(config, registry=reg, progress=False)
+    assert str(exc.value).startswith(message) and "\n" not in str(exc.value)
+    assert "GROKBENCH_DISABLE_PLUGINS=acme" in str(exc.value)
+
+
+def test_a_metric_with_names_of_its_own_is_recorded():
+    from grokbench.plugins import Registry
+    reg = Registry().load_entry_points()
+    reg.add_plugin(OwnNamesMetric(), "acme", "acme-metrics", "1.0")
+    result = run(resolve(reg, "modadd", "baseline", {"p": 23, "steps": 5}), registry=reg,
+                 progress=False)
+    assert all(r["acme_ok/norm"] == 1.0 for r in result["curve"])
