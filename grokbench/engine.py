@@ -63,6 +63,30 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def check_device(device: torch.device):
+    """A device this machine has, checked before any data is loaded (a resolved config only
+    says the name is a device: a sweep's workers may run where the devices are)."""
+    if device.type == "cpu":
+        return
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"--device {device}: torch sees {torch.cuda.device_count()} CUDA "
+                            "GPU(s), numbered from 0; use --device cuda:0")
+        return
+    if device.type == "meta":
+        raise UserError("--device meta holds no data, so nothing can be trained on it; use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError("--device mps asked for, but torch has no MPS (Apple GPU) backend here; "
+                        "use --device cpu")
+    try:
+        torch.empty(0, device=device)
+    except Exception as exc:  # another backend this torch build or machine lacks
+        reason = " ".join(str(exc).split()).split(". ")[0]
+        raise UserError(f"--device {device} is not available here ({reason}); use --device cpu") from None
+
+
 def build_optimizer(registry, model, config):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = registry.get("optimizers", config["optimizer"]).obj(params, config)
@@ -97,14 +121,18 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))
     device = torch.device(config["device"])
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
+    check_device(device)
     dtype = getattr(torch, config["dtype"])
     seed = int(config["seed"])
 
     task = registry.get("tasks", config["task"]).obj()
     torch.manual_seed(derive_seed(seed, "data"))
     data = task.load(config)
+    if data.n_train < 1 or len(data.test_y) < 1:  # an empty split crashed in the first evaluation
+        frac = f" (train_frac {config['train_frac']})" if "train_frac" in config else ""
+        raise UserError(f"the {config['task']} data split{frac} leaves {data.n_train} training and "
+                        f"{len(data.test_y)} test examples; both need at least one"
+                        + ("; choose a train_frac further from 0 and 1" if frac else ""))
     train_x, test_x = task.to(data.train_x, device, dtype), task.to(data.test_x, device, dtype)
     float_y = data.info.kind != "classification"
     train_y = data.train_y.to(device, dtype if float_y else None)
