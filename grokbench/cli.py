@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import sys
 
 import click
@@ -20,6 +21,14 @@ def main():
         cli(standalone_mode=False)
     except UserError as exc:
         click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except sqlite3.DatabaseError as exc:  # the results store is the only SQLite file read
+        from .store import CORRUPT_FIX
+        reason = " ".join(str(exc).split())
+        reason = reason if len(reason) <= 120 else reason[:117] + "..."
+        click.echo(f"Error: the results store cannot be read ({reason}); "
+                   + ("is another program holding it?" if "locked" in reason else CORRUPT_FIX),
+                   err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -189,6 +198,8 @@ def plugins():
     rows = []
     for info in reg.plugins.values():
         what = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registered.items())
+        if info.error:  # skipped when loaded (a warning said so): say why here
+            what = f"BROKEN, skipped: {info.error}"
         rows.append((info.name, f"{info.distribution or '?'} {info.version or ''}".strip(), what))
     click.echo(tabulate(rows, headers=["plugin", "distribution", "registered"]))
 
