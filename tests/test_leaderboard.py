@@ -273,7 +273,7 @@ def test_missing_runs_and_bad_files_are_user_errors(tiny_suite, tmp_path, capsys
     code, out, err = cli(capsys, "leaderboard", "--suite", "tiny", "--store",
                          str(tmp_path / "part.db"), "--allow-missing")
     assert code == 0, err
-    assert "**5 runs of the suite are missing**" in out and "modadd/baseline/seed 0" in out
+    assert "**5 runs of the suite are missing**" in out and "modadd/baseline/seeds 0, 1, 2" in out
     (tmp_path / "bad.jsonl").write_text("{not json\n")
     code, _, err = cli(capsys, "leaderboard", "--from", str(tmp_path / "bad.jsonl"))
     assert code == 2 and "bad.jsonl:1 is not JSON" in err and "Traceback" not in err
