@@ -289,3 +289,23 @@ def test_committed_quick_tables_follow_from_their_raw_results():
         pytest.skip("leaderboards/quick.results.jsonl not generated yet")
     proc = grokbench("leaderboard", "--suite", "quick", "--check", "--from", str(raw), check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_sensitivity_missing_seeds_and_not_applicable_are_shown():
+    runs = two_task_records()
+    for r in runs:
+        r["versions"]["aten_cpu_capability"] = "AVX512"
+    other = json.loads(json.dumps(runs).replace('"AVX512"', '"AVX2"'))
+    # under AVX2, A / wd seed 0 generalizes at 900 instead of 100: median 200 → 300
+    next(r for r in other if (r["task"], r["method"], r["seed"]) == ("A", "wd", 0))["scores"][
+        "steps_to_generalize"] = 900
+    board = lb.build(runs[1:], "t", seeds=[0, 1, 2], codepaths={"AVX2": other},
+                     not_applicable=[("B", "z", "loss 'z' applies to classification tasks")])
+    a = rows_by_method(board["tasks"][0])
+    assert a["x"]["sensitive"] is False and a["wd"]["codepaths"]["AVX2"]["steps_to_generalize"] == 300
+    assert a["wd"]["sensitive"] is True  # seed 0 is missing on AVX512: 2 runs, median 250
+    assert a["wd"]["runs"] == 2 and a["wd"]["expected_runs"] == 3
+    md = lb.to_markdown(board)
+    assert "2/2 (2/3 seeds run)" in md and "**fragile**" in md and "stable (2 code paths)" in md
+    assert "| –      | z " in md and "not applicable: loss 'z' applies to classification tasks" in md
+    assert [o["method"] for o in board["sensitivity"]][0] == "wd"
