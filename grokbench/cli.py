@@ -1,6 +1,7 @@
 """The ``grokbench`` command line."""
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import click
@@ -15,6 +16,14 @@ def main():
         cli(standalone_mode=False)
     except UserError as exc:
         click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except sqlite3.DatabaseError as exc:  # the results store is the only SQLite file read
+        from .store import CORRUPT_FIX
+        reason = " ".join(str(exc).split())
+        reason = reason if len(reason) <= 120 else reason[:117] + "..."
+        click.echo(f"Error: the results store cannot be read ({reason}); "
+                   + ("is another program holding it?" if "locked" in reason else CORRUPT_FIX),
+                   err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

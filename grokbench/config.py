@@ -215,7 +215,7 @@ def lookup(layers: list[dict], key: str):
 
 
 # Settings whose default is None but whose values have one type, so 32 and 32.0 are one value.
-OPTIONAL_TYPES = {"batch_size": int, "grad_clip": float}
+OPTIONAL_TYPES = {"batch_size": int, "grad_clip": float, "threads": int}
 _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number"}
 
 
@@ -275,6 +275,45 @@ def check_ranges(config: dict):
     steps = config["steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         raise UserError(f"steps must be an integer of at least 0, got {steps!r}; e.g. --steps 1000")
+    # Counts and sizes that divide, step or chunk: 0 or less crashed (range step 0, division
+    # by zero), or was silently accepted (--eval-every -10 evaluated only the last step).
+    for key, example, optional in POSITIVE_INTS:
+        value = config.get(key)
+        if value is None and optional:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UserError(f"{key} must be an integer of at least 1{' (or none)' if optional else ''}"
+                            f", got {value!r}; e.g. {example}")
+    device = config["device"]
+    try:
+        import torch
+        torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise UserError(f"device {device!r} is not a torch device; e.g. --device cpu, cuda or "
+                        "cuda:1") from None
+    check_dtype_and_eps(config)
+
+
+# (setting, example, None allowed)
+POSITIVE_INTS = [("batch_size", "--batch-size 32 (none: the full training set)", True),
+                 ("eval_every", "--eval-every 100", False),
+                 ("evals_per_decade", "--set evals_per_decade=10", False),
+                 ("eval_batch_size", "--set eval_batch_size=8192", False),
+                 ("threads", "--threads 1", True)]
+
+
+def check_dtype_and_eps(config: dict):
+    """Adam's ε is added to √v in the training dtype: 1e-8 is 0 in float16 (its smallest
+    subnormal is 6e-8), so the first step divides 0 by 0 and every run turns NaN at step 1, which
+    would read as a finding about the method. Refused, with what to do, rather than trained."""
+    if config["dtype"] != "float16" or config.get("optimizer") not in ("adam", "adamw"):
+        return
+    eps = config.get("eps")
+    if isinstance(eps, (int, float)) and eps >= 2 ** -14:  # float16's smallest normal number
+        return
+    raise UserError(f"float16 training with {config['optimizer']} needs eps of at least 6.1e-5 "
+                    f"(float16's smallest normal number): eps={eps!r} is 0 or subnormal there and "
+                    "runs turn NaN at step 1; use --dtype bfloat16, or --set eps=1e-4")
 
 
 def plugin_versions(registry, config: dict) -> dict:

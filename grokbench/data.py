@@ -57,15 +57,23 @@ def atomic_write_bytes(path: Path, write) -> Path:
     return path
 
 
-def cached(name: str, settings: dict, build):
+def cached(name: str, settings: dict, build, keys=None):
     """Load ``name``'s cache made with these ``settings``, or ``build()`` it and save it
-    atomically. A cache that fails to load is rebuilt rather than trusted."""
+    atomically. ``keys``: the keys the cached dict must have.
+
+    Caches hold tensors (in dicts and lists), so they are loaded with ``weights_only=True``:
+    a full unpickler would run whatever code a planted file names. A file that holds anything
+    else, or a cache of the wrong shape, is refused with the fix (delete it), not loaded nor
+    silently replaced; a file cut short (an interrupted or damaged write) is rebuilt."""
     path = cache_dir() / f"{name}-{cache_key(**settings)}.pt"
-    if path.exists():
-        try:
-            return torch.load(path, weights_only=False)
-        except Exception:
-            path.unlink(missing_ok=True)
+    if path.exists() or path.is_symlink():
+        obj = _load_cache(path)
+        if obj is not None:
+            if keys is not None and not (isinstance(obj, dict) and set(keys) <= set(obj)):
+                raise UserError(f"the cache {path} does not hold {name} data (expected a dict "
+                                f"with {', '.join(sorted(keys))}): delete it and run again to "
+                                "rebuild it")
+            return obj
     obj = build()
     try:
         atomic_write_bytes(path, lambda fh: torch.save(obj, fh))
@@ -73,6 +81,31 @@ def cached(name: str, settings: dict, build):
         raise UserError(f"cannot write the cache {path} ({exc.strerror}); "
                         "set GROKBENCH_CACHE_DIR to a writable folder") from None
     return obj
+
+
+def _load_cache(path: Path):
+    """The cached object, or None when the file is cut short or corrupt (it is removed)."""
+    import pickle
+    import warnings
+    if not path.is_file():
+        raise UserError(f"the cache {path} is not a file (a folder or a broken link?): "
+                        "remove it and run again to rebuild it")
+    try:
+        with warnings.catch_warnings():  # torch warns about a planted file's pickle protocol
+            warnings.simplefilter("ignore")
+            return torch.load(path, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower():
+            raise UserError(f"the cache {path} holds objects other than tensors, so it was not "
+                            "loaded (loading it could run code); delete it and run again to "
+                            "rebuild it") from None
+    except OSError as exc:
+        raise UserError(f"cannot read the cache {path} ({exc.strerror}); delete it and run "
+                        "again, or set GROKBENCH_CACHE_DIR to another folder") from None
+    except Exception:
+        pass
+    path.unlink(missing_ok=True)
+    return None
 
 
 def balanced_indices(labels: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:

@@ -73,6 +73,30 @@ def keep_freed_memory():
     mallopt(m_trim_threshold, 1 << 30)
 
 
+def check_device(device: torch.device):
+    """A device this machine has, checked before any data is loaded (a resolved config only
+    says the name is a device: a sweep's workers may run where the devices are)."""
+    if device.type == "cpu":
+        return
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"--device {device}: torch sees {torch.cuda.device_count()} CUDA "
+                            "GPU(s), numbered from 0; use --device cuda:0")
+        return
+    if device.type == "meta":
+        raise UserError("--device meta holds no data, so nothing can be trained on it; use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError("--device mps asked for, but torch has no MPS (Apple GPU) backend here; "
+                        "use --device cpu")
+    try:
+        torch.empty(0, device=device)
+    except Exception as exc:  # another backend this torch build or machine lacks
+        reason = " ".join(str(exc).split()).split(". ")[0]
+        raise UserError(f"--device {device} is not available here ({reason}); use --device cpu") from None
+
+
 def build_optimizer(registry, model, config):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = registry.get("optimizers", config["optimizer"]).obj(params, config)
@@ -107,16 +131,20 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))
     device = torch.device(config["device"])
+    check_device(device)
     if device.type == "cpu":
         keep_freed_memory()
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
     dtype = getattr(torch, config["dtype"])
     seed = int(config["seed"])
 
     task = registry.get("tasks", config["task"]).obj()
     torch.manual_seed(derive_seed(seed, "data"))
     data = task.load(config)
+    if data.n_train < 1 or len(data.test_y) < 1:  # an empty split crashed in the first evaluation
+        frac = f" (train_frac {config['train_frac']})" if "train_frac" in config else ""
+        raise UserError(f"the {config['task']} data split{frac} leaves {data.n_train} training and "
+                        f"{len(data.test_y)} test examples; both need at least one"
+                        + ("; choose a train_frac further from 0 and 1" if frac else ""))
     train_x, test_x = task.to(data.train_x, device, dtype), task.to(data.test_x, device, dtype)
     float_y = data.info.kind != "classification"
     train_y = data.train_y.to(device, dtype if float_y else None)
@@ -240,11 +268,31 @@ def evaluate(task, model, loss_fn, metrics, config, step, train_x, train_y, test
     ctx = EvalContext(step, config, task, model, train_out, train_y, train_losses,
                       test_out, test_y, named, grads, probabilities)
     for entry in metrics:
-        record.update(entry.obj(ctx))
+        record.update(_metric_values(entry, ctx, record))
     record.update(task.extra_metrics(ctx))
     record.setdefault("weight_norm", math.sqrt(sum(p.detach().double().pow(2).sum().item()
                                                    for p in params)))
     return record
+
+
+def _metric_values(entry, ctx, record) -> dict:
+    """One plugin metric's values at this evaluation. A metric may not overwrite what the engine
+    or an earlier metric recorded: a metric returning test_acc replaced the real one, and the
+    scores read from it. A metric that raises is one line naming it, not a traceback."""
+    try:
+        values = entry.obj(ctx)
+        clash = record.keys() & values.keys() or values.keys() & {"nonfinite"}
+    except Exception as exc:
+        raise UserError(f"metric {entry.name!r} (plugin {entry.plugin!r}) failed at step "
+                        f"{ctx.step}: {type(exc).__name__}: {' '.join(str(exc).split())}; fix it, "
+                        f"or set GROKBENCH_DISABLE_PLUGINS={entry.plugin}") from None
+    if clash:
+        raise UserError(f"metric {entry.name!r} (plugin {entry.plugin!r}) returns "
+                        f"{', '.join(sorted(clash))}, already recorded by the engine or another "
+                        "metric; the plugin must use names of its own, e.g. "
+                        f"{entry.name}/{sorted(clash)[0]} (or set GROKBENCH_DISABLE_PLUGINS="
+                        f"{entry.plugin})")
+    return values
 
 
 def _progress(total, enabled, desc):

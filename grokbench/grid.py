@@ -4,6 +4,7 @@ in the project's ``leaderboards/`` folder."""
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 from pathlib import Path
 
@@ -39,6 +40,11 @@ def load_grid_file(path) -> dict:
 
 
 def load_suite(name: str) -> dict:
+    # A suite is named, not located: ``--suite ../../x`` would read a grid from anywhere, and
+    # ``leaderboard --write`` would then write NAME.* files outside the suites folder.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or ".." in name:
+        raise UserError(f"--suite takes a suite's name (letters, digits, _ . -), e.g. quick, not "
+                        f"{name!r}; for a grid file elsewhere use --file PATH")
     path = suites_dir() / f"{name}.toml"
     if not path.exists():
         known = sorted(p.stem for p in suites_dir().glob("*.toml"))

@@ -3,10 +3,15 @@
 Plugins (bundled and third-party alike) are found through the ``grokbench`` entry-point group;
 the core never imports a plugin module by name. ``GROKBENCH_LOAD_PLUGINS`` (comma-separated
 entry-point names) is an allow-list, ``GROKBENCH_DISABLE_PLUGINS`` a deny-list.
+
+A plugin that fails to import, is invalid, or raises in a hook is skipped with a one-line
+warning (the rest keep working, and ``grokbench plugins`` lists it as broken with the reason);
+``GROKBENCH_STRICT_PLUGINS=1`` makes that an error instead (for CI).
 """
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -46,6 +51,7 @@ class PluginInfo:
     distribution: str | None
     version: str | None
     registered: dict = field(default_factory=dict)  # kind -> [names]
+    error: str | None = None  # why the plugin is broken (it was skipped); None: it works
 
 
 class Registry:
@@ -64,15 +70,18 @@ class Registry:
             if ep.name in seen or ep.name in deny or (allow is not None and ep.name not in allow):
                 continue
             seen.add(ep.name)
+            dist = getattr(ep, "dist", None)
+            dist_name, version = (dist.name, dist.version) if dist else (None, None)
             try:
                 module = ep.load()
             except Exception as exc:  # a broken third-party plugin must not take the CLI down
-                raise UserError(
-                    f"plugin {ep.name!r} ({ep.value}) failed to import: {exc!r}; "
-                    f"fix or uninstall it, or set GROKBENCH_DISABLE_PLUGINS={ep.name}"
-                ) from exc
-            dist = getattr(ep, "dist", None)
-            self.add_plugin(module, ep.name, dist.name if dist else None, dist.version if dist else None)
+                self._broken(ep.name, dist_name, version,
+                             f"plugin {ep.name!r} ({ep.value}) failed to import ({_one_line(exc)})")
+                continue
+            try:
+                self.add_plugin(module, ep.name, dist_name, version)
+            except UserError as exc:  # invalid, a hook raised, or a name already taken
+                self._broken(ep.name, dist_name, version, str(exc))
         if allow is not None:
             missing = set(allow) - seen
             if missing:
@@ -81,25 +90,68 @@ class Registry:
         return self
 
     def add_plugin(self, module, name: str, distribution=None, version=None):
-        """Register one plugin module (or object) and collect what it registers."""
+        """Register one plugin module (or object) and collect what it registers. A plugin that
+        is invalid or whose hook raises is unregistered again, with nothing it registered kept,
+        and the reason is a UserError naming it."""
         if name in self.plugins:
             raise UserError(f"two plugins are both named {name!r}; uninstall one of them")
-        info = PluginInfo(name, distribution, version)
-        self.plugins[name] = info
+        fix = f"fix or uninstall it, or set GROKBENCH_DISABLE_PLUGINS={name}"
         try:
             self.pm.register(module, name)
             self.pm.check_pending()  # a misspelled hook name is an error, not silence
-        except pluggy.PluginValidationError as exc:
-            self.pm.unregister(module)
-            del self.plugins[name]
-            raise UserError(f"plugin {name!r} is invalid: {exc}; `grokbench list` shows the "
-                            "hooks in the README's plugin section") from None
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            # Unregister by name and only if pluggy holds it: a plugin refused halfway may
+            # not be registered, and unregistering it then hid this error behind another.
+            if self.pm.has_plugin(name):
+                self.pm.unregister(name=name)
+            raise UserError(f"plugin {name!r} is invalid ({_one_line(exc)}); hooks are "
+                            "register_<kind>(register), see the README's plugin section; "
+                            + fix) from None
+        info = PluginInfo(name, distribution, version)
+        self.plugins[name] = info
         # Call this plugin's implementations only, so each registration is attributed to it.
-        for kind in KINDS:
-            for impl in getattr(self.pm.hook, f"register_{kind}").get_hookimpls():
-                if impl.plugin is module:
-                    impl.function(register=self._registrar(kind, name, info))
+        try:
+            self._warn_undecorated(module, name)
+            for kind in KINDS:
+                for impl in getattr(self.pm.hook, f"register_{kind}").get_hookimpls():
+                    if impl.plugin is module:
+                        try:
+                            impl.function(register=self._registrar(kind, name, info))
+                        except UserError:
+                            raise
+                        except Exception as exc:
+                            raise UserError(f"plugin {name!r} failed in register_{kind} "
+                                            f"({_one_line(exc)}); {fix}") from None
+        except UserError:
+            for kind, names in info.registered.items():  # nothing half-registered stays
+                for entry_name in names:
+                    self.entries[kind].pop(entry_name, None)
+            del self.plugins[name]
+            self.pm.unregister(name=name)
+            raise
         return info
+
+    def _warn_undecorated(self, module, name):
+        """A register_* function without @hookimpl is ignored by pluggy without a word."""
+        for kind in KINDS:
+            hook = f"register_{kind}"
+            hooked = any(i.plugin is module for i in getattr(self.pm.hook, hook).get_hookimpls())
+            if callable(getattr(module, hook, None)) and not hooked:
+                message = (f"plugin {name!r} has a {hook} function without @hookimpl, so it is "
+                           "ignored; decorate it with @grokbench.hookimpl")
+                if _strict():
+                    raise UserError(message)
+                _warn(message)
+
+    def _broken(self, name, distribution, version, reason):
+        """Skip a plugin that cannot be loaded: warn in one line (error when strict) and keep
+        it listed as broken."""
+        head, _, fix = reason.partition("; fix or uninstall it")
+        fix = "fix or uninstall it" + (fix or f", or set GROKBENCH_DISABLE_PLUGINS={name}")
+        if _strict():
+            raise UserError(f"{head}; {fix} (GROKBENCH_STRICT_PLUGINS is set)")
+        self.plugins[name] = PluginInfo(name, distribution, version, error=head)
+        _warn(f"{head}; it is skipped; {fix}")
 
     def _registrar(self, kind: str, plugin: str, info: PluginInfo) -> Callable:
         def register(*args, **kwargs):
@@ -149,6 +201,18 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
                  wrapper=bool(kwargs.get("wrapper", False)),
                  probabilities=kwargs.get("probabilities"),
                  task_kinds=tuple(kinds) if kinds is not None else None)
+
+
+def _strict() -> bool:
+    return os.environ.get("GROKBENCH_STRICT_PLUGINS", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _warn(message: str):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def _env_list(var):

@@ -108,9 +108,13 @@ def to_markdown(lb) -> str:
     for what, cmd in cmds:
         out.append(f"- {what}: `{cmd}`")
     if lb.get("missing"):
+        cells: dict[tuple[str, str], list] = {}
+        for t, m, seed in lb["missing"]:
+            cells.setdefault((t, m), []).append(seed)
         out.append(f"- **{len(lb['missing'])} runs of the suite are missing** (failed or not run; "
                    "left out, not counted as misses): "
-                   + ", ".join(f"{t}/{m}/seed {s}" for t, m, s in lb["missing"]))
+                   + ", ".join(f"{t}/{m}/seed{'s' if len(seeds) > 1 else ''} "
+                               f"{', '.join(map(str, seeds))}" for (t, m), seeds in cells.items()))
     if lb.get("not_applicable"):
         out.append("- Not applicable (not run): " + "; ".join(
             f"{t}/{m} ({why})" for t, m, why in lb["not_applicable"]))

@@ -33,6 +33,10 @@ CREATE INDEX IF NOT EXISTS runs_task_method ON runs(task, method);
 """
 
 
+CORRUPT_FIX = ("restore it from a backup, or choose another file with --store PATH "
+               "(`sqlite3 FILE .recover` may save the runs it still holds)")
+
+
 def default_store_path() -> Path:
     env = os.environ.get("GROKBENCH_STORE")
     if env:
@@ -79,13 +83,22 @@ class Store:
         """Fail now, not after training, when a run could not be saved here (a read-only file,
         folder or file system): write in a transaction and roll it back."""
         try:
+            # A valid header over corrupt pages opens fine and may answer the queries made so
+            # far: find it now, not when the first result is saved after training.
+            problems = self.db.execute("PRAGMA quick_check(3)").fetchall()
+            if problems != [("ok",)]:
+                raise UserError(f"the results store {self.path} is corrupt ("
+                                + "; ".join(str(p[0]) for p in problems) + "); " + CORRUPT_FIX)
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 self.db.execute(f"PRAGMA user_version = {int(version)}")
             finally:
                 self.db.rollback()
-        except sqlite3.Error as exc:
+        except sqlite3.DatabaseError as exc:
+            if not isinstance(exc, sqlite3.OperationalError):  # malformed, not a database
+                raise UserError(f"the results store {self.path} is corrupt ({exc}); "
+                                + CORRUPT_FIX) from None
             raise UserError(f"cannot write to the results store {self.path} ({exc}); make it "
                             "writable, or choose another file with --store PATH") from None
 
@@ -118,7 +131,11 @@ class Store:
         return out
 
     def get(self, run_id: str) -> dict:
-        rows = self.db.execute("SELECT * FROM runs WHERE run_id LIKE ?", (run_id + "%",)).fetchall()
+        # The exact id, else ids that start with the text as written: not LIKE, where % and _
+        # in the text would be wildcards (``show 2%`` matched any id with a 2 in it).
+        rows = self.db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchall() or \
+            self.db.execute("SELECT * FROM runs WHERE substr(run_id, 1, ?) = ?",
+                            (len(run_id), run_id)).fetchall()
         if not rows:
             raise UserError(f"no run {run_id!r} in {self.path}; `grokbench show` lists the runs")
         if len(rows) > 1:

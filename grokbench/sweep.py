@@ -11,6 +11,7 @@ Executors are plugins (``register_executors``); the bundled ones are ``inprocess
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 import traceback
@@ -176,8 +177,9 @@ def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = N
                         bar.set_postfix(failed=len(report.failed), refresh=False)
             clean_exit = True
         except KeyboardInterrupt:
+            _exit_on_second_interrupt()
             bar.write(f"interrupted: the runs finished so far are stored in {store.path}; "
-                      "the same command resumes", file=sys.stderr)
+                      "the runs in progress are dropped; the same command resumes", file=sys.stderr)
             raise
         finally:
             bar.close()
@@ -189,6 +191,22 @@ def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = N
                                failed_ids)
     store.close()
     return report
+
+
+def _exit_on_second_interrupt():
+    """After a first Ctrl-C the sweep ends its workers and exits, which takes a moment; a
+    second one exits at once. Raising KeyboardInterrupt again could land in that clean-up
+    (e.g. while the interpreter joins the pool's threads at exit) and leave it hanging. Every
+    finished run is already in the store, and workers die with this process."""
+    import signal
+    import threading
+
+    def exit_now(signum, frame):
+        os.write(2, b"\ninterrupted again: exiting now\n")
+        os._exit(130)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, exit_now)
 
 
 def summarize(rows, configs, failed_ids) -> list[dict]:

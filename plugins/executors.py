@@ -3,6 +3,10 @@ process) and ``processes`` (a pool of single-threaded worker processes, one per 
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
@@ -46,15 +50,63 @@ class InProcessExecutor(Executor):
         pass
 
 
-def _one_thread_worker():
+def _one_thread_worker(parent_pid=None):
     """Pool initializer. The environment already said one thread (see ProcessesExecutor.submit);
-    this makes sure even if a library reset it, and pins torch's inter-op pool too."""
+    this makes sure even if a library reset it, and pins torch's inter-op pool too.
+
+    A worker also ignores Ctrl-C: the terminal sends it to the whole process group, and a
+    worker that raised KeyboardInterrupt would hand it back as that run's result and go on to
+    the next queued run. The sweep's process decides what an interrupt stops (it ends the
+    workers), and a worker dies with that process (see _die_with_parent)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked at spawn
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
     import torch
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:  # already used in this process
         pass
+
+
+def _die_with_parent(parent_pid: int):
+    """End this worker when the sweep's process dies, even by SIGKILL (which runs no cleanup
+    there): otherwise a worker goes on training queued runs nobody will read, then sleeps
+    forever holding its memory. Linux: the kernel sends SIGKILL when the parent dies
+    (PR_SET_PDEATHSIG). Everywhere: a thread that sees this process re-parented exits it."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the thread below still does it
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="grokbench-parent-watch", daemon=True).start()
+
+
+@contextmanager
+def _sigint_blocked():
+    """Block SIGINT while workers are spawned: a spawned worker inherits the mask, so a Ctrl-C
+    during its start-up (importing torch takes seconds) waits until its initializer ignores it;
+    here a blocked Ctrl-C is delivered when the block ends, not lost."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @contextmanager
@@ -82,18 +134,32 @@ class ProcessesExecutor(Executor):
     def __init__(self, workers=None):
         self.workers = workers or cores()
         self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
-                                        initializer=_one_thread_worker)
+                                        initializer=_one_thread_worker, initargs=(os.getpid(),))
 
     def submit(self, fn, *args, **kwargs) -> Future:
         # The pool starts workers inside submit(), and a spawned worker imports torch (with the
         # grokbench package) before any initializer runs: the thread settings must already be
         # in the environment it inherits. This process's own OpenMP was configured at its own
         # torch import, so setting them here changes nothing for it.
-        with _environ(ONE_THREAD_ENV):
+        with _environ(ONE_THREAD_ENV), _sigint_blocked():
             return self.pool.submit(fn, *args, **kwargs)
 
     def shutdown(self, wait=True, cancel_futures=False):
+        """``wait=False, cancel_futures=True`` (an interrupted sweep) also ends the runs in
+        flight: a worker would otherwise finish its run, and the pool the runs already handed
+        to workers, before this process could exit. A worker killed while saving loses only
+        that run: the store writes a run in one transaction, which SQLite rolls back."""
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        if cancel_futures and not wait:
+            for proc in processes:
+                proc.terminate()
         self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+        if cancel_futures and not wait:
+            deadline = time.monotonic() + 5
+            for proc in processes:
+                proc.join(max(0.0, deadline - time.monotonic()))
+                if proc.is_alive():
+                    proc.kill()
 
 
 @hookimpl

@@ -188,7 +188,7 @@ def preprocess(config) -> dict:
         return {"train_x": train_x, "train_y": train_labels[tr], "test_x": test_x,
                 "test_y": test_labels[te], "vocab": vocab}
 
-    return cached("imdb", settings, build)
+    return cached("imdb", settings, build, keys=("train_x", "train_y", "test_x", "test_y", "vocab"))
 
 
 # -- the model ----------------------------------------------------------------------------------

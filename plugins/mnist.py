@@ -57,6 +57,8 @@ def read_idx(path: Path) -> torch.Tensor:
         raise UserError(f"{path} holds {len(raw) - start} data bytes but its header promises "
                         f"{math.prod(dims)} ({'×'.join(map(str, dims))}): truncated or corrupt; "
                         "download it again")
+    if math.prod(dims) == 0:  # frombuffer refuses an empty buffer; the caller judges 0 items
+        return torch.zeros(dims, dtype=torch.uint8)
     return torch.frombuffer(bytearray(raw[start:]), dtype=torch.uint8).reshape(dims)
 
 
@@ -79,6 +81,8 @@ def read_idx_split(folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor
     if images.ndim != 3 or tuple(images.shape[1:]) != (28, 28):
         raise UserError(f"{images_path} holds images of shape {tuple(images.shape)[1:]}, "
                         "not 28×28: not MNIST digits")
+    if len(images) == 0:  # a valid header of 0 items: nothing to train or test on
+        raise UserError(f"{images_path} holds 0 images: not the MNIST file; download it again")
     if labels.ndim != 1 or len(labels) != len(images) or int(labels.max()) > 9:
         raise UserError(f"{labels_path} does not hold one digit label (0-9) for each of the "
                         f"{len(images)} images in {images_path}; download both again")

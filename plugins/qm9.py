@@ -211,7 +211,7 @@ def build_molecules(config) -> dict:
                 "y": torch.tensor([rows[i][2] for i in chosen.tolist()]),
                 "qm9_index": torch.tensor([rows[i][0] for i in chosen.tolist()])}
 
-    return cached("qm9", settings, build)
+    return cached("qm9", settings, build, keys=("graphs", "y", "qm9_index"))
 
 
 # -- task ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import sys
 import pytest
 import torch
 
+from grokbench import hookimpl
 from grokbench.config import resolve, run_id
 from grokbench.engine import run
 from grokbench.errors import UserError
@@ -185,6 +186,13 @@ def test_cli_run_json_store_and_show(tmp_path):
     (["run", "--task", "modadd", "--seed", str(2**63)], "--seed 0"),
     (["run", "--task", "modadd", "--steps", "-5"], "--steps 1000"),
     (["sweep", "--task", "modadd", "--seeds", f"0,{2**64}"], "--seed 0"),
+    # out of range or not there: refused before any data is loaded or any step trained
+    (["run", "--task", "modadd", "--eval-every", "-10"], "--eval-every 100"),
+    (["run", "--task", "modadd", "--device", "nonsense"], "--device cpu"),
+    (["run", "--task", "modadd", "--device", "mps"], "--device cpu"),
+    (["run", "--task", "modadd", "--set", "p=23", "--set", "train_frac=0.9999"], "train_frac further from 0 and 1"),
+    (["run", "--task", "modadd", "--dtype", "float16"], "--set eps=1e-4"),
+    (["sweep", "--task", "modadd", "--set", "batch_size=0"], "--batch-size 32"),
 ])
 def test_bad_input_is_one_line_without_traceback(args, fix, tmp_path):
     store = tmp_path / "r.db"
@@ -207,3 +215,89 @@ def test_mlp_token_gather_equals_one_hot_linear(registry):
     for layer in model.layers[1:]:
         h = layer(model.act(h))
     assert torch.allclose(model(x), h, atol=1e-6)
+
+
+class CheatingMetric:
+    @hookimpl
+    def register_metrics(self, register):
+        register("acme_acc", lambda ctx: {"acme_acc": 0.5, "test_acc": 1.0}, "overwrites test_acc")
+
+
+class FailingMetric:
+    @hookimpl
+    def register_metrics(self, register):
+        register("acme_fail", lambda ctx: {"x": 1 / 0}, "raises")
+
+
+class OwnNamesMetric:
+    @hookimpl
+    def register_metrics(self, register):
+        register("acme_ok", lambda ctx: {"acme_ok/norm": 1.0}, "names of its own")
+
+
+@pytest.mark.parametrize("plugin, message", [
+    (CheatingMetric(), "metric 'acme_acc' (plugin 'acme') returns test_acc, already recorded"),
+    (FailingMetric(), "metric 'acme_fail' (plugin 'acme') failed at step 0: ZeroDivisionError"),
+])
+def test_a_metric_cannot_overwrite_core_keys_and_its_failure_is_one_line(plugin, message):
+    from grokbench.registry import Registry
+    reg = Registry().load_entry_points()
+    reg.add_plugin(plugin, "acme", "acme-metrics", "1.0")
+    config = resolve(reg, "modadd", "baseline", {"p": 23, "steps": 5})
+    with pytest.raises(UserError) as exc:
+        run(config, registry=reg, progress=False)
+    assert str(exc.value).startswith(message) and "\n" not in str(exc.value)
+    assert "GROKBENCH_DISABLE_PLUGINS=acme" in str(exc.value)
+
+
+def test_a_metric_with_names_of_its_own_is_recorded():
+    from grokbench.registry import Registry
+    reg = Registry().load_entry_points()
+    reg.add_plugin(OwnNamesMetric(), "acme", "acme-metrics", "1.0")
+    result = run(resolve(reg, "modadd", "baseline", {"p": 23, "steps": 5}), registry=reg,
+                 progress=False)
+    assert all(r["acme_ok/norm"] == 1.0 for r in result["curve"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"batch_size": 0}, "batch_size must be an integer of at least 1 (or none), got 0"),
+    ({"batch_size": -3}, "batch_size must be an integer of at least 1"),
+    ({"eval_every": 0}, "eval_every must be an integer of at least 1, got 0"),
+    ({"eval_every": -10}, "eval_every must be an integer of at least 1, got -10"),
+    ({"evals_per_decade": 0}, "evals_per_decade must be"),
+    ({"eval_batch_size": 0}, "eval_batch_size must be"),
+    ({"threads": -1}, "threads must be an integer of at least 1 (or none), got -1"),
+    ({"threads": 0}, "threads must be"),
+    ({"threads": "two"}, "setting threads takes an integer"),
+    ({"device": "nonsense"}, "device 'nonsense' is not a torch device"),
+    ({"dtype": "float16"}, "float16 training with adamw needs eps of at least 6.1e-5"),
+    ({"dtype": "float16", "optimizer": "adam", "eps": 1e-6}, "eps=1e-06 is 0 or subnormal"),
+])
+def test_settings_out_of_range_are_refused_when_resolved(registry, override, message):
+    with pytest.raises(UserError) as exc:
+        resolve(registry, "modadd", "baseline", override)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_float16_trains_with_a_representable_eps(registry):
+    """The refused combination's fix works: with eps = 1e-4 float16 AdamW stays finite, and
+    float16 with SGD (no ε) or bfloat16 (float32's range) is not refused."""
+    config = resolve(registry, "modadd", "baseline", {"p": 23, "steps": 30, "dtype": "float16",
+                                                      "eps": 1e-4})
+    assert run(config, progress=False)["status"] == "finished"
+    resolve(registry, "modadd", "baseline", {"dtype": "float16", "optimizer": "sgd"})
+    resolve(registry, "modadd", "baseline", {"dtype": "bfloat16"})
+
+
+@pytest.mark.parametrize("frac, sizes", [(0.9999, "529 training and 0 test"),
+                                         (0.0001, "0 training and 529 test")])
+def test_an_empty_split_is_refused_before_training(registry, frac, sizes):
+    config = resolve(registry, "modadd", "baseline", {"p": 23, "train_frac": frac})
+    with pytest.raises(UserError, match=sizes):
+        run(config, progress=False)
+
+
+def test_a_missing_device_is_refused_before_loading_data(registry):
+    for device, message in (("mps", "no MPS"), ("meta", "holds no data")):
+        with pytest.raises(UserError, match=message):
+            run(resolve(registry, "modadd", "baseline", {"device": device}), progress=False)

@@ -166,7 +166,7 @@ def test_interrupted_build_leaves_no_cache_and_corrupt_cache_is_rebuilt(tmp_path
 
     def interrupted_write():
         return {"x": Unpicklable()}  # torch.save fails halfway through writing
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="cannot pickle"):
         cached("thing", {"a": 1}, interrupted_write)
     assert not any(cache.iterdir())  # neither the cache nor a temporary file is left
 

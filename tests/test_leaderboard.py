@@ -207,7 +207,7 @@ def tiny_suite(tmp_path, store_path, monkeypatch):
     """A two-method suite of 5-step runs on modadd p = 7, run into a real SQLite store."""
     import os
     from grokbench.engine import run
-    from grokbench.grid import expand, validate_spec
+    from grokbench.grid import expand
     from grokbench.registry import get_registry
     from grokbench.store import Store
     suites = tmp_path / "suites"
@@ -274,7 +274,7 @@ def test_missing_runs_and_bad_files_are_user_errors(tiny_suite, tmp_path, capsys
     code, out, err = cli(capsys, "leaderboard", "--suite", "tiny", "--store",
                          str(tmp_path / "part.db"), "--allow-missing")
     assert code == 0, err
-    assert "**5 runs of the suite are missing**" in out and "modadd/baseline/seed 0" in out
+    assert "**5 runs of the suite are missing**" in out and "modadd/baseline/seeds 0, 1, 2" in out
     (tmp_path / "bad.jsonl").write_text("{not json\n")
     code, _, err = cli(capsys, "leaderboard", "--from", str(tmp_path / "bad.jsonl"))
     assert code == 2 and "bad.jsonl:1 is not JSON" in err and "Traceback" not in err
@@ -290,3 +290,23 @@ def test_committed_quick_tables_follow_from_their_raw_results():
         pytest.skip("leaderboards/quick.results.jsonl not generated yet")
     proc = grokbench("leaderboard", "--suite", "quick", "--check", "--from", str(raw), check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_sensitivity_missing_seeds_and_not_applicable_are_shown():
+    runs = two_task_records()
+    for r in runs:
+        r["versions"]["aten_cpu_capability"] = "AVX512"
+    other = json.loads(json.dumps(runs).replace('"AVX512"', '"AVX2"'))
+    # under AVX2, A / wd seed 0 generalizes at 900 instead of 100: median 200 → 300
+    next(r for r in other if (r["task"], r["method"], r["seed"]) == ("A", "wd", 0))["scores"][
+        "steps_to_generalize"] = 900
+    board = lb.build(runs[1:], "t", seeds=[0, 1, 2], codepaths={"AVX2": other},
+                     not_applicable=[("B", "z", "loss 'z' applies to classification tasks")])
+    a = rows_by_method(board["tasks"][0])
+    assert a["x"]["sensitive"] is False and a["wd"]["codepaths"]["AVX2"]["steps_to_generalize"] == 300
+    assert a["wd"]["sensitive"] is True  # seed 0 is missing on AVX512: 2 runs, median 250
+    assert a["wd"]["runs"] == 2 and a["wd"]["expected_runs"] == 3
+    md = render.to_markdown(board)
+    assert "2/2 (2/3 seeds run)" in md and "**fragile**" in md and "stable (2 code paths)" in md
+    assert "| –      | z " in md and "not applicable: loss 'z' applies to classification tasks" in md
+    assert [o["method"] for o in board["sensitivity"]][0] == "wd"

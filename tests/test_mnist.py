@@ -148,3 +148,11 @@ def test_cross_entropy_variant_runs(registry):
     assert config["loss"] == "ce" and config["init_scale"] == 100.0
     result = run(config, registry=registry, progress=False)
     assert result["status"] == "finished" and "sc_fraction" in result["curve"][-1]
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_idx_files_with_zero_items_are_one_line(registry, tmp_path, split):
+    """Real IDX files with a valid header that promises 0 items."""
+    folder = fake_mnist(tmp_path / "mnist", **{f"n_{split}": 0})
+    with pytest.raises(UserError, match="holds 0 images: not the MNIST file; download it again"):
+        load(registry, data_dir=str(folder))

@@ -1,4 +1,5 @@
-"""⊥Grad, the norm constraint and Grokfast against their definitions (docs/science.md, "Optimizers and training methods")."""
+"""⊥Grad, the norm constraint and Grokfast against their definitions (docs/science.md,
+"Optimizers and training methods")."""
 import torch
 
 from grokbench.config import resolve

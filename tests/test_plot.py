@@ -103,8 +103,8 @@ def test_plot_command_writes_pngs(runs, tmp_path):
         ["plot", "--suite", "demo", "--store", str(db), "-o", str(tmp_path / "four.png")],
     ]
     script = ("import sys; from grokbench.cli import main\n"
-              "for args in %r:\n    sys.argv = ['grokbench', *args]\n"
-              "    try:\n        main()\n    except SystemExit as e:\n        assert not e.code, e.code\n") % calls
+              f"for args in {calls!r}:\n    sys.argv = ['grokbench', *args]\n"
+              "    try:\n        main()\n    except SystemExit as e:\n        assert not e.code, e.code\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr

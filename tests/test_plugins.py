@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import types
 from pathlib import Path
 
@@ -258,3 +259,107 @@ def test_third_party_task_and_method_run_through_the_cli(venv_with_plugin):
     # outside the venv the plugin does not exist
     out = grokbench_cli("run", "--task", "xor", "--no-store")
     assert out.returncode == 2 and "unknown task 'xor'" in out.stderr
+
+
+# -- a broken plugin stays contained: real entry points, real processes ----------------------------
+
+BROKEN_PLUGINS = {
+    "gb_import_fails": "import no_such_module_anywhere\n",
+    "gb_hook_raises": textwrap.dedent("""
+        from grokbench import hookimpl
+
+        @hookimpl
+        def register_methods(register):
+            register("half", {"lr": 0.1}, "registered before the error: must not stay")
+            raise RuntimeError("boom in the hook")
+    """),
+    "gb_bad_argument": textwrap.dedent("""
+        from grokbench import hookimpl
+
+        @hookimpl
+        def register_methods(reg):
+            reg("never", {}, "never registered")
+    """),
+    "gb_undecorated": textwrap.dedent("""
+        def register_methods(register):
+            register("silent", {}, "not a hook without @hookimpl")
+    """),
+}
+
+
+@pytest.fixture(scope="module")
+def broken_plugins_path(tmp_path_factory):
+    """A folder for PYTHONPATH holding plugin modules and a distribution's metadata whose
+    entry points name them: importlib.metadata finds it as it finds an installed package."""
+    site = tmp_path_factory.mktemp("site")
+    for module, source in BROKEN_PLUGINS.items():
+        (site / f"{module}.py").write_text(source)
+    info = site / "grokbench_broken-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: grokbench-broken\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[grokbench]\n" + "".join(f"{m[3:]} = {m}\n" for m in BROKEN_PLUGINS))
+    return str(site)
+
+
+def test_broken_plugins_are_skipped_with_one_line_each_and_the_rest_work(broken_plugins_path):
+    out = grokbench_cli("list", "methods", PYTHONPATH=broken_plugins_path)
+    assert out.returncode == 0, out.stderr
+    assert "perpgrad" in out.stdout and "wd" in out.stdout  # the bundled plugins still work
+    assert "half" not in out.stdout and "never" not in out.stdout and "silent" not in out.stdout
+    warnings = out.stderr.splitlines()
+    assert len(warnings) == 4 and all(w.startswith("warning: plugin '") for w in warnings), out.stderr
+    assert "Traceback" not in out.stderr
+    by_plugin = {w.split("'")[1]: w for w in warnings}
+    assert "No module named 'no_such_module_anywhere'" in by_plugin["import_fails"]
+    assert "RuntimeError: boom in the hook" in by_plugin["hook_raises"]
+    assert "register_methods(reg)" in by_plugin["bad_argument"]
+    assert "not registered" not in by_plugin["bad_argument"]
+    assert "without @hookimpl" in by_plugin["undecorated"]
+    for name in ("import_fails", "hook_raises", "bad_argument"):
+        assert f"GROKBENCH_DISABLE_PLUGINS={name}" in by_plugin[name]
+    # `grokbench plugins` lists the broken ones with the reason
+    out = grokbench_cli("plugins", PYTHONPATH=broken_plugins_path)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line for line in out.stdout.splitlines()[2:]}
+    for name in ("import_fails", "hook_raises", "bad_argument"):
+        assert "BROKEN" in rows[name] and "grokbench-broken 1.0" in rows[name]
+    assert "BROKEN" not in rows["modular"] and "BROKEN" not in rows["undecorated"]
+    # disabled, a broken plugin is not even imported
+    out = grokbench_cli("list", "tasks", PYTHONPATH=broken_plugins_path,
+                        GROKBENCH_DISABLE_PLUGINS="import_fails,hook_raises,bad_argument,undecorated")
+    assert out.returncode == 0 and out.stderr == "" and "modadd" in out.stdout
+
+
+def test_strict_plugins_make_a_broken_plugin_an_error(broken_plugins_path):
+    out = grokbench_cli("list", "tasks", PYTHONPATH=broken_plugins_path,
+                        GROKBENCH_STRICT_PLUGINS="1")
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("Error: plugin '"), out.stderr
+    assert "GROKBENCH_STRICT_PLUGINS" in out.stderr
+
+
+class RaisesInHook:
+    @hookimpl
+    def register_tasks(self, register):
+        raise KeyError("oops")
+
+
+class WrongArgument:
+    @hookimpl
+    def register_tasks(self, reg):
+        pass
+
+
+def test_add_plugin_errors_are_one_line_and_leave_the_registry_clean():
+    reg = Registry().load_entry_points()
+    before = {k: dict(v) for k, v in reg.entries.items()}
+    with pytest.raises(UserError, match=r"plugin 'raiser' failed in register_tasks \(KeyError") as exc:
+        reg.add_plugin(RaisesInHook(), "raiser")
+    assert "\n" not in str(exc.value)
+    with pytest.raises(UserError, match=r"register_tasks\(reg\)") as exc:
+        reg.add_plugin(WrongArgument(), "wrongarg")
+    assert "\n" not in str(exc.value) and "not registered" not in str(exc.value)
+    assert reg.entries == before and "raiser" not in reg.plugins and "wrongarg" not in reg.plugins
+    # the names are free again: a fixed plugin registers under them
+    reg.add_plugin(AcmeMetric(), "raiser")

@@ -101,7 +101,7 @@ def test_load_splits_seeded_choice_and_caches(registry, cache):
     files = list(cache.glob("qm9-*.pt"))
     assert len(files) == 1
     # the labels are the chosen molecules' polarizabilities, from the same rows as their graphs
-    mol = torch.load(files[0], weights_only=False)
+    mol = torch.load(files[0], weights_only=True)
     rows = qm9.read_qm9(qm9.qm9_folder())
     by_index = {r[0]: r for r in rows}
     for i, y in zip(mol["qm9_index"].tolist()[:10], data.train_y.ravel().tolist()):
@@ -210,3 +210,56 @@ def test_short_run_records_r2_and_learns(registry, cache):
     assert last["test_r2"] == pytest.approx(1 - last["test_loss"] / var, rel=1e-5)
     assert result["eval_time"] > 0 and result["train_time"] > 0
     assert result["scores"]["steps_run"] == 60
+
+
+class Payload:
+    """What a planted cache file could hold: unpickling it runs a command."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_or_wrong_cache_is_refused_in_one_line_and_runs_nothing(cache, tmp_path):
+    """Real processes and real cache files: the first run builds the cache; each bad
+    replacement of it is then refused in one line (exit code 2), and a planted pickle's
+    payload never runs."""
+    cmd = [*CLI, "run", "--task", "qm9", "--set", "n_molecules=20", "--steps", "0", "--no-store",
+           "-q"]
+    env = {**os.environ, "GROKBENCH_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1"}
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    (path,) = cache.glob("qm9-*.pt")
+    good = path.read_bytes()
+    marker = tmp_path / "payload-ran"
+
+    def planted_pickle(p):
+        import pickle
+        p.write_bytes(pickle.dumps({"graphs": Payload(marker), "y": 0, "qm9_index": 0}))
+
+    def planted_torch_file(p):
+        torch.save({"graphs": Payload(marker), "y": torch.ones(1), "qm9_index": torch.ones(1)}, p)
+
+    def wrong_object(p):
+        torch.save(torch.ones(3), p)
+
+    def a_folder(p):
+        p.unlink()
+        p.mkdir()
+
+    cases = [(planted_pickle, "holds objects other than tensors"),
+             (planted_torch_file, "holds objects other than tensors"),
+             (wrong_object, "does not hold qm9 data"),
+             (a_folder, "is not a file")]
+    for plant, message in cases:
+        plant(path)
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 2, (plant.__name__, out.stderr)
+        assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+        assert "delete it" in out.stderr or "remove it" in out.stderr
+        assert not marker.exists(), "the planted payload ran"
+        if path.is_dir():
+            path.rmdir()
+        path.write_bytes(good)

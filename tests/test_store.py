@@ -1,7 +1,6 @@
 """The results store on real files: strict JSON that other tools can read back, and a store that
 cannot be written refused before any training (a real read-only file, the real CLI)."""
 import ctypes
-import json
 import math
 import os
 import sqlite3
@@ -108,3 +107,53 @@ def test_read_only_store_still_shows_its_runs(read_only_store):
     out = subprocess.run([sys.executable, "-m", "grokbench", "show", "--store", str(read_only_store)],
                          capture_output=True, text=True, preexec_fn=_no_permission_override())
     assert out.returncode == 0, out.stderr
+
+
+def test_show_matches_exact_ids_and_literal_prefixes_not_like_wildcards(tmp_path):
+    store = Store(tmp_path / "runs.db")
+    for rid in ("2abc000000000000", "a2bc000000000000", "ab_c000000000000", "abxc000000000000"):
+        store.save({"run_id": rid, "config": {"task": "t", "method": "m", "seed": 0},
+                    "status": "finished", "scores": {}, "curve": [], "versions": {},
+                    "wall_time": 0.0})
+    assert store.get("2abc000000000000")["run_id"] == "2abc000000000000"
+    assert store.get("2a")["run_id"] == "2abc000000000000"
+    assert store.get("ab_")["run_id"] == "ab_c000000000000"  # _ is a character, not a wildcard
+    assert store.get("abx")["run_id"] == "abxc000000000000"
+    for text in ("2%", "%", "_bc", "a_"):  # LIKE would match these
+        with pytest.raises(Exception, match="no run"):
+            store.get(text)
+    with pytest.raises(Exception, match="matches 2 runs"):
+        store.get("ab")
+    store.close()
+    out = subprocess.run([sys.executable, "-m", "grokbench", "show", "2%",
+                          "--store", str(tmp_path / "runs.db")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.startswith("Error: no run '2%'"), out.stderr
+
+
+def test_a_store_with_a_valid_header_and_corrupt_pages_is_one_line(tmp_path):
+    """A real SQLite file whose first page (the header, the schema) is intact and whose other
+    pages are garbage: every command says so in one line, before any training, and leaves the
+    file as it was (what it still holds may be recovered)."""
+    path = tmp_path / "runs.db"
+    store = Store(path)
+    for i in range(20):
+        store.save({"run_id": f"r{i:015d}", "config": {"task": "t", "method": "m", "seed": i},
+                    "status": "finished", "scores": {"x": i}, "curve": [{"step": 0}] * 50,
+                    "versions": {}, "wall_time": 0.0})
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page = store.db.execute("PRAGMA page_size").fetchone()[0]
+    store.close()
+    raw = bytearray(path.read_bytes())
+    assert len(raw) > 3 * page
+    raw[page:] = bytes((i * 7919) % 251 for i in range(len(raw) - page))
+    path.write_bytes(raw)
+    for args in (["show"], ["run", "--task", "modadd", "--set", "p=23", "--steps", "5"],
+                 ["sweep", "--task", "modadd", "--set", "p=23", "--set", "steps=5", "--seeds", "0",
+                  "--executor", "inprocess"]):
+        out = subprocess.run([sys.executable, "-m", "grokbench", *args, "--store", str(path)],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2, (args, out.stderr)
+        assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert "malformed" in out.stderr and "--store PATH" in out.stderr
+        assert path.read_bytes() == raw  # nothing written over what may still be recovered

@@ -374,3 +374,131 @@ def test_pairs_that_cannot_run_are_listed_not_failed(registry, tmp_path):
                         "regression task")]
     with pytest.raises(UserError, match="applies to classification tasks"):
         expand(registry, spec)  # a single run of such a pair is a one-line error
+
+
+# -- interrupts and a killed parent: real processes --------------------------------------------------
+
+def _start_sweep(db, seeds="0-7", steps=400):
+    cmd = [sys.executable, "-m", "grokbench", "sweep", "--task", "modadd", "--seeds", seeds,
+           "--set", "p=23", "--set", f"steps={steps}", "--workers", "2", "--store", str(db), "-q"]
+    # Its own session and process group: the test signals the group, as a terminal's Ctrl-C does.
+    # SIGINT handled as in a terminal, even when pytest itself was started in the background
+    # (a shell's background job ignores SIGINT, and its children inherit that).
+    return subprocess.Popen(cmd, env=ONE_THREAD_ENV, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_stored(proc, db, n, timeout=180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists() and len(_count_finished(db)) >= n:
+            return
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep ended before the signal: make runs longer"
+    raise AssertionError(f"fewer than {n} runs stored in {timeout} s")
+
+
+def _children(pid):
+    """Pids of the live processes whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                with open(f"/proc/{stat}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(stat))
+    return out
+
+
+def _pid_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_stops_a_sweep_within_seconds_keeping_finished_runs(tmp_path, presses):
+    db = tmp_path / "runs.db"
+    proc = _start_sweep(db)
+    _wait_for_stored(proc, db, 1)
+    workers = _children(proc.pid)
+    assert workers, "the sweep has no worker processes"
+    t0 = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    if presses == 2:
+        time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError("the sweep did not stop within 15 s of Ctrl-C") from None
+    took = time.monotonic() - t0
+    # 130: the CLI's exit code for an interrupt; -SIGINT: a second Ctrl-C that came while the
+    # interpreter was finishing (it restores the default handler then): both exit at once.
+    assert proc.returncode in (130, -signal.SIGINT), err
+    assert took < 10, f"took {took:.1f} s to stop"
+    assert "Traceback" not in err, err
+    assert "interrupted" in err
+    kept = stored_rows(db)
+    assert 1 <= len(kept) < 8  # finished runs are kept, the queued ones were not trained
+    end = time.monotonic() + 5
+    while any(_pid_alive(w) for w in workers) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not any(_pid_alive(w) for w in workers), "worker processes outlived the sweep"
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    # The same command resumes: what was kept is not trained again.
+    again = subprocess.run([sys.executable, "-m", "grokbench", "sweep", "--task", "modadd",
+                            "--seeds", "0-7", "--set", "p=23", "--set", "steps=400",
+                            "--store", str(db), "--dry-run"],
+                           env=ONE_THREAD_ENV, capture_output=True, text=True, timeout=120)
+    assert f"{len(kept)} already stored" in again.stdout, again.stdout + again.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_die_with_a_sweep_killed_by_sigkill(tmp_path):
+    db = tmp_path / "runs.db"
+    proc = _start_sweep(db, steps=2000)
+    _wait_for_stored(proc, db, 0)
+    deadline = time.monotonic() + 120
+    while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert workers, "the sweep has no worker processes"
+    os.kill(proc.pid, signal.SIGKILL)  # the parent only, not its group
+    proc.wait()
+    end = time.monotonic() + 10
+    while any(_pid_alive(w) for w in workers) and time.monotonic() < end:
+        time.sleep(0.05)
+    alive = [w for w in workers if _pid_alive(w)]
+    for w in alive:
+        os.kill(w, signal.SIGKILL)
+    assert not alive, f"workers {alive} outlived their killed parent"
+
+
+@pytest.mark.parametrize("name", ["../../x", "../x", "/tmp/x", "sub/x", "..", ".hidden"])
+def test_a_suite_is_a_name_not_a_path(tmp_path, name):
+    """Real files and the real CLI: a suite TOML planted outside the suites folder is neither
+    read by sweep nor used by leaderboard --write, which writes nothing anywhere."""
+    suites = tmp_path / "a" / "b" / "suites"
+    suites.mkdir(parents=True)
+    (tmp_path / "a" / "x.toml").write_text('tasks = ["modadd"]\nmethods = ["baseline"]\n')
+    (tmp_path / "x.toml").write_text('tasks = ["modadd"]\nmethods = ["baseline"]\n')
+    env = {**ONE_THREAD_ENV, "GROKBENCH_SUITES_DIR": str(suites)}
+    before = sorted(p for p in tmp_path.rglob("*"))
+    for args in (["sweep", "--suite", name, "--dry-run", "--store", str(tmp_path / "r.db")],
+                 ["leaderboard", "--suite", name, "--write", "--store", str(tmp_path / "r.db")]):
+        out = subprocess.run([sys.executable, "-m", "grokbench", *args], env=env,
+                             capture_output=True, text=True, timeout=120, cwd=suites)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.count("\n") == 1 and "--suite takes a suite's name" in out.stderr
+        assert "--file PATH" in out.stderr
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing written

@@ -14,6 +14,8 @@ def plugins():
     rows = []
     for info in reg.plugins.values():
         what = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registered.items())
+        if info.error:  # skipped when loaded (a warning said so): say why here
+            what = f"BROKEN, skipped: {info.error}"
         rows.append((info.name, f"{info.distribution or '?'} {info.version or ''}".strip(), what))
     click.echo(tabulate(rows, headers=["plugin", "distribution", "registered"]))
 
