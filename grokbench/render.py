@@ -54,8 +54,9 @@ def fmt_sensitivity(row):
     solved = sorted({v["solved"] for v in seen.values()})
     medians = sorted({v["steps_to_generalize"] for v in seen.values()})
     runs = max(v["runs"] for v in seen.values())
-    return (f"**fragile**: solved {'–'.join(map(str, [solved[0], solved[-1]]) if len(solved) > 1 else [solved[0]])}"
-            f"/{runs}, median {fmt_steps(medians[0])}" + (f"–{fmt_steps(medians[-1])}" if len(medians) > 1 else ""))
+    solved_text = f"{solved[0]}–{solved[-1]}" if len(solved) > 1 else f"{solved[0]}"
+    median_text = fmt_steps(medians[0]) + (f"–{fmt_steps(medians[-1])}" if len(medians) > 1 else "")
+    return f"**fragile**: solved {solved_text}/{runs}, median {median_text}"
 
 
 TASK_HEADERS = ["rank", "method", "solved", "median steps-to-generalize", "median CI",

@@ -310,3 +310,10 @@ def test_sensitivity_missing_seeds_and_not_applicable_are_shown():
     assert "2/2 (2/3 seeds run)" in md and "**fragile**" in md and "stable (2 code paths)" in md
     assert "| –      | z " in md and "not applicable: loss 'z' applies to classification tasks" in md
     assert [o["method"] for o in board["sensitivity"]][0] == "wd"
+    # only the median moved (all seeds solved under both code paths)
+    same_solved = json.loads(json.dumps(runs).replace('"AVX512"', '"AVX2"'))
+    for r in same_solved:
+        if (r["task"], r["method"]) == ("A", "wd"):
+            r["scores"]["steps_to_generalize"] += 50
+    md = render.to_markdown(lb.build(runs, "t", codepaths={"AVX2": same_solved}))
+    assert "**fragile**: solved 3/3, median 200–250" in md
