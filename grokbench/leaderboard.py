@@ -377,10 +377,9 @@ def suite_records(registry, spec, pool: dict, where: str, allow_missing=False):
     return [pool[i] for i in configs if i in pool], missing, not_applicable
 
 
-def store_pool(store, run_ids=None) -> dict:
-    """{run id: record} of the store's runs (only ``run_ids`` when given)."""
-    ids = store.done_ids() if run_ids is None else store.done_ids() & set(run_ids)
-    return {i: to_record(store.get(i)) for i in sorted(ids)}
+def store_pool(store) -> dict:
+    """{run id: record} of the store's runs."""
+    return {i: to_record(store.get(i)) for i in sorted(store.done_ids())}
 
 
 def suite_commands(name) -> dict:
