@@ -363,3 +363,17 @@ def test_add_plugin_errors_are_one_line_and_leave_the_registry_clean():
     assert reg.entries == before and "raiser" not in reg.plugins and "wrongarg" not in reg.plugins
     # the names are free again: a fixed plugin registers under them
     reg.add_plugin(AcmeMetric(), "raiser")
+
+
+def test_list_shows_options_and_per_task_recipes():
+    from click.testing import CliRunner
+
+    from grokbench.cli import cli
+    out = CliRunner().invoke(cli, ["list", "methods"])
+    assert out.exit_code == 0, out.output
+    grokfast = next(line for line in out.output.splitlines() if line.startswith("grokfast"))
+    assert "wrappers=['grokfast']" in grokfast
+    assert "mnist: grokfast_alpha=0.8, grokfast_lamb=0.1, weight_decay=2.0" in grokfast
+    out = CliRunner().invoke(cli, ["list", "losses"])
+    assert "loss_dtype=float64" in next(line for line in out.output.splitlines()
+                                        if line.startswith("stablemax"))

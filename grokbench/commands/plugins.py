@@ -29,5 +29,16 @@ def list_cmd(kind):
     for name in reg.names(kind):
         entry = reg.get(kind, name)
         extra = " (wrapper)" if entry.wrapper else ""
-        rows.append((name, entry.description + extra, entry.plugin))
-    click.echo(tabulate(rows, headers=[kind[:-1], "description", "plugin"]))
+        rows.append((name, entry.description + extra, _settings_text(entry), entry.plugin))
+    click.echo(tabulate(rows, headers=[kind[:-1], "description", "settings", "plugin"]))
+
+
+def _settings_text(entry) -> str:
+    """What a component lets you set (its options and their defaults), or what a method sets,
+    with its per-task recipes: what `--show-config` would resolve, without resolving."""
+    def pairs(settings):
+        return ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
+    if entry.kind == "methods":
+        recipes = "; ".join(f"{task}: {pairs(s)}" for task, s in sorted(entry.per_task.items()))
+        return pairs(entry.obj) + (f" | per task: {recipes}" if recipes else "")
+    return pairs(entry.options)
