@@ -22,6 +22,7 @@ import pluggy
 from . import hookspecs
 from .api import Task
 from .errors import UserError
+from .options import Option, declare_all
 
 KINDS = ("tasks", "models", "losses", "optimizers", "methods", "metrics", "executors", "loggers")
 
@@ -35,7 +36,8 @@ class Entry:
     obj: Any
     description: str
     plugin: str
-    options: dict = field(default_factory=dict)
+    #: {name: Option}: what the component lets you set (a plain value is declared as Option(value))
+    options: dict[str, Option] = field(default_factory=dict)
     wrapper: bool = False  # optimizers only: wraps another optimizer
     # losses only: outputs -> class probabilities as the loss sees them (Softmax Collapse is
     # measured on these), and the task kinds the loss applies to (None: any)
@@ -188,7 +190,7 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
             if not getattr(task_cls, attr):
                 raise UserError(f"plugin {plugin!r} registered a task without a {attr}")
         return Entry(kind, task_cls.name, task_cls, task_cls.description, plugin,
-                     options=dict(task_cls.options))
+                     options=declare_all(task_cls.options, f"plugin {plugin!r}: task {task_cls.name!r}"))
     if kind == "methods":
         name, settings, description = args
         return Entry(kind, name, dict(settings), description, plugin,
@@ -197,7 +199,8 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
     if not callable(obj):
         raise UserError(f"plugin {plugin!r} registered {kind[:-1]} {name!r} with a non-callable")
     kinds = kwargs.get("task_kinds")
-    return Entry(kind, name, obj, description, plugin, options=dict(kwargs.get("options", {})),
+    options = declare_all(kwargs.get("options"), f"plugin {plugin!r}: {kind[:-1]} {name!r}")
+    return Entry(kind, name, obj, description, plugin, options=options,
                  wrapper=bool(kwargs.get("wrapper", False)),
                  probabilities=kwargs.get("probabilities"),
                  task_kinds=tuple(kinds) if kinds is not None else None)
