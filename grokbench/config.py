@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import NotApplicable, UserError
 from .options import Option, check, coerce, declare_all, defaults, parse_value
+from .registry import singular
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
@@ -166,7 +167,7 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
         if kind == "optimizers" and (name in wrappers) != entry.wrapper:
             raise UserError(f"{name!r} is {'a wrapper' if entry.wrapper else 'a base optimizer'}: "
                             f"use --set {'wrappers=' + name if entry.wrapper else 'optimizer=' + name}")
-        declared.update({key: (option, f"{kind[:-1]} {name} option")
+        declared.update({key: (option, f"{singular(kind)} {name} option")
                          for key, option in entry.options.items()})
         if kind == "losses" and entry.task_kinds is not None and task_cls.kind not in entry.task_kinds:
             raise NotApplicable(f"loss {name!r} applies to {'/'.join(entry.task_kinds)} tasks; "

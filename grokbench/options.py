@@ -61,10 +61,21 @@ class Option:
         items = self.items or (_list_items(self.default) if kind is list else None)
         if items is not None:
             text += f"[{items.__name__}]"
-        if self.choices is not None:
-            text += " " + "|".join(str(c) for c in self.choices if c is not None)
+        if self.choices is not None:  # the choices say the type
+            text = "|".join(spell(c) for c in self.choices if c is not None)
         text += _range_text(self.minimum, self.maximum, " ")
         return text + (" or none" if self.allows_none else "")
+
+
+def spell(value) -> str:
+    """A value as it is written after ``--set name=``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(spell(v) for v in value) if value else "[]"
+    return str(value)
 
 
 def declare(value) -> Option:

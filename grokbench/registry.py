@@ -27,6 +27,11 @@ from .options import Option, declare_all
 KINDS = ("tasks", "models", "losses", "optimizers", "methods", "metrics", "executors", "loggers")
 
 
+def singular(kind: str) -> str:
+    """"losses" -> "loss", "tasks" -> "task"."""
+    return kind[:-2] if kind.endswith("sses") else kind[:-1]
+
+
 @dataclass
 class Entry:
     """One registered thing: a task class, a model builder, a method recipe ..."""
@@ -160,7 +165,7 @@ class Registry:
             entry = _make_entry(kind, plugin, *args, **kwargs)
             existing = self.entries[kind].get(entry.name)
             if existing is not None:
-                raise UserError(f"{kind[:-1]} {entry.name!r} is registered twice, by plugins "
+                raise UserError(f"{singular(kind)} {entry.name!r} is registered twice, by plugins "
                                 f"{existing.plugin!r} and {plugin!r}; disable one with "
                                 f"GROKBENCH_DISABLE_PLUGINS")
             self.entries[kind][entry.name] = entry
@@ -173,7 +178,7 @@ class Registry:
             return self.entries[kind][name]
         except KeyError:
             known = ", ".join(sorted(self.entries[kind])) or "none"
-            raise UserError(f"unknown {kind[:-1]} {name!r}; known {kind}: {known} "
+            raise UserError(f"unknown {singular(kind)} {name!r}; known {kind}: {known} "
                             f"(`grokbench list {kind}`)") from None
 
     def names(self, kind: str) -> list[str]:
@@ -197,9 +202,9 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
                      per_task={t: dict(v) for t, v in (kwargs.get("per_task") or {}).items()})
     name, obj, description = args[:3]
     if not callable(obj):
-        raise UserError(f"plugin {plugin!r} registered {kind[:-1]} {name!r} with a non-callable")
+        raise UserError(f"plugin {plugin!r} registered {singular(kind)} {name!r} with a non-callable")
     kinds = kwargs.get("task_kinds")
-    options = declare_all(kwargs.get("options"), f"plugin {plugin!r}: {kind[:-1]} {name!r}")
+    options = declare_all(kwargs.get("options"), f"plugin {plugin!r}: {singular(kind)} {name!r}")
     return Entry(kind, name, obj, description, plugin, options=options,
                  wrapper=bool(kwargs.get("wrapper", False)),
                  probabilities=kwargs.get("probabilities"),

@@ -375,5 +375,6 @@ def test_list_shows_options_and_per_task_recipes():
     assert "wrappers=['grokfast']" in grokfast
     assert "mnist: grokfast_alpha=0.8, grokfast_lamb=0.1, weight_decay=2.0" in grokfast
     out = CliRunner().invoke(cli, ["list", "losses"])
-    assert "loss_dtype=float64" in next(line for line in out.output.splitlines()
-                                        if line.startswith("stablemax"))
+    lines = out.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("stablemax"))
+    assert "loss_dtype=float64  (float16|bfloat16|float32|float64 or none)" in lines[at + 1]
