@@ -243,6 +243,11 @@ def test_third_party_plugin_listed_with_its_distribution(venv_with_plugin):
     assert out.returncode == 0, out.stderr
     row = next(line for line in out.stdout.splitlines() if line.startswith("xor "))
     assert "grokbench-xor 0.1.0" in row and "tasks: xor" in row and "methods: sgd-momentum" in row
+    # its task's option, declared with grokbench.Option, is listed with type, default and help
+    out = grokbench_cli("list", "tasks", python=venv_with_plugin, cwd=Path(venv_with_plugin).parent)
+    lines = out.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("xor "))
+    assert "n=256  (int ≥ 4)  noisy bit pairs drawn; half are the test set" in lines[at + 1]
 
 
 def test_third_party_task_and_method_run_through_the_cli(venv_with_plugin):
