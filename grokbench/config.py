@@ -4,7 +4,9 @@ Layers, later wins: engine defaults < options of the chosen model/loss/optimizer
 options < then :func:`settings_layers`: the task's defaults < the task's defaults for the
 chosen model < preset < methods < each method's recipe for this task < the task's defaults for
 those methods < command line. Every key a user overrides must exist in some layer, so typos
-fail loudly.
+fail loudly. The bottom layer is declared (:data:`ENGINE_OPTIONS`, the components' and the
+task's ``Option``s): a value given for a declared setting is read as its type and every
+layer's value is checked against its declaration (grokbench/options.py).
 """
 from __future__ import annotations
 

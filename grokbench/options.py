@@ -44,7 +44,7 @@ class Option:
         if self.type is not None and self.type not in _TYPES:
             raise TypeError(f"Option type must be one of bool, int, float, str, list; got {self.type!r}")
         if self.items is not None and self.items not in _TYPES:
-            raise TypeError(f"Option items must be one of bool, int, float, str; got {self.items!r}")
+            raise TypeError(f"Option items must be one of bool, int, float, str, list; got {self.items!r}")
         if self.choices is not None:
             object.__setattr__(self, "choices", tuple(self.choices))
 
@@ -53,7 +53,7 @@ class Option:
         return self.optional or self.default is None
 
     def type_name(self) -> str:
-        """The type as ``grokbench list`` shows it: ``int ≥ 2``, ``str relu|tanh``, ``float or none``."""
+        """The type as ``grokbench list`` shows it: ``int ≥ 2``, ``relu|tanh``, ``float or none``."""
         kind = self.type or _inferred(self.default)
         if kind is None:
             return "any"
@@ -63,7 +63,7 @@ class Option:
             text += f"[{items.__name__}]"
         if self.choices is not None:  # the choices say the type
             text = "|".join(spell(c) for c in self.choices if c is not None)
-        text += _range_text(self.minimum, self.maximum, " ")
+        text += _range_text(self.minimum, self.maximum)
         return text + (" or none" if self.allows_none else "")
 
 
@@ -132,7 +132,7 @@ def coerce(name: str, option: Option, value, where: str, current=None):
         value = _coerce_scalar(kind, parsed)
         if value is _BAD:
             raise UserError(_message(name, option, kind, parsed, where))
-    elif kind is str and option.type is str:
+    elif option.type is str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # --set data_dir=2024 is the folder "2024"
         elif not isinstance(value, str):
@@ -260,17 +260,17 @@ def _expectation(option: Option, kind) -> str:
         text = {float: "a list of numbers", str: "a list of names"}.get(items, "a list")
     else:
         text = _WORDS.get(kind, "a value")
-    text += _range_text(option.minimum, option.maximum, " ")
+    text += _range_text(option.minimum, option.maximum)
     return text + (" (or none)" if option.allows_none and kind is not None else "")
 
 
-def _range_text(minimum, maximum, lead: str) -> str:
+def _range_text(minimum, maximum) -> str:
     if minimum is not None and maximum is not None:
-        return f"{lead}in [{minimum}, {maximum}]"
+        return f" in [{minimum}, {maximum}]"
     if minimum is not None:
-        return f"{lead}≥ {minimum}"
+        return f" ≥ {minimum}"
     if maximum is not None:
-        return f"{lead}≤ {maximum}"
+        return f" ≤ {maximum}"
     return ""
 
 
