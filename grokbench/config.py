@@ -74,6 +74,11 @@ ENGINE_OPTIONS: dict[str, Any] = {
 ENGINE_DECLARED: dict[str, Option] = declare_all(ENGINE_OPTIONS, "grokbench")
 ENGINE_DEFAULTS: dict[str, Any] = defaults(ENGINE_DECLARED)
 
+# The fix an error about these settings suggests: their command-line flags (any other setting:
+# --set name=DEFAULT).
+FIXES = {"seed": "--seed 0", "steps": "--steps 1000", "eval_every": "--eval-every 100",
+         "batch_size": "--batch-size 32", "threads": "--threads 1"}
+
 # Settings that do not change what a run computes, so they are not part of its identity.
 NOT_IDENTITY = {"threads", "loggers", "log_dir"}
 
@@ -190,11 +195,11 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     for key, value in command_line.items():
         # a setting only a layer gives (no one declares it) takes the type of that value
         option, where = declared.get(key, (Option(None), f"setting of task {task}"))
-        config[key] = coerce(key, option, value, where, current=config.get(key))
+        config[key] = coerce(key, option, value, where, current=config.get(key), fix=FIXES.get(key))
     config["task"], config["method"], config["preset"] = task, method, preset
     config["model"] = model
     for key, (option, where) in declared.items():  # values from every layer, not only --set
-        check(key, option, config[key], where)
+        check(key, option, config[key], where, FIXES.get(key))
     check_device(config["device"])
     check_dtype_and_eps(config)
     config["plugin_versions"] = plugin_versions(registry, config)

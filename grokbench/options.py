@@ -114,38 +114,38 @@ def setting_type(option: Option, *values) -> type | None:
     return None
 
 
-def coerce(name: str, option: Option, value, where: str, current=None):
+def coerce(name: str, option: Option, value, where: str, current=None, fix: str | None = None):
     """A value from the command line or a grid file, read as the option's type (so that one
     value has one spelling in the config, and one run id: for a float option 0, 0.0 and "0"
     are 0.0, for a bool one 1, "1" and "true" are True) and checked against its choices and
     range. A value it cannot be is a one-line :class:`UserError` naming the option, what it
-    takes, and who declares it."""
+    takes, who declares it, and ``fix`` (default: ``--set name=DEFAULT``)."""
     kind = setting_type(option, current)
     if value is None:
         if option.type is not None and not option.allows_none:
-            raise UserError(_message(name, option, kind, value, where))
+            raise UserError(_message(name, option, kind, value, where, fix))
         return None
     if kind is list:
-        value = _coerce_list(name, option, value, where, current)
+        value = _coerce_list(name, option, value, where, current, fix)
     elif kind in (bool, int, float):
         parsed = parse_value(value) if isinstance(value, str) else value
         value = _coerce_scalar(kind, parsed)
         if value is _BAD:
-            raise UserError(_message(name, option, kind, parsed, where))
+            raise UserError(_message(name, option, kind, parsed, where, fix))
     elif option.type is str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # --set data_dir=2024 is the folder "2024"
         elif not isinstance(value, str):
-            raise UserError(_message(name, option, kind, value, where))
-    check(name, option, value, where)
+            raise UserError(_message(name, option, kind, value, where, fix))
+    check(name, option, value, where, fix)
     return value
 
 
-def check(name: str, option: Option, value, where: str):
+def check(name: str, option: Option, value, where: str, fix: str | None = None):
     """A value of the option (from any settings layer) against its declared type, choices and
     range."""
     if option_problem(option, value):
-        raise UserError(_message(name, option, setting_type(option, value), value, where))
+        raise UserError(_message(name, option, setting_type(option, value), value, where, fix))
 
 
 def option_problem(option: Option, value) -> str | None:
@@ -203,7 +203,7 @@ def _coerce_scalar(kind, value):
     return _BAD
 
 
-def _coerce_list(name, option, value, where, current):
+def _coerce_list(name, option, value, where, current, fix):
     """A list of numbers (betas) has float elements; a list of names (wrappers) stays as given.
     An option declared without a type keeps any value that is not a list of numbers as it is."""
     if option.type is not None:
@@ -213,11 +213,11 @@ def _coerce_list(name, option, value, where, current):
     if not isinstance(value, list):
         if option.type is None:
             return value
-        raise UserError(_message(name, option, list, value, where))
+        raise UserError(_message(name, option, list, value, where, fix))
     if items is float:
         parsed = [parse_value(v) if isinstance(v, str) else v for v in value]
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in parsed):
-            raise UserError(_message(name, option, list, value, where))
+            raise UserError(_message(name, option, list, value, where, fix))
         return [float(v) for v in parsed]
     return value
 
@@ -274,7 +274,10 @@ def _range_text(minimum, maximum) -> str:
     return ""
 
 
-def _message(name, option, kind, value, where) -> str:
+def _message(name, option, kind, value, where, fix) -> str:
     help_text = f": {option.help}" if option.help else ""
-    return f"{name} must be {_expectation(option, kind)} ({where}{help_text}); got {value!r}"
+    if fix is None and option.default is not None:
+        fix = f"--set {name}={spell(option.default)}"
+    return (f"{name} must be {_expectation(option, kind)} ({where}{help_text}); got {value!r}"
+            + (f"; e.g. {fix}" if fix else ""))
 

@@ -37,13 +37,15 @@ def grokbench_error(*args) -> str:
     ("p=abc", "Error: p must be an int ≥ 2 (task modadd option: the prime modulus: operands and "
               "labels are 0..p−1 (the StableMax code: 113)); got 'abc'"),
     ("bias=maybe", "Error: bias must be true or false (model mlp option: "),
-    ("lr=fast", "Error: lr must be a number ≥ 0 (grokbench setting: learning rate); got 'fast'"),
+    ("lr=fast", "Error: lr must be a number ≥ 0 (grokbench setting: learning rate); got 'fast'; "
+                "e.g. --set lr=0.001"),
     # out of the declared range
     ("train_frac=1.5", "Error: train_frac must be a number in [0, 1] (task modadd option: "),
     ("steps=-1", "Error: steps must be an int ≥ 0 (grokbench setting: "),
     # not one of the declared choices
     ("activation=sigmoid", "Error: activation must be one of 'relu', 'tanh', 'gelu', 'silu' "
-                           "(model mlp option: nonlinearity after each hidden layer); got 'sigmoid'"),
+                           "(model mlp option: nonlinearity after each hidden layer); got 'sigmoid'; "
+                           "e.g. --set activation=relu"),
     ("loss_dtype=float8", "Error: loss_dtype must be one of 'float16', 'bfloat16', 'float32', "
                           "'float64' or none (loss ce option: "),
     # unknown keys: as before options had types
@@ -199,7 +201,7 @@ def test_plain_default_options_still_work(plain_registry):
     assert type(config["n"]) is int and type(config["noise"]) is float and config["folder"] == "/x"
     assert config["plugin_versions"]["grokbench-plain"] == "1.0"
     assert grokbench_error("run", "--task", "plain", "--set", "n=many", "--show-config") == \
-        "Error: n must be an int (task plain option); got 'many'"
+        "Error: n must be an int (task plain option); got 'many'; e.g. --set n=64"
     code, output = grokbench("list", "tasks")
     assert code == 0, output
     lines = output.splitlines()
@@ -218,7 +220,8 @@ def test_a_bad_set_value_is_one_line_from_the_installed_command(tmp_path):
                           "p=abc", "--show-config"], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr == ("Error: p must be an int ≥ 2 (task modadd option: the prime modulus: "
-                          "operands and labels are 0..p−1 (the StableMax code: 113)); got 'abc'\n")
+                          "operands and labels are 0..p−1 (the StableMax code: 113)); got 'abc'; "
+                          "e.g. --set p=113\n")
 
 
 def test_plain_and_typed_declarations_resolve_to_the_same_config(registry):
