@@ -9,6 +9,7 @@ from .data import (atomic_write_bytes, balanced_indices, cache_dir, cache_key, c
                    default_download_dir)
 from .errors import NotApplicable, UserError
 from .hookspecs import hookimpl
+from .options import Option
 
 __version__ = "0.1.0"
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     # what plugins subclass or receive
     "Task", "TaskData", "TaskInfo", "Download", "EvalContext", "OptimizerWrapper", "Executor",
     "Logger", "CORE_METRICS",
+    # a component's option: type, default, one line of help (docs/plugins.md, Options)
+    "Option",
     # errors: the CLI prints these as one line, without a traceback
     "UserError", "NotApplicable",
     # seeds and data caches

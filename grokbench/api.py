@@ -77,8 +77,9 @@ class Task:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     kind: ClassVar[str] = "classification"
-    #: task settings (become ``--set`` keys), e.g. {"p": 113, "train_frac": 0.4}
-    options: ClassVar[dict] = {}
+    #: task settings (become ``--set`` keys), e.g. {"p": Option(113, "the prime modulus", int)};
+    #: a plain default ({"p": 113}) is a declaration too (grokbench.Option)
+    options: ClassVar[dict[str, Any]] = {}
     #: defaults for engine, model, loss and optimizer settings, e.g. {"model": "mlp", "lr": 1e-2}
     defaults: ClassVar[dict] = {}
     #: extra defaults used only with a given model, e.g. {"transformer": {"lr": 1e-3}}

@@ -4,70 +4,83 @@ Layers, later wins: engine defaults < options of the chosen model/loss/optimizer
 options < then :func:`settings_layers`: the task's defaults < the task's defaults for the
 chosen model < preset < methods < each method's recipe for this task < the task's defaults for
 those methods < command line. Every key a user overrides must exist in some layer, so typos
-fail loudly.
+fail loudly. The bottom layer is declared (:data:`ENGINE_OPTIONS`, the components' and the
+task's ``Option``s): a value given for a declared setting is read as its type and every
+layer's value is checked against its declaration (grokbench/options.py).
 """
 from __future__ import annotations
 
-import ast
 import difflib
 import hashlib
 import json
 from typing import Any
 
 from .errors import NotApplicable, UserError
-
-ENGINE_DEFAULTS: dict[str, Any] = {
-    "task": None,
-    "method": "baseline",
-    "preset": None,
-    "model": "mlp",
-    "loss": "ce",
-    "optimizer": "adamw",
-    "wrappers": [],          # optimizer wrappers (perpgrad, grokfast, norm), gradient order
-    "lr": 1e-3,
-    "betas": [0.9, 0.999],
-    "eps": 1e-8,
-    "weight_decay": 0.0,
-    "momentum": 0.0,         # SGD only
-    "grad_clip": None,       # max global gradient norm, None = off
-    "init_scale": 1.0,       # Omnigrok's α: every parameter is multiplied by it after init
-    "steps": 1000,
-    "batch_size": None,      # None = full batch, reshuffled each step (docs/science.md)
-    "eval_every": 100,
-    "evals_per_decade": 10,  # early evaluations: log-spaced points per decade below eval_every
-    "eval_batch_size": 8192,
-    "seed": 0,
-    "dtype": "float32",
-    "device": "cpu",
-    "fit_target": 0.99,
-    "sc_threshold": 0.1,     # collapse onset threshold (the StableMax paper's figures drew 0.4/0.5)
-    "hold_evals": 3,         # the target counts as held after this many evaluations in a row
-    "early_stop": False,     # stop at the decision point (scores are read up to it anyway)
-    "softmax_precision": "float32",  # precision of the softmax-view SC diagnostic
-    "acc_threshold": 1e-3,   # regression: per-sample MSE below this counts as correct
-    "threads": None,         # torch/OpenMP threads for this run (None = torch's default)
-    "loggers": [],           # extra loggers (e.g. tensorboard); the SQLite store is always written
-    "log_dir": None,
-}
-
-# Settings that do not change what a run computes, so they are not part of its identity.
-NOT_IDENTITY = {"threads", "loggers", "log_dir"}
+from .options import Option, check, coerce, declare_all, defaults, parse_value
+from .registry import singular
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
+#: The engine's own settings, declared as a component declares its options (docs/plugins.md,
+#: "The config a builder receives"); a plain value here is a declaration too.
+ENGINE_OPTIONS: dict[str, Any] = {
+    "task": Option(None, "the task (chosen with --task)", str),
+    "method": Option("baseline", "the methods, a+b+c (chosen with --method)", str),
+    "preset": Option(None, "the task's preset (chosen with --preset)", str),
+    "model": Option("mlp", "the model, by name (`grokbench list models`)", str),
+    "loss": Option("ce", "the loss, by name (`grokbench list losses`)", str),
+    "optimizer": Option("adamw", "the base optimizer, by name (`grokbench list optimizers`)", str),
+    "wrappers": Option([], "optimizer wrappers (perpgrad, grokfast, norm), in gradient order",
+                       list, items=str),
+    "lr": Option(1e-3, "learning rate", float, minimum=0),
+    "betas": Option([0.9, 0.999], "Adam's β1, β2", list, items=float),
+    "eps": Option(1e-8, "Adam's ε, added to √v", float, minimum=0),
+    "weight_decay": Option(0.0, "weight decay γ (AdamW: decoupled)", float, minimum=0),
+    "momentum": Option(0.0, "SGD's momentum (SGD only)", float, minimum=0),
+    "grad_clip": Option(None, "max global gradient norm (none: off)", float, minimum=0),
+    "init_scale": Option(1.0, "Omnigrok's α: every parameter is multiplied by it after init",
+                         float),
+    "steps": Option(1000, "training steps (0: evaluate the initialization only)", int,
+                    minimum=0),
+    "batch_size": Option(None, "samples per step (none: the full training set, reshuffled "
+                         "each step; docs/science.md)", int, minimum=1),
+    "eval_every": Option(100, "evaluate every this many steps", int, minimum=1),
+    "evals_per_decade": Option(10, "early evaluations: log-spaced points per decade below "
+                               "eval_every", int, minimum=1),
+    "eval_batch_size": Option(8192, "chunk size of evaluation passes (not part of the science)",
+                              int, minimum=1),
+    # the store keeps seeds as SQLite's int64
+    "seed": Option(0, "the run's seed (data, init and batches get their own streams from it)",
+                   int, minimum=-2**63, maximum=2**63 - 1),
+    "dtype": Option("float32", "training precision", str, choices=DTYPES),
+    "device": Option("cpu", "torch device (cpu, cuda, cuda:1, ...)", str),
+    "fit_target": Option(0.99, "fitted = first evaluation with train_acc ≥ this", float),
+    "sc_threshold": Option(0.1, "collapse onset = first evaluation with sc_fraction ≥ this "
+                           "(the StableMax paper's figures drew 0.4/0.5)", float),
+    "hold_evals": Option(3, "the target counts as held after this many evaluations in a row",
+                         int),
+    "early_stop": Option(False, "stop at the decision point (scores are read up to it anyway)",
+                         bool),
+    "softmax_precision": Option("float32", "precision of the softmax-view Softmax Collapse "
+                                "diagnostic", str, choices=DTYPES),
+    "acc_threshold": Option(1e-3, "regression: a sample is correct when its MSE is below this",
+                            float),
+    "threads": Option(None, "torch/OpenMP threads for this run (none: torch's default)", int,
+                      minimum=1),
+    "loggers": Option([], "extra loggers (e.g. tensorboard); the SQLite store is always written",
+                      list, items=str),
+    "log_dir": Option(None, "where loggers write", str),
+}
+ENGINE_DECLARED: dict[str, Option] = declare_all(ENGINE_OPTIONS, "grokbench")
+ENGINE_DEFAULTS: dict[str, Any] = defaults(ENGINE_DECLARED)
 
-def parse_value(text: str):
-    """Parse a command-line value: numbers, booleans, None, lists ("0.9,0.99"), else a string."""
-    low = text.strip().lower()
-    if low in ("none", "null"):
-        return None
-    if low in ("true", "false"):
-        return low == "true"
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-    return list(value) if isinstance(value, tuple) else value
+# The fix an error about these settings suggests: their command-line flags (any other setting:
+# --set name=DEFAULT).
+FIXES = {"seed": "--seed 0", "steps": "--steps 1000", "eval_every": "--eval-every 100",
+         "batch_size": "--batch-size 32", "threads": "--threads 1"}
+
+# Settings that do not change what a run computes, so they are not part of its identity.
+NOT_IDENTITY = {"threads", "loggers", "log_dir"}
 
 
 def parse_assignments(pairs) -> dict:
@@ -152,18 +165,22 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     components = [("models", model), ("losses", lookup(above, "loss")),
                   ("optimizers", lookup(above, "optimizer"))]
     components += [("optimizers", w) for w in wrappers]
-    config = dict(ENGINE_DEFAULTS)
+    # Each setting as the engine, the chosen components and the task declare it (later wins),
+    # with who declares it: the first layer of the config, and what a value given for it must be.
+    declared: dict[str, tuple[Option, str]] = {
+        key: (option, "grokbench setting") for key, option in ENGINE_DECLARED.items()}
     for kind, name in components:
         entry = registry.get(kind, name)
         if kind == "optimizers" and (name in wrappers) != entry.wrapper:
             raise UserError(f"{name!r} is {'a wrapper' if entry.wrapper else 'a base optimizer'}: "
                             f"use --set {'wrappers=' + name if entry.wrapper else 'optimizer=' + name}")
-        config.update(entry.options)
+        declared.update({key: (option, f"{singular(kind)} {name} option")
+                         for key, option in entry.options.items()})
         if kind == "losses" and entry.task_kinds is not None and task_cls.kind not in entry.task_kinds:
             raise NotApplicable(f"loss {name!r} applies to {'/'.join(entry.task_kinds)} tasks; "
                                 f"{task!r} is a {task_cls.kind} task")
-    config.update(task_cls.options)
-    declared = dict(config)  # each setting as its engine, component or task declares it
+    declared.update({key: (option, f"task {task} option") for key, option in task_entry.options.items()})
+    config = {key: option.default for key, (option, _) in declared.items()}
     config["target_metric"], config["target"] = task_cls.target_metric, task_cls.target
     *below_command_line, command_line = above
     for layer in below_command_line:
@@ -176,12 +193,15 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
                         + (f"; did you mean {hint[0]!r}?" if hint else "")
                         + " (`grokbench run --task TASK --show-config` lists them)")
     for key, value in command_line.items():
-        config[key] = coerce_setting(key, value, declared.get(key), config.get(key))
+        # a setting only a layer gives (no one declares it) takes the type of that value
+        option, where = declared.get(key, (Option(None), f"setting of task {task}"))
+        config[key] = coerce(key, option, value, where, current=config.get(key), fix=FIXES.get(key))
     config["task"], config["method"], config["preset"] = task, method, preset
     config["model"] = model
-    if config["dtype"] not in DTYPES:
-        raise UserError(f"unknown dtype {config['dtype']!r}; choose one of {', '.join(DTYPES)}")
-    check_ranges(config)
+    for key, (option, where) in declared.items():  # values from every layer, not only --set
+        check(key, option, config[key], where, FIXES.get(key))
+    check_device(config["device"])
+    check_dtype_and_eps(config)
     config["plugin_versions"] = plugin_versions(registry, config)
     return canonical(config)
 
@@ -214,92 +234,13 @@ def lookup(layers: list[dict], key: str):
     return ENGINE_DEFAULTS[key]
 
 
-# Settings whose default is None but whose values have one type, so 32 and 32.0 are one value.
-OPTIONAL_TYPES = {"batch_size": int, "grad_clip": float, "threads": int}
-_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number"}
-
-
-def setting_type(key: str, *defaults):
-    """The type of a setting from its values in the layers below the user's: a number setting
-    written 1 in one layer and 1.0 in another is a float setting."""
-    types = {type(d) for d in defaults if d is not None}
-    for kind in (bool, float, int, list, str):
-        if kind in types:
-            return kind
-    return OPTIONAL_TYPES.get(key)
-
-
-def coerce_setting(key: str, value, *defaults):
-    """A value given by the user (command line, grid file) in the type of the setting's
-    defaults, so that one value has one spelling in the config and so one run id: for a float
-    setting 0, 0.0 and "0" are 0.0; for a bool one 1, "1" and "true" are True. A value that
-    cannot be read as that type is an error here, before any training."""
-    kind = setting_type(key, *defaults)
-    default = next((d for d in defaults if d is not None), None)
-    if value is None or kind is None or kind is str:
-        return value
-    if kind is list:  # a list of floats (betas): each element a float
-        if not (isinstance(value, list) and default and all(isinstance(d, float) for d in default)):
-            return value
-        items = [parse_value(v) if isinstance(v, str) else v for v in value]
-        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in items):
-            raise UserError(f"setting {key} takes a list of numbers, got {value!r}; "
-                            f"e.g. --set {key}={','.join(map(str, default))}")
-        return [float(v) for v in items]
-    if isinstance(value, str):
-        value = parse_value(value)
-    if kind is bool:
-        if isinstance(value, (int, float)) and value in (0, 1):  # bools are ints, so they pass
-            return bool(value)
-    elif isinstance(value, bool):
-        pass  # true is not a number
-    elif kind is int:
-        if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-            return int(value)
-    elif kind is float:
-        if isinstance(value, (int, float)):
-            return float(value)
-    else:
-        return value
-    raise UserError(f"setting {key} takes {_TYPE_WORDS[kind]}, got {value!r}; "
-                    f"e.g. --set {key}={json.dumps(default if default is not None else kind(1))}")
-
-
-def check_ranges(config: dict):
-    """Values that would train and then fail (the store keeps seeds as SQLite's int64) or be
-    stored as a finished run that never ran (negative steps): refused before any training."""
-    seed = config["seed"]
-    if not isinstance(seed, int) or isinstance(seed, bool) or not -2**63 <= seed < 2**63:
-        raise UserError(f"seed must be an integer that fits in 64 bits, got {seed!r}; e.g. --seed 0")
-    # 0 steps is allowed: it evaluates the initialization only (a real, finished run).
-    steps = config["steps"]
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise UserError(f"steps must be an integer of at least 0, got {steps!r}; e.g. --steps 1000")
-    # Counts and sizes that divide, step or chunk: 0 or less crashed (range step 0, division
-    # by zero), or was silently accepted (--eval-every -10 evaluated only the last step).
-    for key, example, optional in POSITIVE_INTS:
-        value = config.get(key)
-        if value is None and optional:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise UserError(f"{key} must be an integer of at least 1{' (or none)' if optional else ''}"
-                            f", got {value!r}; e.g. {example}")
-    device = config["device"]
+def check_device(device: str):
     try:
         import torch
         torch.device(device)
     except (RuntimeError, TypeError, ValueError):
         raise UserError(f"device {device!r} is not a torch device; e.g. --device cpu, cuda or "
                         "cuda:1") from None
-    check_dtype_and_eps(config)
-
-
-# (setting, example, None allowed)
-POSITIVE_INTS = [("batch_size", "--batch-size 32 (none: the full training set)", True),
-                 ("eval_every", "--eval-every 100", False),
-                 ("evals_per_decade", "--set evals_per_decade=10", False),
-                 ("eval_batch_size", "--set eval_batch_size=8192", False),
-                 ("threads", "--threads 1", True)]
 
 
 def check_dtype_and_eps(config: dict):

@@ -17,12 +17,16 @@ if TYPE_CHECKING:
     import torch
 
     from .api import EvalContext, Executor, Logger, OptimizerWrapper, Task, TaskInfo
+    from .options import Option
 
 hookspec = pluggy.HookspecMarker("grokbench")
 hookimpl = pluggy.HookimplMarker("grokbench")
 
 #: a run's resolved settings: one flat dict (``grokbench run --show-config`` prints it)
 Config = dict[str, Any]
+#: a component's options: {name: Option(default, help, type, ...)}; a plain default value
+#: ({name: default}) is a declaration too, its type read from the value and without help
+Options = Mapping[str, "Option | object"]
 #: per-sample losses from (model output, target)
 LossFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 
@@ -33,12 +37,12 @@ class RegisterTask(Protocol):
 
 class RegisterModel(Protocol):
     def __call__(self, name: str, build: Callable[[TaskInfo, Config], torch.nn.Module],
-                 description: str, /, *, options: Mapping[str, Any] = ...) -> None: ...
+                 description: str, /, *, options: Options = ...) -> None: ...
 
 
 class RegisterLoss(Protocol):
     def __call__(self, name: str, build: Callable[[Config], LossFn], description: str, /, *,
-                 options: Mapping[str, Any] = ...,
+                 options: Options = ...,
                  probabilities: Callable[[torch.Tensor, Config], torch.Tensor] | None = None,
                  task_kinds: Iterable[str] | None = None) -> None: ...
 
@@ -49,7 +53,7 @@ class RegisterOptimizer(Protocol):
     def __call__(self, name: str,
                  build: (Callable[[list[torch.nn.Parameter], Config], torch.optim.Optimizer]
                          | Callable[[Any, torch.nn.Module, Config], OptimizerWrapper]),
-                 description: str, /, *, options: Mapping[str, Any] = ...,
+                 description: str, /, *, options: Options = ...,
                  wrapper: bool = False) -> None: ...
 
 
@@ -86,7 +90,8 @@ def register_models(register: RegisterModel) -> None:
     """Register models: ``register(name, build, description, options={})``.
 
     ``build(info: TaskInfo, config: dict) -> torch.nn.Module``. ``options`` are the model's own
-    settings with their defaults (they become overridable ``--set`` keys)."""
+    settings, ``{name: grokbench.Option(default, help, type, ...)}`` (they become ``--set``
+    keys, checked against the declaration, and ``grokbench list models`` shows them)."""
 
 
 @hookspec

@@ -22,8 +22,14 @@ import pluggy
 from . import hookspecs
 from .api import Task
 from .errors import UserError
+from .options import Option, declare_all
 
 KINDS = ("tasks", "models", "losses", "optimizers", "methods", "metrics", "executors", "loggers")
+
+
+def singular(kind: str) -> str:
+    """"losses" -> "loss", "tasks" -> "task"."""
+    return kind[:-2] if kind.endswith("sses") else kind[:-1]
 
 
 @dataclass
@@ -35,7 +41,8 @@ class Entry:
     obj: Any
     description: str
     plugin: str
-    options: dict = field(default_factory=dict)
+    #: {name: Option}: what the component lets you set (a plain value is declared as Option(value))
+    options: dict[str, Option] = field(default_factory=dict)
     wrapper: bool = False  # optimizers only: wraps another optimizer
     # losses only: outputs -> class probabilities as the loss sees them (Softmax Collapse is
     # measured on these), and the task kinds the loss applies to (None: any)
@@ -158,7 +165,7 @@ class Registry:
             entry = _make_entry(kind, plugin, *args, **kwargs)
             existing = self.entries[kind].get(entry.name)
             if existing is not None:
-                raise UserError(f"{kind[:-1]} {entry.name!r} is registered twice, by plugins "
+                raise UserError(f"{singular(kind)} {entry.name!r} is registered twice, by plugins "
                                 f"{existing.plugin!r} and {plugin!r}; disable one with "
                                 f"GROKBENCH_DISABLE_PLUGINS")
             self.entries[kind][entry.name] = entry
@@ -171,7 +178,7 @@ class Registry:
             return self.entries[kind][name]
         except KeyError:
             known = ", ".join(sorted(self.entries[kind])) or "none"
-            raise UserError(f"unknown {kind[:-1]} {name!r}; known {kind}: {known} "
+            raise UserError(f"unknown {singular(kind)} {name!r}; known {kind}: {known} "
                             f"(`grokbench list {kind}`)") from None
 
     def names(self, kind: str) -> list[str]:
@@ -188,16 +195,17 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
             if not getattr(task_cls, attr):
                 raise UserError(f"plugin {plugin!r} registered a task without a {attr}")
         return Entry(kind, task_cls.name, task_cls, task_cls.description, plugin,
-                     options=dict(task_cls.options))
+                     options=declare_all(task_cls.options, f"plugin {plugin!r}: task {task_cls.name!r}"))
     if kind == "methods":
         name, settings, description = args
         return Entry(kind, name, dict(settings), description, plugin,
                      per_task={t: dict(v) for t, v in (kwargs.get("per_task") or {}).items()})
     name, obj, description = args[:3]
     if not callable(obj):
-        raise UserError(f"plugin {plugin!r} registered {kind[:-1]} {name!r} with a non-callable")
+        raise UserError(f"plugin {plugin!r} registered {singular(kind)} {name!r} with a non-callable")
     kinds = kwargs.get("task_kinds")
-    return Entry(kind, name, obj, description, plugin, options=dict(kwargs.get("options", {})),
+    options = declare_all(kwargs.get("options"), f"plugin {plugin!r}: {singular(kind)} {name!r}")
+    return Entry(kind, name, obj, description, plugin, options=options,
                  wrapper=bool(kwargs.get("wrapper", False)),
                  probabilities=kwargs.get("probabilities"),
                  task_kinds=tuple(kinds) if kinds is not None else None)

@@ -2,7 +2,7 @@
 Between backward and step: μ₀ = g₀, μ_t = α μ_{t−1} + (1 − α) g_t, then g_t ← g_t + λ μ_t."""
 import torch
 
-from grokbench import OptimizerWrapper, hookimpl
+from grokbench import Option, OptimizerWrapper, hookimpl
 
 
 class GrokfastEMA(OptimizerWrapper):
@@ -29,7 +29,12 @@ class GrokfastEMA(OptimizerWrapper):
 def register_optimizers(register):
     register("grokfast", lambda inner, model, c: GrokfastEMA(inner, c["grokfast_alpha"], c["grokfast_lamb"]),
              "Grokfast-EMA gradient filter (α = 0.98, λ = 2)", wrapper=True,
-             options={"grokfast_alpha": 0.98, "grokfast_lamb": 2.0})
+             options={
+                 "grokfast_alpha": Option(0.98, "EMA momentum α of the slow gradient (Lee et al. "
+                                          "2024: 0.98)", float, minimum=0, maximum=1),
+                 "grokfast_lamb": Option(2.0, "amplification λ of the slow gradient (Lee et al. "
+                                         "2024: 2)", float),
+             })
 
 
 # Lee et al. 2024's per-task recipes (the ironjr/grokfast README's commands): the filter is

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from grokbench import (Task, TaskData, TaskInfo, UserError, balanced_indices, cached,
+from grokbench import (Option, Task, TaskData, TaskInfo, UserError, balanced_indices, cached,
                        default_download_dir, derive_seed, hookimpl)
 
 OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -235,8 +235,18 @@ class IMDb(Task):
     # seq_len 100 instead of 500: after stop words and the 1000-word vocabulary a review keeps
     # 46 words (median, measured on the training reviews); 100 positions hold the whole of 85.5 %
     # of the reviews and 89 % of all kept words, while 500 would be mostly padding at 5× the cost.
-    options = {"n_train": 1000, "n_test": 1000, "vocab_size": 1000, "seq_len": 100,
-               "data_dir": None}
+    options = {
+        "n_train": Option(1000, "training reviews, class-balanced (Omnigrok §4: 1000)", int,
+                          minimum=2),
+        "n_test": Option(1000, "test reviews, a class-balanced seeded subset (none: all 25 000)",
+                         int, minimum=2, optional=True),
+        "vocab_size": Option(1000, "the most frequent training words kept (Omnigrok: 1000)", int,
+                             minimum=1, maximum=32000),
+        "seq_len": Option(100, "words kept per review (the Omnigrok code: 500; docs/science.md, "
+                          "Tasks)", int, minimum=1),
+        "data_dir": Option(None, "the aclImdb folder or aclImdb_v1.tar.gz (none: "
+                           "$GROKBENCH_IMDB_DIR, else the download folder)", str),
+    }
     # the Omnigrok code: AdamW 3e-4, wd 1, clip 5, batch 50, α = 6, BCE on one logit, 1e5 steps (that is
     # --preset paper, with its 500 tokens and hidden 256). The default takes the paper text's
     # learning rate 1e-3 (Appendix A) instead of the code's 3e-4: AdamW shrinks the weights by
@@ -279,4 +289,11 @@ def register_tasks(register):
 def register_models(register):
     register("lstm", build_lstm, "Embedding → stacked LSTM → linear on the last step (one logit "
              "for binary tasks, as Omnigrok's IMDb net)",
-             options={"embed_dim": 64, "hidden_size": 128, "num_layers": 2, "flush_denormal": True})
+             options={
+                 "embed_dim": Option(64, "embedding size (the Omnigrok code: 64)", int, minimum=1),
+                 "hidden_size": Option(128, "LSTM hidden units (Omnigrok's text: 128; its code 256)",
+                                       int, minimum=1),
+                 "num_layers": Option(2, "stacked LSTM layers (Omnigrok: 2)", int, minimum=1),
+                 "flush_denormal": Option(True, "flush denormal floats to zero on the CPU (~20× "
+                                          "faster backward; values below 1e-38 only)", bool),
+             })

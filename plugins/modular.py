@@ -2,7 +2,7 @@
 with a ∘ b mod p, a random train split (fraction 0.4, as the StableMax paper's figures), the rest as test."""
 import torch
 
-from grokbench import Task, TaskData, TaskInfo, UserError, hookimpl
+from grokbench import Option, Task, TaskData, TaskInfo, UserError, hookimpl
 
 
 def _inverse(b, p):
@@ -17,7 +17,12 @@ def _check_prime(p):
 
 class ModularTask(Task):
     kind = "classification"
-    options = {"p": 113, "train_frac": 0.4}
+    options = {
+        "p": Option(113, "the prime modulus: operands and labels are 0..p−1 (the StableMax code: 113)",
+                    int, minimum=2),
+        "train_frac": Option(0.4, "fraction of the p×p pairs in the training set (the StableMax "
+                             "paper's figures: 0.4)", float, minimum=0, maximum=1),
+    }
     # The StableMax code: MLP 226-200-200-113 ReLU without biases, full batch, AdamW lr 0.01, β=(0.9, 0.99).
     defaults = {"model": "mlp", "width": 200, "depth": 2, "activation": "relu", "bias": False,
                 "loss": "ce", "optimizer": "adamw", "lr": 0.01, "betas": [0.9, 0.99],

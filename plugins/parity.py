@@ -2,14 +2,21 @@
 labelled with the parity of their first k bits."""
 import torch
 
-from grokbench import Task, TaskData, TaskInfo, UserError, hookimpl
+from grokbench import Option, Task, TaskData, TaskInfo, UserError, hookimpl
 
 
 class SparseParity(Task):
     name = "parity"
     description = "parity of the first k of k+n random bits (k=3, n=40, 2000 samples, 50% train)"
     kind = "classification"
-    options = {"k": 3, "n": 40, "n_samples": 2000, "train_frac": 0.5}
+    options = {
+        "k": Option(3, "the bits whose parity is the label (the StableMax paper: 3)", int, minimum=1),
+        "n": Option(40, "noise bits after them (the StableMax paper: 40)", int, minimum=0),
+        "n_samples": Option(2000, "distinct bit vectors drawn (the StableMax paper: 2000)", int,
+                            minimum=2),
+        "train_frac": Option(0.5, "fraction of the vectors in the training set", float, minimum=0,
+                             maximum=1),
+    }
     defaults = {"model": "mlp", "width": 200, "depth": 2, "bias": True, "activation": "relu",
                 "loss": "ce", "lr": 0.01, "betas": [0.9, 0.99], "steps": 3000, "eval_every": 50}
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grokbench import Task, TaskData, TaskInfo, UserError, cached, derive_seed, hookimpl
+from grokbench import Option, Task, TaskData, TaskInfo, UserError, cached, derive_seed, hookimpl
 
 QM9_FILES = ("qm9_part1.csv", "qm9_part2.csv", "qm9_part3.csv")
 QM9_SIZE = 130_831
@@ -221,7 +221,15 @@ class QM9(Task):
     description = ("isotropic polarizability of QM9 molecules (bohr³) with a GCNN, "
                    "50/50 split of 100 molecules (Omnigrok §4)")
     kind = "regression"
-    options = {"n_molecules": 100, "train_frac": 0.5, "selection": "random", "data_dir": None}
+    options = {
+        "n_molecules": Option(100, "molecules used (Omnigrok §4: 100)", int, minimum=2),
+        "train_frac": Option(0.5, "fraction of them in the training set (Omnigrok §4: 0.5)", float,
+                             minimum=0, maximum=1),
+        "selection": Option("random", "which molecules: a seeded random choice, or the first N "
+                            "(the Omnigrok code)", str, choices=("random", "first")),
+        "data_dir": Option(None, "folder holding qm9_part1..3.csv (none: $GROKBENCH_QM9_DIR, else "
+                           "the qm9pack package's data)", str),
+    }
     # Omnigrok (Liu et al. 2023 §4 and its code): AdamW 1e-3, batch 32, MSE, wd 0, α = 3
     # (grokking) vs α = 1 (none), 1e5 steps.
     # The default budget is 3e4 steps (~2 min of one CPU core): measured here, α = 3's test MSE
@@ -364,4 +372,7 @@ def register_tasks(register):
 @hookimpl
 def register_models(register):
     register("gcnn", build_gcnn, "graph net of Omnigrok's QM9 run: NNConv(→32) → NNConv(→16) → "
-             "add pool → 16-32-1", options={"per_kind_edges": True})
+             "add pool → 16-32-1",
+             options={"per_kind_edges": Option(
+                 True, "compute NNConv's edge network once per distinct bond kind (exact, faster; "
+                 "docs/science.md, Tasks)", bool)})

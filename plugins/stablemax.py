@@ -6,7 +6,7 @@ Collapse) until the logits are astronomically large.
 """
 import torch
 
-from grokbench import UserError, hookimpl
+from grokbench import Option, UserError, hookimpl
 
 
 def s(x):
@@ -48,7 +48,11 @@ def probabilities(output, config):
 def register_losses(register):
     # The StableMax code computes the loss in float64 (the paper's runs did), so that is the default.
     register("stablemax", build_loss, "StableMax cross-entropy (computed in loss_dtype, default float64)",
-             options={"loss_dtype": "float64"}, probabilities=probabilities,
+             options={"loss_dtype": Option("float64", "dtype the loss is computed in (none: the "
+                                           "training dtype; the StableMax code: float64)", str,
+                                           choices=("float16", "bfloat16", "float32", "float64"),
+                                           optional=True)},
+             probabilities=probabilities,
              task_kinds=["classification"])
 
 

@@ -4,7 +4,7 @@ A sample counts as correct when its MSE is below 1e-3."""
 import torch
 from torch import nn
 
-from grokbench import Task, TaskData, TaskInfo, hookimpl
+from grokbench import Option, Task, TaskData, TaskInfo, hookimpl
 
 
 class TeacherStudent(Task):
@@ -14,7 +14,14 @@ class TeacherStudent(Task):
     name = "teacher-student"
     description = "regress a random tanh teacher MLP 5-100-100-5 from 100 samples (Omnigrok §3)"
     kind = "regression"
-    options = {"n_train": 100, "n_test": 100, "in_dim": 5, "teacher_seed": 0}
+    options = {
+        "n_train": Option(100, "training samples x ~ N(0, I) (Omnigrok §3: 100)", int, minimum=1),
+        "n_test": Option(100, "test samples", int, minimum=1),
+        "in_dim": Option(5, "input and output dimension of teacher and student (Omnigrok §3: 5)",
+                         int, minimum=1),
+        "teacher_seed": Option(0, "seed of the teacher network (one teacher whatever the run's seed)",
+                               int),
+    }
     defaults = {"model": "mlp", "width": 100, "depth": 2, "activation": "tanh", "bias": True,
                 "loss": "mse", "optimizer": "adamw", "lr": 3e-4, "weight_decay": 0.0,
                 "init_scale": 2.0, "steps": 40000, "eval_every": 250, "acc_threshold": 1e-3}

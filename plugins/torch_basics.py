@@ -3,7 +3,10 @@ and ``float64`` methods."""
 import torch
 import torch.nn.functional as F
 
-from grokbench import hookimpl
+from grokbench import Option, hookimpl
+
+
+DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 def _cast(output, config):
@@ -53,7 +56,8 @@ def sigmoid_probabilities(output, config):
 
 @hookimpl
 def register_losses(register):
-    dtype_option = {"loss_dtype": None}  # None: compute in the training dtype
+    dtype_option = {"loss_dtype": Option(None, "dtype the loss is computed in (none: the training "
+                                         "dtype)", str, choices=DTYPES)}
     register("ce", cross_entropy, "softmax cross-entropy", options=dtype_option,
              probabilities=softmax_probabilities, task_kinds=["classification"])
     register("mse", mse, "mean squared error (against one-hot vectors for class labels)",

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grokbench import UserError, hookimpl
+from grokbench import Option, UserError, hookimpl
 
 
 class Block(nn.Module):
@@ -59,4 +59,12 @@ def build_transformer(info, config):
 def register_models(register):
     register("transformer", build_transformer,
              "1-layer transformer, d_model 128, 4 heads, d_mlp 512, no LayerNorm (Nanda/Omnigrok)",
-             options={"d_model": 128, "n_heads": 4, "d_mlp": 512, "n_layers": 1})
+             options={
+                 "d_model": Option(128, "width of the residual stream (Nanda et al.: 128)", int,
+                                   minimum=1),
+                 "n_heads": Option(4, "attention heads; they divide d_model (Nanda et al.: 4)", int,
+                                   minimum=1),
+                 "d_mlp": Option(512, "hidden units of each block's MLP (Nanda et al.: 512)", int,
+                                 minimum=1),
+                 "n_layers": Option(1, "transformer blocks (Nanda et al.: 1)", int, minimum=1),
+             })

@@ -137,15 +137,16 @@ def test_settings_take_the_type_of_their_default(registry):
     assert rid(bias=True) == rid(bias=1) == rid(bias="true") != rid(bias=0) == rid(bias=False)
     assert rid(p=23) == rid(p=23.0) == rid(p="23")
     assert rid(betas=[0.9, 1]) == rid(betas=[0.9, 1.0]) and rid(batch_size=32) == rid(batch_size=32.0)
-    for bad, match in [({"lr": "abc"}, "setting lr takes a number"),
-                       ({"weight_decay": True}, "setting weight_decay takes a number"),
-                       ({"p": 23.5}, "setting p takes an integer"),
-                       ({"bias": 2}, "setting bias takes true or false"),
-                       ({"betas": "x,y"}, "setting betas takes a list of numbers"),
-                       ({"seed": 2**63}, "seed must be an integer that fits in 64 bits"),
-                       ({"steps": -5}, "steps must be an integer of at least 0")]:
-        with pytest.raises(UserError, match=match):
+    for bad, match in [({"lr": "abc"}, "lr must be a number ≥ 0 (grokbench setting: learning rate); got 'abc'"),
+                       ({"weight_decay": True}, "weight_decay must be a number ≥ 0"),
+                       ({"p": 23.5}, "p must be an int ≥ 2 (task modadd option: "),
+                       ({"bias": 2}, "bias must be true or false (model mlp option: "),
+                       ({"betas": "x,y"}, "betas must be a list of numbers (grokbench setting"),
+                       ({"seed": 2**63}, "seed must be an int in [-9223372036854775808, 9223372036854775807]"),
+                       ({"steps": -5}, "steps must be an int ≥ 0 (grokbench setting")]:
+        with pytest.raises(UserError) as exc:
             resolve(registry, "modadd", "baseline", bad)
+        assert match in str(exc.value)
 
 
 def cli(*args, env=None):
@@ -260,15 +261,15 @@ def test_a_metric_with_names_of_its_own_is_recorded():
 
 
 @pytest.mark.parametrize("override, message", [
-    ({"batch_size": 0}, "batch_size must be an integer of at least 1 (or none), got 0"),
-    ({"batch_size": -3}, "batch_size must be an integer of at least 1"),
-    ({"eval_every": 0}, "eval_every must be an integer of at least 1, got 0"),
-    ({"eval_every": -10}, "eval_every must be an integer of at least 1, got -10"),
+    ({"batch_size": 0}, "batch_size must be an int ≥ 1 (or none) (grokbench setting: "),
+    ({"batch_size": -3}, "batch_size must be an int ≥ 1"),
+    ({"eval_every": 0}, "eval_every must be an int ≥ 1 (grokbench setting: evaluate every this many steps); got 0"),
+    ({"eval_every": -10}, "eval_every must be an int ≥ 1"),
     ({"evals_per_decade": 0}, "evals_per_decade must be"),
     ({"eval_batch_size": 0}, "eval_batch_size must be"),
-    ({"threads": -1}, "threads must be an integer of at least 1 (or none), got -1"),
+    ({"threads": -1}, "threads must be an int ≥ 1 (or none)"),
     ({"threads": 0}, "threads must be"),
-    ({"threads": "two"}, "setting threads takes an integer"),
+    ({"threads": "two"}, "threads must be an int ≥ 1 (or none) (grokbench setting: "),
     ({"device": "nonsense"}, "device 'nonsense' is not a torch device"),
     ({"dtype": "float16"}, "float16 training with adamw needs eps of at least 6.1e-5"),
     ({"dtype": "float16", "optimizer": "adam", "eps": 1e-6}, "eps=1e-06 is 0 or subnormal"),

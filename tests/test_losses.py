@@ -40,7 +40,7 @@ def test_stablemax_gradient_by_hand():
 
 def test_stablemax_loss_registered_in_float64(registry):
     entry = registry.get("losses", "stablemax")
-    fn = entry.obj({"loss_dtype": entry.options["loss_dtype"]})
+    fn = entry.obj({"loss_dtype": entry.options["loss_dtype"].default})
     out = fn(torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([0]))
     assert out.dtype == torch.float64 and out.item() == pytest.approx(math.log(1.5))
 

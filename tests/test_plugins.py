@@ -243,6 +243,11 @@ def test_third_party_plugin_listed_with_its_distribution(venv_with_plugin):
     assert out.returncode == 0, out.stderr
     row = next(line for line in out.stdout.splitlines() if line.startswith("xor "))
     assert "grokbench-xor 0.1.0" in row and "tasks: xor" in row and "methods: sgd-momentum" in row
+    # its task's option, declared with grokbench.Option, is listed with type, default and help
+    out = grokbench_cli("list", "tasks", python=venv_with_plugin, cwd=Path(venv_with_plugin).parent)
+    lines = out.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("xor "))
+    assert "n=256  (int ≥ 4)  noisy bit pairs drawn; half are the test set" in lines[at + 1]
 
 
 def test_third_party_task_and_method_run_through_the_cli(venv_with_plugin):
@@ -375,5 +380,6 @@ def test_list_shows_options_and_per_task_recipes():
     assert "wrappers=['grokfast']" in grokfast
     assert "mnist: grokfast_alpha=0.8, grokfast_lamb=0.1, weight_decay=2.0" in grokfast
     out = CliRunner().invoke(cli, ["list", "losses"])
-    assert "loss_dtype=float64" in next(line for line in out.output.splitlines()
-                                        if line.startswith("stablemax"))
+    lines = out.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("stablemax"))
+    assert "loss_dtype=float64  (float16|bfloat16|float32|float64 or none)" in lines[at + 1]

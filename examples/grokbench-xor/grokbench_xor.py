@@ -8,13 +8,16 @@ After ``pip install ./examples/grokbench-xor``::
 """
 import torch
 
-from grokbench import Task, TaskData, TaskInfo, UserError, hookimpl
+from grokbench import Option, Task, TaskData, TaskInfo, hookimpl
 
 
 class Xor(Task):
     name = "xor"
     description = "XOR of two noisy bits"
-    options = {"n": 256}  # the task's own settings (--set n=512)
+    # The task's own settings, each with its type, default and one line of help: a value given
+    # with `--set n=512` is read as an int and checked (n = 2 is an error naming this line,
+    # before anything trains), and `grokbench list tasks` shows it.
+    options = {"n": Option(256, "noisy bit pairs drawn; half are the test set", int, minimum=4)}
     # Defaults for any setting: the model and its options, the optimizer's, the budget.
     defaults = {"model": "mlp", "width": 16, "depth": 1, "bias": True, "steps": 200,
                 "eval_every": 50}
@@ -22,9 +25,6 @@ class Xor(Task):
     def load(self, config):
         # torch's global RNG is already seeded from the run's seed (the "data" stream).
         n = config["n"]
-        if n < 4:
-            raise UserError(f"n must be at least 4 (half of it is the test set), got {n}; "
-                            "e.g. --set n=256")
         bits = torch.randint(0, 2, (n, 2))
         x = bits.float() + 0.05 * torch.randn(n, 2)
         y = bits[:, 0] ^ bits[:, 1]

@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 from tabulate import tabulate
 
-from ..registry import KINDS, get_registry
+from ..options import spell
+from ..registry import KINDS, get_registry, singular
 
 
 @click.command()
@@ -23,22 +24,31 @@ def plugins():
 @click.command("list")
 @click.argument("kind", type=click.Choice(KINDS))
 def list_cmd(kind):
-    """List tasks, models, losses, optimizers, methods, metrics, executors or loggers."""
+    """List tasks, models, losses, optimizers, methods, metrics, executors or loggers, with
+    each one's options (type, default and help) or, for methods, what they set."""
     reg = get_registry()
-    rows = []
+    if kind == "methods":
+        methods = [reg.get(kind, name) for name in reg.names(kind)]
+        click.echo(tabulate([(m.name, m.description, _method_settings(m), m.plugin) for m in methods],
+                            headers=["method", "description", "settings", "plugin"]))
+        return
+    rows: list[tuple[str, str, str]] = []
     for name in reg.names(kind):
         entry = reg.get(kind, name)
-        extra = " (wrapper)" if entry.wrapper else ""
-        rows.append((name, entry.description + extra, _settings_text(entry), entry.plugin))
-    click.echo(tabulate(rows, headers=[kind[:-1], "description", "settings", "plugin"]))
+        rows.append((name, entry.description + (" (wrapper)" if entry.wrapper else ""), entry.plugin))
+        # one line per option under its component: `--set name=value`, its type and default, help
+        rows += [("", f"  {key}={spell(option.default)}  ({option.type_name()})"
+                      + (f"  {option.help}" if option.help else ""), "")
+                 for key, option in entry.options.items()]
+    has_options = any(reg.get(kind, name).options for name in reg.names(kind))
+    header = "description; options: NAME=DEFAULT (TYPE) HELP" if has_options else "description"
+    click.echo(tabulate(rows, headers=[singular(kind), header, "plugin"]))
 
 
-def _settings_text(entry) -> str:
-    """What a component lets you set (its options and their defaults), or what a method sets,
-    with its per-task recipes: what `--show-config` would resolve, without resolving."""
+def _method_settings(entry) -> str:
+    """What a method sets, with its per-task recipes: what `--show-config` would resolve,
+    without resolving."""
     def pairs(settings):
         return ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
-    if entry.kind == "methods":
-        recipes = "; ".join(f"{task}: {pairs(s)}" for task, s in sorted(entry.per_task.items()))
-        return pairs(entry.obj) + (f" | per task: {recipes}" if recipes else "")
-    return pairs(entry.options)
+    recipes = "; ".join(f"{task}: {pairs(s)}" for task, s in sorted(entry.per_task.items()))
+    return pairs(entry.obj) + (f" | per task: {recipes}" if recipes else "")
