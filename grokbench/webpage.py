@@ -202,7 +202,7 @@ def _key(value):
 
 
 def task_keys(row) -> list:
-    return [row["rank"], row["method"], row["solved"] + row["solved"] / (10 * max(row["runs"], 1)),
+    return [row["rank"], row["method"], row["solved"],
             row["steps_to_generalize"], row["ci"][0], row["grokking_delay"],
             None if row.get("max_sc") is None else row["collapse_onset"], row["final_test_acc"],
             row["wall_time"]] + ([int(bool(row.get("sensitive")))] if "codepaths" in row else [])
