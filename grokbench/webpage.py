@@ -232,19 +232,21 @@ def table_html(table_id, headers, rows, keys) -> str:
 
 
 # A click on a header sorts the rows by that column's data-sort keys (numbers numerically,
-# empty keys last), again to reverse. Plain DOM code: no library to load.
+# empty keys last), again to reverse; ties keep the table's own order (its tie-breaks), so a
+# click on "rank" restores it. Plain DOM code: no library to load.
 SORT_JS = """
 document.querySelectorAll("table.sortable").forEach(function (table) {
+  Array.prototype.forEach.call(table.tBodies[0].rows, function (tr, i) { tr.dataset.order = i; });
   table.querySelectorAll("thead th").forEach(function (th, col) {
     th.querySelector("button").addEventListener("click", function () {
       var ascending = th.getAttribute("aria-sort") !== "ascending";
       table.querySelectorAll("thead th").forEach(function (o) { o.removeAttribute("aria-sort"); });
       th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
       var body = table.tBodies[0];
-      var rows = Array.prototype.slice.call(body.rows).map(function (tr, i) {
+      var rows = Array.prototype.slice.call(body.rows).map(function (tr) {
         var raw = tr.cells[col] ? tr.cells[col].getAttribute("data-sort") : "";
         var num = raw === "" ? NaN : Number(raw);
-        return {tr: tr, i: i, empty: raw === "" || raw === null, num: num, raw: raw};
+        return {tr: tr, i: Number(tr.dataset.order), empty: raw === "" || raw === null, num: num, raw: raw};
       });
       rows.sort(function (a, b) {
         if (a.empty !== b.empty) { return a.empty ? 1 : -1; }

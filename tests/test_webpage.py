@@ -180,6 +180,7 @@ def test_committed_quick_page_in_headless_chromium(tmp_path):
 
         height = browser.execute_script("return document.body.scrollHeight")
         browser.set_window_size(1300, height + 50)
+        browser.execute_script("window.scrollTo(0, 0)")
         shot = Path(os.environ.get("GROKBENCH_SCREENSHOT", tmp_path / "quick.png"))
         assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
     finally:
