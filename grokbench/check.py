@@ -4,6 +4,7 @@ of the science (``TOLERANCE_TEXT``; the measurement behind it is in leaderboards
 from __future__ import annotations
 
 import difflib
+import hashlib
 from pathlib import Path
 
 from .errors import UserError
@@ -85,6 +86,15 @@ def check_committed(fresh, out, name, from_file=None) -> list[str]:
                                              md_path.name, lineterm="", n=0))
             problems.append(f"{md_path.name} is not the rendering of {json_path.name} (edited by "
                             "hand?):\n      " + "\n      ".join(diff[:20]))
+    html_path = out / f"{name}.html"
+    if html_path.exists():
+        # The web page is not compared cell by cell: it renders NAME.json, whose digest it
+        # carries, so a page left behind when the tables were regenerated shows here.
+        from .webpage import page_digest  # no plotly needed to read the digest
+        digest = hashlib.sha256(json_path.read_bytes()).hexdigest()
+        if page_digest(html_path.read_text(encoding="utf-8")) != digest:
+            problems.append(f"{html_path.name} does not show the tables of {json_path.name} (regenerate "
+                            f"it: `grokbench leaderboard --suite {name} --from {raw_path} --format html`)")
     if not raw_path.exists():
         problems.append(f"{raw_path.name} (the raw results the tables were built from) is missing")
     elif from_file and Path(from_file).resolve() == raw_path.resolve():

@@ -153,6 +153,14 @@ def profile_figure(lb: dict, path) -> Path:
     return _save(draw_profiles(lb), path)
 
 
+def profile_steps(ratios: dict, r_max: float):
+    """ρ(τ) of one method as a step function on [1, r_max]: the τ where it rises (each task's
+    ratio in range) and ρ from there on; ``ratios``: {task: median / best median}."""
+    values = sorted(ratios.values())
+    taus = [1.0] + [r for r in values if 1.0 <= r <= r_max] + [r_max]
+    return taus, [sum(x <= t for x in values) / len(values) for t in taus]
+
+
 def draw_profiles(lb: dict):
     plt = _pyplot()
     overall = lb["overall"]
@@ -160,10 +168,7 @@ def draw_profiles(lb: dict):
     fig, ax = plt.subplots(figsize=(7, 4.2))
     n_rows = len(overall["rows"])
     for i, row in enumerate(overall["rows"]):
-        ratios = sorted(row["ratios"].values())
-        n = len(ratios)
-        taus = [1.0] + [r for r in ratios if 1.0 <= r <= r_max] + [r_max]
-        values = [sum(x <= t for x in ratios) / n for t in taus]
+        taus, values = profile_steps(row["ratios"], r_max)
         # Methods with identical profiles would hide each other: shift each a little vertically
         # and give each its own dash pattern.
         offset = (i - (n_rows - 1) / 2) * 0.012

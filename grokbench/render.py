@@ -97,6 +97,25 @@ def _settings_line(settings):
     return ", ".join(f"{k}={fmt_setting(v)}" for k, v in sorted(settings.items()))
 
 
+SCORING_TEXT = ("Scoring (after MLCommons AlgoPerf): per method, the median over seeds "
+                "with a miss (test target not reached within the budget) counted as ∞; median CI = "
+                "a distribution-free confidence interval for that median from the order statistics "
+                "of the seeds (with 3 seeds: the range over seeds, 75 % coverage; a miss makes its "
+                "upper end ∞); (±N) = the evaluation resolution of a step count. Scores are read up "
+                "to each run's decision point (fit, target reached and held for 3 evaluations), so "
+                "runs stopped there score as if trained to the end.")
+
+
+def profile_text(overall, ref) -> str:
+    """What the across-tasks table's columns mean (Markdown and the web page say the same)."""
+    return (f"Performance profile ρ(τ) = fraction of tasks where a method's median steps-to-"
+            f"generalize is ≤ τ × the best method's; score B = 1/(r_max − 1) ∫₁^r_max ρ(τ) dτ "
+            f"with r_max = {overall['r_max']:g} (1 = best on every task, 0 = never within "
+            f"{overall['r_max']:g}× of the best). Speedup: geometric mean over tasks of "
+            f"{ref}'s median / the method's, over the tasks both solved; the last column counts "
+            f"the tasks only one of the two solved.")
+
+
 def to_markdown(lb) -> str:
     overall, ref = lb["overall"], lb["overall"]["reference"] or "reference"
     cmds = lb.get("commands") or []
@@ -119,21 +138,8 @@ def to_markdown(lb) -> str:
     if lb.get("not_applicable"):
         out.append("- Not applicable (not run): " + "; ".join(
             f"{t}/{m} ({why})" for t, m, why in lb["not_applicable"]))
-    out += ["- Scoring (after MLCommons AlgoPerf): per method, the median over seeds "
-            "with a miss (test target not reached within the budget) counted as ∞; median CI = "
-            "a distribution-free confidence interval for that median from the order statistics "
-            "of the seeds (with 3 seeds: the range over seeds, 75 % coverage; a miss makes its "
-            "upper end ∞); (±N) = the evaluation resolution of a step count. Scores are read up "
-            "to each run's decision point (fit, target reached and held for 3 evaluations), so "
-            "runs stopped there score as if trained to the end.",
-            f"- CI tolerance (`--check`): {lb['tolerance']}.", "",
-            "## Across tasks", "",
-            f"Performance profile ρ(τ) = fraction of tasks where a method's median steps-to-"
-            f"generalize is ≤ τ × the best method's; score B = 1/(r_max − 1) ∫₁^r_max ρ(τ) dτ "
-            f"with r_max = {overall['r_max']:g} (1 = best on every task, 0 = never within "
-            f"{overall['r_max']:g}× of the best). Speedup: geometric mean over tasks of "
-            f"{ref}'s median / the method's, over the tasks both solved; the last column counts "
-            f"the tasks only one of the two solved.", ""]
+    out += [f"- {SCORING_TEXT}", f"- CI tolerance (`--check`): {lb['tolerance']}.", "",
+            "## Across tasks", "", profile_text(overall, ref), ""]
     headers = [h.format(ref=ref) for h in OVERALL_HEADERS]
     out += [tabulate(overall_rows(overall), headers=headers, tablefmt="github",
                      disable_numparse=True), ""]

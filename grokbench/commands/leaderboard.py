@@ -2,12 +2,14 @@
 files, or check the committed ones."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from ..check import check_committed
+from ..data import atomic_write_bytes
 from ..errors import UserError
 from ..leaderboard import (REFERENCE, TOLERANCE_TEXT, build, codepath, read_records, store_pool,
                            suite_commands, suite_records)
@@ -23,8 +25,9 @@ from ..render import to_csv, to_json, to_markdown, write_leaderboard
 @click.option("--task", "tasks", multiple=True, help="only these tasks (repeatable)")
 @click.option("--method", "methods", multiple=True, help="only these methods (repeatable)")
 @click.option("--reference", default=None, help="reference method for the speedup (default: the suite's, else wd)")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json"]), default="markdown",
-              show_default=True, help="what to print")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json", "html"]), default="markdown",
+              show_default=True, help="what to print; html writes a self-contained web page NAME.html "
+              "to --out-dir instead (tables, curves, profiles; needs grokbench[html])")
 @click.option("--write", is_flag=True, help="write NAME.md/.json/.csv/.overall.csv/.profile.png and the raw "
               "NAME.results.jsonl to --out-dir")
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None,
@@ -115,9 +118,76 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
                    f"table built from {source} agree with {out / (name + '.json')} "
                    f"({lb['runs']} runs; tolerance: {TOLERANCE_TEXT})")
         return
+    if fmt == "html":
+        from ..grid import suites_dir as _suites_dir
+        from ..webpage import curve_groups, require_plotly, to_html
+        require_plotly()  # the missing extra is reported before the store is read for curves
+        curves, note = page_curves(records, from_file, store, name if spec else None)
+        config_text = (_suites_dir() / f"{name}.toml").read_text(encoding="utf-8") if spec else ""
+        page = to_html(lb, curve_groups(lb, records, curves), note, config_text,
+                       page_command(name if spec else None, from_file, store, out_dir, tasks, methods,
+                                    reference, lb))
     if write:
         written = write_leaderboard(lb, records, out, name, write_raw=True,
                                     codepaths=[r for recs in codepaths.values() for r in recs])
         click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+    if fmt == "html":
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"{name}.html"
+        data = page.encode("utf-8")
+        atomic_write_bytes(path, lambda fh: fh.write(data))
+        os.chmod(path, 0o644)  # the temporary file was private; the page is for everyone
+        click.echo(f"wrote {path} ({len(data) / 1e6:.1f} MB)", err=True)
+        return
     text = {"markdown": to_markdown, "csv": to_csv, "json": to_json}[fmt](lb)
     click.echo(text, nl=False)
+
+
+def page_curves(records, from_file, store, suite):
+    """{run id: curve} for the web page's curve figures, and a note saying where they come from.
+    Raw results files keep each run's scores, not its curve: built from one, the curves come
+    from the store (``--store`` or the default one) by run id, i.e. the same config and seed."""
+    from ..store import Store, default_store_path
+    if all(r.get("curve") for r in records):
+        return {}, ""
+    path = Path(store) if store else default_store_path()
+    sweep = f"grokbench sweep --suite {suite}" if suite else "grokbench sweep (the same runs)"
+    if from_file and not path.exists():
+        return {}, (f"Test-accuracy curves are not shown: {from_file} holds each run's scores, not "
+                    f"its curve, and there is no results store {path}; `{sweep}` stores the same "
+                    "runs (same ids), then build this page again.")
+    db = Store(path)
+    try:
+        stored = {r["run_id"]: db.get(r["run_id"]) for r in records
+                  if not r.get("curve") and db.has(r["run_id"])}
+    finally:
+        db.close()
+    curves = {i: row["curve"] for i, row in stored.items()}
+    if not curves:
+        return {}, (f"Test-accuracy curves are not shown: none of these runs is in the results store "
+                    f"{path}; `{sweep}` stores them (same ids), then build this page again.")
+    note = (f"Curves of {len(curves)} of the {len(records)} runs, read from the results store"
+            + (f" by run id (same config and seed; the tables come from {from_file})" if from_file else ""))
+    if from_file:
+        by_id = {r["run_id"]: r for r in records}
+        same = sum(all(row["scores"].get(k) == by_id[i]["scores"].get(k)
+                       for k in ("steps_to_fit", "steps_to_generalize", "final_test_acc"))
+                   for i, row in stored.items())
+        note += (f"; {same} of them score exactly as in the raw results"
+                 + ("" if same == len(curves) else
+                    " (the others were run again and scored differently: their curves are not "
+                    "exactly those of the tables' runs)"))
+    return curves, note + "."
+
+
+def page_command(suite, from_file, store, out_dir, tasks, methods, reference, lb) -> str:
+    """The command that regenerates the web page (the store is shown only when one was named:
+    a sweep fills whichever store with the same run ids)."""
+    opts = "".join(f" --task {t}" for t in tasks) + "".join(f" --method {m}" for m in methods)
+    opts += (f" --reference {reference}" if reference else "") + (f" --out-dir {out_dir}" if out_dir else "")
+    store_opt = f" --store {store}" if store else ""
+    if not suite:
+        return dict(lb["commands"])["Regenerate"] + opts + " --format html"
+    return (f"grokbench sweep --suite {suite} --executor processes --workers 2{store_opt} && "
+            f"grokbench leaderboard --suite {suite}" + (f" --from {from_file}" if from_file else "")
+            + store_opt + opts + " --format html")

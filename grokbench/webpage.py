@@ -1,0 +1,379 @@
+"""The leaderboard as one self-contained web page (``grokbench leaderboard --format html``).
+
+It renders the tables :func:`grokbench.leaderboard.build` computed (the same cells as the
+Markdown, through :mod:`grokbench.render`'s formatters), adds each task's test-accuracy curves
+(median over seeds, shaded from the lowest to the highest seed) and the performance profiles
+ρ(τ) as plotly figures, and inlines plotly.js once, so the page needs no network. Tables sort
+when a header is clicked.
+
+The page is a pure function of its inputs: no timestamps, fixed element ids, sorted JSON. It
+carries the SHA-256 of the tables' JSON (:func:`tables_digest`), so ``grokbench leaderboard
+--check`` can tell a page that no longer shows the committed tables (:func:`page_digest`).
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+import re
+
+from .errors import UserError
+from .leaderboard import fmt_setting, label_runs
+from .plot import COLORS, profile_steps
+from .render import (OVERALL_HEADERS, SCORING_TEXT, TASK_HEADERS, overall_rows, profile_text,
+                     task_rows, to_json)
+from .stats import quantile
+
+EXTRA_HINT = "pip install 'grokbench[html]'"
+DIGEST_META = "grokbench-tables-sha256"
+# Plotting options every figure shares: no plotly logo link (the page must not invite a
+# network request), and figures follow the page width.
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def require_plotly():
+    try:
+        import plotly.graph_objects as go
+        from plotly.offline import get_plotlyjs
+    except ImportError:
+        raise UserError(f"--format html needs plotly: {EXTRA_HINT}") from None
+    return go, get_plotlyjs
+
+
+def tables_digest(lb) -> str:
+    """SHA-256 of the tables exactly as ``--write`` writes NAME.json."""
+    return hashlib.sha256(to_json(lb).encode("utf-8")).hexdigest()
+
+
+def page_digest(text: str) -> str | None:
+    """The tables digest a page carries (None: not a grokbench page)."""
+    found = re.search(rf'<meta name="{DIGEST_META}" content="([0-9a-f]{{64}})">', text)
+    return found.group(1) if found else None
+
+
+# -- curves -------------------------------------------------------------------------------------
+
+def seed_band(runs, key="test_acc"):
+    """Median and min–max over seeds of ``key`` at every evaluated step (step 0 left out: the
+    axis is logarithmic). ``runs``: [{"status", "curve"}]. A run stopped at its decision point
+    (``early_stop``: target reached and held) keeps its last value afterwards, as its scores
+    do; a run that ended otherwise (NaN/inf) drops out after its last evaluation. Returns
+    (steps, median, low, high, seeds counted) lists."""
+    series = []
+    for run in runs:
+        evals = [(r["step"], r.get(key)) for r in run["curve"] if "train_acc" in r and r["step"] > 0]
+        series.append((dict(evals), evals[-1] if run.get("status") == "stopped_early" and evals
+                       else None))
+    steps = sorted({s for values, _ in series for s in values})
+    out: tuple[list, list, list, list, list] = ([], [], [], [], [])
+    for step in steps:
+        column = []
+        for values, held in series:
+            value = values.get(step)
+            if value is None and held is not None and step > held[0]:
+                value = held[1]
+            if value is not None and not math.isnan(value):
+                column.append(value)
+        if column:
+            column.sort()
+            for part, v in zip(out, (step, quantile(column, 0.5), column[0], column[-1], len(column))):
+                part.append(v)
+    return out
+
+
+def curve_groups(lb, records, curves) -> dict:
+    """{task: {row label: [{"seed", "status", "curve"}]}} of the runs whose curve is known, rows
+    labelled as the tables label them. ``curves``: {run id: curve}; a record that carries its
+    own ``curve`` uses it."""
+    groups: dict = {}
+    for task, rows in label_runs(records).items():
+        for label, recs in rows.items():
+            runs = [{"seed": r["seed"], "status": r.get("status"),
+                     "curve": r.get("curve") or curves.get(r["run_id"])} for r in recs]
+            runs = sorted((r for r in runs if r["curve"]), key=lambda r: r["seed"])
+            if runs:
+                groups.setdefault(task, {})[label] = runs
+    return groups
+
+
+def _slug(text) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "x"
+
+
+def _colors(lb):
+    """One colour per method, the same in every figure (order of the across-tasks table)."""
+    methods = [r["method"] for r in lb["overall"]["rows"]]
+    return {m: COLORS[i % len(COLORS)] for i, m in enumerate(methods)}
+
+
+def _rgba(hex_color, alpha):
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _figure_html(fig, div_id) -> str:
+    # A fixed div id: plotly makes a random one otherwise, and the page must be reproducible.
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG)
+
+
+def curves_figure(go, table, runs_by_label, colors):
+    meta = table["meta"]
+    fig = go.Figure()
+    for row in table["rows"]:
+        runs = runs_by_label.get(row["method"])
+        if not runs:
+            continue
+        steps, med, low, high, counted = seed_band(runs)
+        if not steps:
+            continue
+        color = colors.get(row["method"], COLORS[-1])
+        group = row["method"]
+        # The band: the upper edge, then the lower edge filled up to it.
+        fig.add_trace(go.Scatter(x=steps, y=high, mode="lines", line={"width": 0}, legendgroup=group,
+                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=steps, y=low, mode="lines", line={"width": 0}, fill="tonexty",
+                                 fillcolor=_rgba(color, 0.18), legendgroup=group, showlegend=False,
+                                 hoverinfo="skip"))
+        gen = row["steps_to_generalize"]
+        name = (f"{row['method']}: {row['solved']}/{row['runs']} solved, median "
+                + ("∞" if math.isinf(gen) else f"{gen:g}") + " steps")
+        fig.add_trace(go.Scatter(
+            x=steps, y=med, mode="lines", name=name, legendgroup=group, line={"color": color, "width": 2},
+            customdata=[[lo, hi, n] for lo, hi, n in zip(low, high, counted)],
+            hovertemplate=(f"{html.escape(row['method'])}<br>step %{{x}}<br>median test acc %{{y:.3f}}"
+                           "<br>seeds: min %{customdata[0]:.3f}, max %{customdata[1]:.3f} "
+                           "(%{customdata[2]} seeds)<extra></extra>")))
+    target = meta["settings"].get("target")
+    if isinstance(target, (int, float)) and meta["settings"].get("target_metric") == "test_acc":
+        fig.add_hline(y=target, line={"color": "grey", "width": 1, "dash": "dash"},
+                      annotation_text=f"target {target:g}", annotation_position="bottom right")
+    fig.update_layout(
+        template="plotly_white", height=430, margin={"l": 60, "r": 20, "t": 40, "b": 50},
+        title={"text": f"{table['task']}: test accuracy, median over seeds "
+                       f"{', '.join(map(str, meta['seeds']))} (band: min–max over seeds)",
+               "font": {"size": 14}},
+        legend={"font": {"size": 11}, "yanchor": "top", "y": -0.18, "x": 0, "orientation": "h"},
+        xaxis={"type": "log", "title": {"text": "training step"}},
+        yaxis={"range": [-0.03, 1.03], "title": {"text": "test accuracy"}})
+    fig.update_layout(height=430 + 22 * len(table["rows"]))
+    return fig
+
+
+def profiles_figure(go, lb, colors):
+    overall = lb["overall"]
+    r_max, n_rows = overall["r_max"], len(overall["rows"])
+    fig = go.Figure()
+    for i, row in enumerate(overall["rows"]):
+        taus, values = profile_steps(row["ratios"], r_max)
+        # Methods with identical profiles would hide each other: shifted a little, as in the
+        # PNG (the hover shows the true ρ).
+        offset = (i - (n_rows - 1) / 2) * 0.012
+        fig.add_trace(go.Scatter(
+            x=taus, y=[v + offset for v in values], customdata=values, mode="lines",
+            line={"shape": "hv", "color": colors[row["method"]], "width": 2,
+                  "dash": ["solid", "dash", "dashdot", "dot", "longdash", "longdashdot"][i % 6]},
+            name=f"{row['method']} (B = {row['score']:.2f})",
+            hovertemplate=f"{html.escape(row['method'])}<br>τ %{{x:.2f}}<br>ρ(τ) %{{customdata:.2f}}"
+                          "<extra></extra>"))
+    ticks = [1, 1.5, 2, 3, 4] if r_max == 4 else [1, r_max]
+    fig.update_layout(
+        template="plotly_white", height=400, margin={"l": 60, "r": 20, "t": 40, "b": 50},
+        title={"text": f"Performance profiles, suite {lb['name']} ({len(lb['tasks'])} tasks); "
+                       "equal curves are drawn slightly apart", "font": {"size": 14}},
+        xaxis={"type": "log", "range": [0, math.log10(r_max)], "tickvals": ticks,
+               "title": {"text": "τ (within τ × the best method's median steps-to-generalize)"}},
+        yaxis={"range": [-0.05, 1.05], "title": {"text": "ρ(τ): fraction of tasks"}},
+        legend={"title": {"text": "method (score B)"}})
+    return fig
+
+
+# -- tables -------------------------------------------------------------------------------------
+
+def _key(value):
+    """A cell's sort key: numbers as numbers (∞ sorts after every finite value), nothing as
+    empty (always last)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return "Infinity" if math.isinf(value) else repr(value)
+    return str(value)
+
+
+def task_keys(row) -> list:
+    return [row["rank"], row["method"], row["solved"],
+            row["steps_to_generalize"], row["ci"][0], row["grokking_delay"],
+            None if row.get("max_sc") is None else row["collapse_onset"], row["final_test_acc"],
+            row["wall_time"]] + ([int(bool(row.get("sensitive")))] if "codepaths" in row else [])
+
+
+def overall_keys(row) -> list:
+    return [row["rank"], row["method"], row["score"], row["tasks_solved"], row["speedup"],
+            row["solved_where_reference_missed"] - row["missed_where_reference_solved"]]
+
+
+def _cell(text) -> str:
+    # The Markdown's **bold** (a fragile cell) as HTML; everything else escaped.
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(str(text)))
+
+
+def table_html(table_id, headers, rows, keys) -> str:
+    head = "".join(f'<th scope="col"><button type="button">{html.escape(h)}</button></th>'
+                   for h in headers)
+    body = []
+    keys = list(keys) + [[]] * (len(rows) - len(keys))  # rows without keys (not applicable) sort last
+    for cells, row_keys in zip(rows, keys):
+        tds = "".join(f'<td data-sort="{html.escape(_key(k))}">{_cell(c)}</td>'
+                      for c, k in zip(cells, row_keys + [None] * (len(cells) - len(row_keys))))
+        body.append(f"<tr>{tds}</tr>")
+    return (f'<table class="sortable" id="{table_id}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+
+
+# A click on a header sorts the rows by that column's data-sort keys (numbers numerically,
+# empty keys last), again to reverse; ties keep the table's own order (its tie-breaks), so a
+# click on "rank" restores it. Plain DOM code: no library to load.
+SORT_JS = """
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  Array.prototype.forEach.call(table.tBodies[0].rows, function (tr, i) { tr.dataset.order = i; });
+  table.querySelectorAll("thead th").forEach(function (th, col) {
+    th.querySelector("button").addEventListener("click", function () {
+      var ascending = th.getAttribute("aria-sort") !== "ascending";
+      table.querySelectorAll("thead th").forEach(function (o) { o.removeAttribute("aria-sort"); });
+      th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows).map(function (tr) {
+        var raw = tr.cells[col] ? tr.cells[col].getAttribute("data-sort") : "";
+        var num = raw === "" ? NaN : Number(raw);
+        return {tr: tr, i: Number(tr.dataset.order), empty: raw === "" || raw === null, num: num, raw: raw};
+      });
+      rows.sort(function (a, b) {
+        if (a.empty !== b.empty) { return a.empty ? 1 : -1; }
+        var d = 0;
+        if (!isNaN(a.num) && !isNaN(b.num)) { d = a.num < b.num ? -1 : a.num > b.num ? 1 : 0; }
+        else { d = String(a.raw).localeCompare(String(b.raw)); }
+        return (ascending ? d : -d) || a.i - b.i;
+      });
+      rows.forEach(function (r) { body.appendChild(r.tr); });
+    });
+  });
+});
+"""
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em auto;
+       max-width: 1200px; padding: 0 1em; color: #222; line-height: 1.45; }
+table { border-collapse: collapse; margin: 0.6em 0 1em; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+th { background: #f2f4f7; }
+th button { all: unset; cursor: pointer; font-weight: 600; }
+th button::after { content: " ⇅"; color: #999; }
+th[aria-sort="ascending"] button::after { content: " ▲"; color: #333; }
+th[aria-sort="descending"] button::after { content: " ▼"; color: #333; }
+tbody tr:nth-child(even) { background: #fafbfc; }
+code, pre { background: #f4f4f4; border-radius: 3px; }
+pre { padding: 0.6em; white-space: pre-wrap; font-size: 0.88em; }
+.note { color: #555; font-size: 0.92em; }
+details { margin: 0.4em 0 1em; }
+"""
+
+
+CURVES_CAPTION = ("Solid: the median over seeds of the test accuracy at each evaluation; band: "
+                  "from the lowest to the highest seed; dashed: the target. A run that reached "
+                  "its decision point (fit, target reached and held for 3 evaluations) stopped "
+                  "there (early_stop) and is held at its last value while other seeds go on; a "
+                  "curve ends where its last seed stopped.")
+
+
+def _p(text, cls=None) -> str:
+    return f'<p{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}>{html.escape(text)}</p>'
+
+
+def to_html(lb, curve_groups_by_task=None, curves_note="", config_text="", command="") -> str:
+    """The page. ``curve_groups_by_task``: :func:`curve_groups` (None or empty: no curves, and
+    ``curves_note`` says why); ``config_text``: the suite's TOML; ``command``: the command that
+    regenerates this page."""
+    go, get_plotlyjs = require_plotly()
+    colors = _colors(lb)
+    overall, ref = lb["overall"], lb["overall"]["reference"] or "reference"
+    curve_groups_by_task = curve_groups_by_task or {}
+    out = [f"<h1>grokbench leaderboard: {html.escape(lb['name'])}</h1>"]
+    for para in (lb.get("description") or "").strip().split("\n\n"):
+        if para.strip():
+            out.append(_p(para.strip()))
+    facts = [f"{lb['runs']} runs; run with {'; '.join(lb['run_versions']) or 'unknown versions'}"
+             + (f" on {'; '.join(lb['machines'])}" if lb.get("machines") else "")
+             + f"; tables built by {lb['built_by']}."]
+    if lb.get("missing"):
+        facts.append(f"{len(lb['missing'])} runs of the suite are missing (failed or not run; left "
+                     "out, not counted as misses): " + ", ".join(f"{t}/{m}/seed {s}"
+                                                                 for t, m, s in lb["missing"]))
+    if lb.get("not_applicable"):
+        facts.append("Not applicable (not run): " + "; ".join(f"{t}/{m} ({why})"
+                                                              for t, m, why in lb["not_applicable"]))
+    facts += [SCORING_TEXT, f"CI tolerance (--check): {lb['tolerance']}."]
+    out.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in facts) + "</ul>")
+
+    out += ["<h2>Regenerate</h2>", "<p>This page:</p>", f"<pre><code>{html.escape(command)}</code></pre>"]
+    cmds = lb.get("commands") or []
+    if cmds:
+        out.append("<ul>" + "".join(f"<li>{html.escape(what)}: <code>{html.escape(cmd)}</code></li>"
+                                    for what, cmd in cmds) + "</ul>")
+
+    out += ['<h2 id="across-tasks">Across tasks</h2>', _p(profile_text(overall, ref)),
+            table_html("table-overall", [h.format(ref=ref) for h in OVERALL_HEADERS],
+                       overall_rows(overall), [overall_keys(r) for r in overall["rows"]]),
+            _figure_html(profiles_figure(go, lb, colors), "profiles")]
+    if lb.get("sensitivity"):
+        out += ["<h2>Numerical sensitivity</h2>",
+                _p("The same runs (same configs and seeds) repeated under other CPU code paths "
+                   f"(ATen kernels: {', '.join(lb['codepaths'])}, forced with ATEN_CPU_CAPABILITY) "
+                   "round floating point differently. A task cell is fragile when its solved count "
+                   "or median steps-to-generalize changes between code paths."),
+                table_html("table-sensitivity", ["method", "fragile task cells", "where"],
+                           [[o["method"], f"{o['sensitive']}/{o['cells']}", ", ".join(o["tasks"]) or "–"]
+                            for o in lb["sensitivity"]],
+                           [[o["method"], o["sensitive"] / max(o["cells"], 1), ", ".join(o["tasks"])]
+                            for o in lb["sensitivity"]])]
+
+    if not curve_groups_by_task and curves_note:
+        out.append(_p(curves_note, "note"))
+    for table in lb["tasks"]:
+        meta, slug = table["meta"], _slug(table["task"])
+        budget = (f"Budget {meta['steps']} steps, evaluated every {meta['eval_every']} "
+                  f"(every step up to 10, then log-spaced)" if meta["steps"] and meta["eval_every"]
+                  else "Budget and evaluation schedule differ between rows (see the settings)")
+        sensitivity = any("codepaths" in r for r in table["rows"])
+        out += [f'<h2 id="task-{slug}">{html.escape(table["task"])}</h2>',
+                _p(f"{budget}; seeds {', '.join(map(str, meta['seeds']))}; generalized = "
+                   f"{meta['target']}; fit = {meta['fit_target']}; collapse onset = first evaluation "
+                   f"with SC fraction ≥ {meta['sc_threshold']} ('none': never)."),
+                table_html(f"table-{slug}", TASK_HEADERS + (["numerical sensitivity"] if sensitivity else []),
+                           task_rows(table, lb.get("not_applicable") or ()),
+                           [task_keys(r) for r in table["rows"]])]
+        runs_by_label = curve_groups_by_task.get(table["task"])
+        if runs_by_label:
+            out.append(_figure_html(curves_figure(go, table, runs_by_label, colors), f"curves-{slug}"))
+            out.append(_p(CURVES_CAPTION + (" " + curves_note if curves_note else ""), "note"))
+        elif curve_groups_by_task:
+            out.append(_p("No curves for this task's runs.", "note"))
+        settings = ", ".join(f"{k}={fmt_setting(v)}" for k, v in sorted(meta["settings"].items()))
+        rows = "".join(f"<li>{html.escape(r['method'])}: " + html.escape(", ".join(
+            f"{k}={fmt_setting(v)}" for k, v in sorted(meta["row_settings"][r["method"]].items())))
+            + "</li>" for r in table["rows"] if meta["row_settings"].get(r["method"]))
+        out.append(f"<details><summary>settings</summary><p>Shared by every run: "
+                   f"{html.escape(settings)}</p><ul>{rows}</ul></details>")
+    if config_text:
+        out += ["<h2>Suite configuration</h2>", f"<pre><code>{html.escape(config_text)}</code></pre>"]
+
+    title = html.escape(f"grokbench leaderboard: {lb['name']}")
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="{DIGEST_META}" content="{tables_digest(lb)}">',
+        f"<title>{title}</title>", f"<style>{CSS}</style>",
+        # plotly.js itself, once, inline (what plotly's include_plotlyjs=True writes): no network.
+        '<script type="text/javascript">window.PlotlyConfig = {MathJaxConfig: "local"};</script>',
+        f'<script type="text/javascript">{get_plotlyjs()}</script>',
+        "</head>", "<body>", *out, f"<script>{SORT_JS}</script>", "</body>", "</html>", ""])
