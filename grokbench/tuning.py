@@ -147,7 +147,7 @@ class Trial:
 
 def plan_trials(registry, spec: dict, not_applicable: list | None = None) -> list[Trial]:
     """Every trial of a tuned grid (``spec["tuning"]`` = N): tasks × methods × grid values ×
-    study seeds × N trials, each resolved to a run config."""
+    study seeds × N trials, each resolved to a run config, in trial-major order per task."""
     import itertools
 
     from .config import canonical_method, resolve
@@ -156,7 +156,7 @@ def plan_trials(registry, spec: dict, not_applicable: list | None = None) -> lis
     grid_keys = sorted(spec["grid"])
     grid_values = [spec["grid"][k] if isinstance(spec["grid"][k], list) else [spec["grid"][k]]
                    for k in grid_keys]
-    trials = []
+    trials: list[Trial] = []
     for task, method, *values in itertools.product(spec["tasks"], spec["methods"], *grid_values):
         method = canonical_method(registry, method)
         pinned = dict(spec["settings"])
@@ -181,7 +181,10 @@ def plan_trials(registry, spec: dict, not_applicable: list | None = None) -> lis
                 trials.append(Trial(task, method, study_seed, t, drawn, config))
             if not_here:
                 break
-    return trials
+    # Trial-major within a task (trial 0 of every method and study, then trial 1 …): a sweep cut
+    # short, or one piece of it (--shard), leaves every method with as many trials as the others.
+    order = {task: i for i, task in enumerate(spec["tasks"])}
+    return sorted(trials, key=lambda t: (order[t.task], t.trial))
 
 
 def check_study_seed(seed) -> int:
