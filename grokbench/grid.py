@@ -57,7 +57,7 @@ def validate_spec(spec: dict, where: str) -> dict:
     """A grid: tasks, methods, seeds (lists); settings (applied to every run); task_settings
     (per task); grid (setting -> list of values, crossed with everything else); preset."""
     allowed = {"name", "description", "tasks", "methods", "seeds", "settings", "task_settings",
-               "grid", "preset", "reference", "budget_note"}
+               "grid", "preset", "reference", "budget_note", "tuning"}
     extra = set(spec) - allowed
     if extra:
         raise UserError(f"{where}: unknown keys {sorted(extra)}; allowed: {sorted(allowed)}")
@@ -69,6 +69,12 @@ def validate_spec(spec: dict, where: str) -> dict:
     spec.setdefault("task_settings", {})
     spec.setdefault("grid", {})
     spec.setdefault("reference", "wd")
+    if spec.get("tuning") is not None:
+        from .tuning import check_trials
+        try:
+            check_trials(spec["tuning"])
+        except UserError as exc:
+            raise UserError(f"{where}: 'tuning' is the number of trials per study; {exc}") from None
     return spec
 
 
@@ -97,7 +103,11 @@ def file_seeds(value, where: str) -> list:
 def expand(registry, spec: dict, not_applicable: list | None = None) -> list[dict]:
     """Every run of the grid as a resolved config, in a stable order. With a
     ``not_applicable`` list, a task × method pair that cannot run (a classification loss on a
-    regression task) is appended to it as (task, method, reason) instead of raising."""
+    regression task) is appended to it as (task, method, reason) instead of raising. A tuned
+    grid (``tuning = N``) gives the runs of its trials (grokbench.tuning)."""
+    if spec.get("tuning"):
+        from .tuning import plan_trials
+        return [t.config for t in plan_trials(registry, spec, not_applicable)]
     grid_keys = sorted(spec["grid"])
     grid_values = [spec["grid"][k] if isinstance(spec["grid"][k], list) else [spec["grid"][k]]
                    for k in grid_keys]
@@ -180,7 +190,8 @@ def _split_names(values) -> list[str]:
     return [n.strip() for v in values for n in v.split(",") if n.strip()]
 
 
-def build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, preset) -> dict:
+def build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, preset,
+               tuning=None) -> dict:
     """The grid from a suite or file, with command-line options replacing its lists and adding
     to its settings."""
     if suite and grid_file:
@@ -203,6 +214,8 @@ def build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, prese
     for key in ("seed",):
         if key in settings or key in grid_values:
             raise UserError("seeds are a grid axis of their own: use --seeds 0,1,2 (or 0-9)")
+    if tuning is not None:
+        spec["tuning"] = tuning
     spec = validate_spec(spec, where)
     spec["settings"] = {**spec["settings"], **settings}
     spec["grid"] = {**spec["grid"], **grid_values}

@@ -59,7 +59,8 @@ class RegisterOptimizer(Protocol):
 
 class RegisterMethod(Protocol):
     def __call__(self, name: str, settings: Mapping[str, Any], description: str, /, *,
-                 per_task: Mapping[str, Mapping[str, Any]] | None = None) -> None: ...
+                 per_task: Mapping[str, Mapping[str, Any]] | None = None,
+                 search_space: Mapping[str, Mapping[str, Any]] | None = None) -> None: ...
 
 
 class RegisterMetric(Protocol):
@@ -117,11 +118,15 @@ def register_optimizers(register: RegisterOptimizer) -> None:
 
 @hookspec
 def register_methods(register: RegisterMethod) -> None:
-    """Register methods: ``register(name, settings: dict, description, per_task={})``.
+    """Register methods: ``register(name, settings: dict, description, per_task={},
+    search_space=None)``.
 
     A method is a named recipe of settings (``--method perpgrad+stablemax`` composes several);
     the ``wrappers`` lists are concatenated, any other setting given two different values is a
-    conflict. ``per_task`` maps a task name to the method's published recipe for that task."""
+    conflict. ``per_task`` maps a task name to the method's published recipe for that task.
+    ``search_space`` is what ``grokbench sweep --tuning N`` may tune, setting -> distribution:
+    ``{"log_uniform": [lo, hi]}``, ``{"uniform": [lo, hi]}``, ``{"int_uniform": [lo, hi]}`` or
+    ``{"choice": [v1, v2, ...]}`` (grokbench/tuning.py; docs/science.md, "Tuning")."""
 
 
 @hookspec

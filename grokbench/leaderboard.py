@@ -284,12 +284,14 @@ def overall_table(task_tables, reference=REFERENCE, r_max=R_MAX) -> dict:
 
 
 def build(records, name="store", description="", reference=REFERENCE, r_max=R_MAX,
-          commands=None, missing=(), not_applicable=(), seeds=None, codepaths=None) -> dict:
+          commands=None, missing=(), not_applicable=(), seeds=None, codepaths=None,
+          tuning=None) -> dict:
     """The whole leaderboard: a table per task (in order of first appearance) and one across
     tasks, with what produced them. ``seeds``: the seeds each cell should have (a cell with
     fewer says so); ``not_applicable``: (task, method, reason) of pairs that cannot run;
     ``codepaths``: {label: records} of the same runs under other CPU code paths, which give
-    each row its numerical-sensitivity entry."""
+    each row its numerical-sensitivity entry; ``tuning``: (trials, spaces, N) of a tuned suite
+    (grokbench.tuning), which adds the tuned tables (:func:`tuned_tables`)."""
     records = list(records)
     labelled = label_runs(records)
     tables = [task_table(task, runs) for task, runs in labelled.items()]
@@ -314,7 +316,74 @@ def build(records, name="store", description="", reference=REFERENCE, r_max=R_MA
     if codepaths:
         lb["codepaths"] = sorted(codepaths)
         lb["sensitivity"] = sensitivity_table(tables)
+    if tuning is not None:
+        trials, spaces, n = tuning
+        lb["tuned"] = tuned_tables(trials, {r["run_id"]: r for r in records}, spaces, n, reference,
+                                   r_max)
     return lb
+
+
+# -- tuned suites (grokbench.tuning) ------------------------------------------------------------
+
+def tuned_tables(trials, pool: dict, spaces: dict, n: int, reference=REFERENCE,
+                 r_max=R_MAX) -> dict:
+    """Per task, one row per method: each study (task × method × study seed) scores its best
+    trial by steps-to-generalize (ties: the earlier trial), and the row takes the median over
+    its studies with a study that solved nothing counted as ∞, as a fixed-recipe row counts a
+    seed. Trials not in ``pool`` (not run yet) are left out and counted. The across-task table
+    is computed from these rows exactly as for fixed recipes."""
+    from .tuning import describe_space
+    cells: dict = defaultdict(lambda: defaultdict(list))  # (task, method) -> seed -> [(trial, rec)]
+    for t in trials:
+        cells[(t.task, t.method)][t.study_seed].append((t, pool.get(run_id(t.config))))
+    tables = []
+    for task in dict.fromkeys(t.task for t in trials):
+        rows, details = [], []
+        for (cell_task, method), studies in cells.items():
+            if cell_task != task:
+                continue
+            best, run, solved_trials = [], 0, 0
+            for seed, items in sorted(studies.items()):
+                scored = []
+                for t, rec in items:
+                    if rec is None:
+                        continue
+                    steps = _step(rec["scores"], "steps_to_generalize")
+                    scored.append((steps, t.trial, t, rec))
+                    details.append({"method": method, "study_seed": seed, "trial": t.trial,
+                                    "seed": rec["config"]["seed"], "settings": t.drawn,
+                                    "steps_to_generalize": steps,
+                                    "resolution": rec["scores"].get("steps_to_generalize_resolution")})
+                if not scored:
+                    continue
+                run += len(scored)
+                solved_trials += sum(math.isfinite(s[0]) for s in scored)
+                steps, _, t, rec = min(scored, key=lambda s: (s[0], s[1]))
+                best.append({"study_seed": seed, "trial": t.trial, "seed": rec["config"]["seed"],
+                             "steps_to_generalize": steps, "settings": t.drawn,
+                             "resolution": rec["scores"].get("steps_to_generalize_resolution"),
+                             "trials_run": len(scored)})
+            if not best:
+                continue
+            gen = [b["steps_to_generalize"] for b in best]
+            med, med_res = median_with_resolution(gen, [b["resolution"] for b in best])
+            lo, hi, coverage = median_ci(gen)
+            rows.append({"method": method, "studies": len(best),
+                         "solved": sum(math.isfinite(g) for g in gen),
+                         "steps_to_generalize": med, "steps_to_generalize_resolution": med_res,
+                         "ci": [lo, hi], "ci_coverage": coverage, "trials_run": run,
+                         "trials_expected": n * len(studies), "trials_solved": solved_trials,
+                         "best": best, "space": describe_space(spaces.get(method))})
+        if not rows:
+            continue
+        ranks = competition_ranks([r["steps_to_generalize"] for r in rows], lambda a, b: a < b)
+        for row, rank in zip(rows, ranks):
+            row["rank"] = rank
+        rows.sort(key=lambda r: (r["rank"], -r["solved"], r["method"]))
+        details.sort(key=lambda d: (d["method"], d["study_seed"], d["trial"]))
+        tables.append({"task": task, "rows": rows, "trials": details})
+    return {"trials": n, "spaces": {m: describe_space(s) for m, s in sorted(spaces.items())},
+            "tasks": tables, "overall": overall_table(tables, reference, r_max)}
 
 
 def codepath(rec) -> str:

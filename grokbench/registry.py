@@ -50,6 +50,8 @@ class Entry:
     task_kinds: tuple | None = None
     # methods only: the method's published recipe per task, {task: settings}
     per_task: dict = field(default_factory=dict)
+    # methods only: what tuning may draw, {setting: distribution} (grokbench.tuning); None: none
+    search_space: dict | None = None
 
 
 @dataclass
@@ -198,8 +200,13 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
                      options=declare_all(task_cls.options, f"plugin {plugin!r}: task {task_cls.name!r}"))
     if kind == "methods":
         name, settings, description = args
+        space = kwargs.get("search_space")
+        if space is not None:
+            from .tuning import validate_space
+            space = validate_space(space, f"plugin {plugin!r}, method {name!r}")
         return Entry(kind, name, dict(settings), description, plugin,
-                     per_task={t: dict(v) for t, v in (kwargs.get("per_task") or {}).items()})
+                     per_task={t: dict(v) for t, v in (kwargs.get("per_task") or {}).items()},
+                     search_space=space)
     name, obj, description = args[:3]
     if not callable(obj):
         raise UserError(f"plugin {plugin!r} registered {singular(kind)} {name!r} with a non-callable")

@@ -116,8 +116,8 @@ def profile_text(overall, ref) -> str:
             f"the tasks only one of the two solved.")
 
 
-def to_markdown(lb) -> str:
-    overall, ref = lb["overall"], lb["overall"]["reference"] or "reference"
+def _header(lb) -> list[str]:
+    """The title, description, versions, commands and what is missing or not applicable."""
     cmds = lb.get("commands") or []
     out = [f"# grokbench leaderboard: {lb['name']}", ""]
     if lb.get("description"):
@@ -138,6 +138,14 @@ def to_markdown(lb) -> str:
     if lb.get("not_applicable"):
         out.append("- Not applicable (not run): " + "; ".join(
             f"{t}/{m} ({why})" for t, m, why in lb["not_applicable"]))
+    return out
+
+
+def to_markdown(lb) -> str:
+    if lb.get("tuned"):
+        return tuned_markdown(lb)
+    overall, ref = lb["overall"], lb["overall"]["reference"] or "reference"
+    out = _header(lb)
     out += [f"- {SCORING_TEXT}", f"- CI tolerance (`--check`): {lb['tolerance']}.", "",
             "## Across tasks", "", profile_text(overall, ref), ""]
     headers = [h.format(ref=ref) for h in OVERALL_HEADERS]
@@ -176,6 +184,67 @@ def to_markdown(lb) -> str:
             if settings:
                 out.append(f"- {row['method']}: {_settings_line(settings)}")
         out += ["", "</details>", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _settings_short(settings) -> str:
+    return ", ".join(f"{k}={fmt_setting(v)}" for k, v in sorted(settings.items())) or "recipe"
+
+
+def tuned_markdown(lb) -> str:
+    """A tuned suite (grokbench.tuning): the tuned tables, then every trial."""
+    tuned = lb["tuned"]
+    n, ref = tuned["trials"], tuned["overall"]["reference"] or "reference"
+    out = _header(lb)
+    out += [f"- Tuning-fair protocol (after MLCommons AlgoPerf's external-tuning ruleset): each "
+            f"study (task × method × study seed s) runs N = {n} trials; trial t trains with seed "
+            "1000·s + t and with settings drawn from the method's search space (seeded random "
+            "search, values rounded to 3 significant digits). A method without a search space "
+            f"runs its recipe with those {n} seeds; the space column says so. A study scores its "
+            "best trial by steps-to-generalize; a row is the median over its studies, a study "
+            "that solved no trial counting as ∞ (median CI: as in the fixed-recipe tables, from "
+            "the order statistics of the studies). Settings pinned by the suite are not searched.",
+            "- Search spaces: " + "; ".join(f"**{m}**: {space}" for m, space in tuned["spaces"].items()),
+            "", f"## Across tasks (tuned, {n} trials per study)", "",
+            f"Performance-profile score B (r_max = {tuned['overall']['r_max']:g}) and the "
+            f"geometric-mean speedup over {ref}, as for fixed recipes, over the tuned medians.", "",
+            tabulate(overall_rows(tuned["overall"]),
+                     headers=[h.format(ref=ref) for h in OVERALL_HEADERS], tablefmt="github",
+                     disable_numparse=True), ""]
+    metas = {t["task"]: t["meta"] for t in lb["tasks"]}
+    for table in tuned["tasks"]:
+        meta = metas.get(table["task"], {})
+        budget = (f"Budget {meta['steps']} steps, evaluated every {meta['eval_every']}; "
+                  if meta.get("steps") and meta.get("eval_every") else "")
+        rows = []
+        for r in table["rows"]:
+            best = "; ".join(f"s{b['study_seed']}: trial {b['trial']} (seed {b['seed']}"
+                             + (f", {_settings_short(b['settings'])}" if b["settings"] else "")
+                             + ")" for b in r["best"] if math.isfinite(b["steps_to_generalize"]))
+            rows.append([r["rank"], r["method"], f"{r['solved']}/{r['studies']}",
+                         fmt_steps(r["steps_to_generalize"], r["steps_to_generalize_resolution"]),
+                         fmt_range(r["ci"]),
+                         f"{r['trials_solved']}/{r['trials_run']}"
+                         + (f" ({r['trials_run']}/{r['trials_expected']} run)"
+                            if r["trials_run"] < r["trials_expected"] else ""),
+                         best or "–", r["space"]])
+        out += [f"## {table['task']} (tuned, {n} trials per study)", "",
+                f"{budget}generalized = {meta.get('target', '?')}.", "",
+                tabulate(rows, headers=["rank", "method", "studies solved",
+                                        "median best steps-to-generalize", "median CI",
+                                        "trials solved", "best trial", "search space"],
+                         tablefmt="github", disable_numparse=True), "",
+                "<details><summary>every trial</summary>", "",
+                tabulate([[d["method"], d["study_seed"], d["trial"], d["seed"],
+                           _settings_short(d["settings"]),
+                           fmt_steps(d["steps_to_generalize"], d["resolution"])]
+                          for d in table["trials"]],
+                         headers=["method", "study seed", "trial", "run seed", "settings",
+                                  "steps-to-generalize"], tablefmt="github",
+                         disable_numparse=True), "",
+                "Settings shared by every run: "
+                + _settings_line({k: v for k, v in meta.get("settings", {}).items()}), "",
+                "</details>", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -236,5 +305,7 @@ def write_leaderboard(lb, records, out, name, write_raw=True, codepaths=()):
         atomic_write_bytes(out / fname, lambda fh, data=data: fh.write(data))
         os.chmod(out / fname, 0o644)  # the temporary file was private; these are for everyone
         written.append(out / fname)
-    written.append(profile_figure(lb, out / f"{name}.profile.png"))
+    # A tuned suite's profiles are those of its tuned rows, not of its single trials.
+    shown = {**lb, "overall": lb["tuned"]["overall"]} if lb.get("tuned") else lb
+    written.append(profile_figure(shown, out / f"{name}.profile.png"))
     return written

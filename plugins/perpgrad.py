@@ -38,7 +38,13 @@ def register_optimizers(register):
              "⊥Grad: project the gradient orthogonal to the weights, keep its norm", wrapper=True)
 
 
+# Tuning (grokbench sweep --tuning N): the learning rate only; ⊥AdamW's paper runs it without
+# weight decay (the projection is its regularizer).
+SEARCH_SPACE = {"lr": {"log_uniform": [1e-4, 3e-2]}}
+
+
 @hookimpl
 def register_methods(register):
     register("perpgrad", {"wrappers": ["perpgrad"], "betas": [0.9, 0.999], "eps": 1e-8},
-             "⊥AdamW: ⊥Grad around AdamW with β=(0.9, 0.999), ε=1e-8 (what the paper really ran)")
+             "⊥AdamW: ⊥Grad around AdamW with β=(0.9, 0.999), ε=1e-8 (what the paper really ran)",
+             search_space=SEARCH_SPACE)

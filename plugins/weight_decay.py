@@ -17,7 +17,12 @@ RECIPES = {"teacher-student": {"weight_decay": 0.05}, "mnist": {"weight_decay": 
            "imdb": {"weight_decay": 1.0}, "qm9": {"weight_decay": 0.01}}
 
 
+# Tuning (grokbench sweep --tuning N): the learning rate and γ, log-uniform over ranges that hold
+# every task's published values (lr 3e-4 to 1e-2; γ 0.01 to 1).
+SEARCH_SPACE = {"lr": {"log_uniform": [1e-4, 3e-2]}, "weight_decay": {"log_uniform": [1e-2, 3.0]}}
+
+
 @hookimpl
 def register_methods(register):
     register("wd", {"weight_decay": 1.0}, "AdamW weight decay (γ = 1; per-task recipes; "
-             "override with --weight-decay)", per_task=RECIPES)
+             "override with --weight-decay)", per_task=RECIPES, search_space=SEARCH_SPACE)

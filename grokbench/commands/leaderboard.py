@@ -98,9 +98,15 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
                    if spec else "")
     commands = suite_commands(name) if spec else {
         "Regenerate": "grokbench leaderboard " + (f"--from {from_file}" if from_file else f"--store {source}")}
+    tuning = None
+    if spec and spec.get("tuning"):  # a tuned suite: its trials, grouped into studies
+        from ..tuning import plan_trials, spaces_of
+        tuning = (plan_trials(get_registry(), spec, []), spaces_of(get_registry(), spec),
+                  spec["tuning"])
     lb = build(records, name, description, reference or (spec or {}).get("reference", REFERENCE),
                commands=commands, missing=missing, not_applicable=not_applicable,
-               seeds=spec["seeds"] if spec else None, codepaths=codepaths or None)
+               seeds=spec["seeds"] if spec and not tuning else None,
+               codepaths=codepaths or None, tuning=tuning)
     if spec:
         lb["figure"] = f"{name}.profile.png"
 

@@ -51,4 +51,8 @@ def _method_settings(entry) -> str:
     def pairs(settings):
         return ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
     recipes = "; ".join(f"{task}: {pairs(s)}" for task, s in sorted(entry.per_task.items()))
-    return pairs(entry.obj) + (f" | per task: {recipes}" if recipes else "")
+    text = pairs(entry.obj) + (f" | per task: {recipes}" if recipes else "")
+    if entry.search_space:
+        from ..tuning import describe_space
+        text += f" | tuning space: {describe_space(entry.search_space)}"
+    return text

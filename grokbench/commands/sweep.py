@@ -26,6 +26,9 @@ from ..sweep import (DEFAULT_EXECUTOR, committed_records, committed_timings, db_
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="a setting for every run, e.g. --set p=97 --set steps=5000")
 @click.option("--preset", default=None, help="a task preset for every run")
+@click.option("--tuning", type=int, default=None, metavar="N",
+              help="tuning-fair protocol: N trials per task × method × seed, drawn from each "
+                   "method's search space (a method without one: its recipe with N seeds)")
 @click.option("--executor", default=DEFAULT_EXECUTOR, show_default=True,
               help="how runs are executed (grokbench list executors)")
 @click.option("--workers", type=int, default=None,
@@ -39,7 +42,7 @@ from ..sweep import (DEFAULT_EXECUTOR, committed_records, committed_timings, db_
 @click.option("--dry-run", is_flag=True,
               help="count the runs (new / already stored), project their CPU-hours, and exit")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
-def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, executor,
+def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, tuning, executor,
           workers, store, shard, skip_committed, dry_run, quiet):
     """Run a grid of tasks × methods × seeds × settings; runs already stored are skipped.
 
@@ -51,7 +54,7 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, ex
     piece = parse_shard(shard)
     if skip_committed and not suite:
         raise UserError("--skip-committed reads a suite's committed results: give --suite NAME")
-    spec = build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, preset)
+    spec = build_spec(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, tuning)
     registry.get("executors", executor)  # an unknown name fails before any work
     not_applicable: list[tuple[str, str, str]] = []
     configs = expand(registry, spec, not_applicable)
@@ -71,6 +74,7 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, ex
         click.echo(f"{todo.total} runs in the grid ({len(spec['tasks'])} tasks × "
                    f"{len(spec['methods'])} methods × {len(spec['seeds'])} seeds"
                    + "".join(f" × {len(v)} {k}" for k, v in sorted(spec["grid"].items()))
+                   + (f" × {spec['tuning']} tuning trials" if spec.get("tuning") else "")
                    + (f", shard {piece[0]}/{piece[1]}" if piece else "")
                    + f"): {len(todo.stored)} already stored in {db.path}"
                    + (" or committed" if skip_committed else "") + f", {len(todo.new)} new")
