@@ -59,9 +59,14 @@ class RunResult:
     def curve(self) -> pandas.DataFrame:
         """One row per evaluation, indexed by training step; one column per metric."""
         if self._curve is None:
+            from .api import CORE_METRICS
             pd = _pandas()
-            frame = pd.DataFrame.from_records(self.records)
-            self._curve = frame.set_index("step") if "step" in frame else frame
+            # One column order fresh or stored (the store keeps records' keys sorted): the core
+            # metrics first, then the plugins' metrics by name.
+            names = {key for record in self.records for key in record} - {"step"}
+            order = [k for k in CORE_METRICS if k in names] + sorted(names - set(CORE_METRICS))
+            frame = pd.DataFrame.from_records(self.records, columns=["step", *order])
+            self._curve = frame.set_index("step")
         return self._curve
 
     def plot(self, path=None):
