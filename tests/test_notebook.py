@@ -100,7 +100,7 @@ def test_missing_pandas_names_the_extra(parity_store, monkeypatch):
     with pytest.raises(UserError, match=r"grokbench\[notebook\]"):
         grokbench.runs(path)
     with pytest.raises(UserError, match=r"grokbench\[notebook\]"):
-        grokbench.RunResult(norm.to_dict()).curve
+        _ = grokbench.RunResult(norm.to_dict()).curve
 
 
 def test_the_api_does_not_shadow_the_cli():
