@@ -1,7 +1,8 @@
 """grokbench: a benchmark suite for grokking, built on pluggy plugins.
 
-Everything a plugin needs is importable from here (docs/plugins.md); the submodules are the
-implementation and may change.
+Everything a plugin needs is importable from here (docs/plugins.md), and so is the Python API
+for notebooks (``grokbench.run``, ``grokbench.runs``); the submodules are the implementation and
+may change.
 """
 from .api import (CORE_METRICS, Download, EvalContext, Executor, Logger, OptimizerWrapper, Task,
                   TaskData, TaskInfo, derive_seed)
@@ -10,8 +11,9 @@ from .data import (atomic_write_bytes, balanced_indices, cache_dir, cache_key, c
 from .errors import NotApplicable, UserError
 from .hookspecs import hookimpl
 from .options import Option
+from .notebook import RunResult, run, runs
+from .version import __version__
 
-__version__ = "0.1.0"
 __all__ = [
     # hook marker
     "hookimpl",
@@ -26,4 +28,6 @@ __all__ = [
     "derive_seed", "data_dir", "cache_dir", "cache_key", "cached", "atomic_write_bytes",
     "balanced_indices", "default_download_dir",
     "__version__",
+    # the Python API for notebooks and scripts (README, "Notebooks and Python")
+    "run", "runs", "RunResult",
 ]

@@ -192,5 +192,9 @@ class Logger(ABC):
     def log(self, step: int, metrics: dict[str, Any]) -> None:
         """One evaluation's record (``step`` and every metric) at training step ``step``."""
 
+    def log_scores(self, scores: dict[str, Any]) -> None:
+        """The run's scores (steps-to-generalize, ...; ∞ when not reached), once, after its
+        last evaluation and before :meth:`close`; not called when the run raised."""
+
     def close(self) -> None:
         """Flush and release; called once when the run ends, also after an error."""

@@ -114,6 +114,16 @@ def canonical_method(registry, method_expr: str) -> str:
     return "+".join(method_names(registry, method_expr))
 
 
+def stored_method_name(registry, method_expr: str) -> str:
+    """The name a method's runs are stored under: its canonical name (wd+perpgrad as
+    perpgrad+wd), or the name as written when no installed plugin knows it (its runs may still
+    be stored)."""
+    try:
+        return canonical_method(registry, method_expr)
+    except UserError:
+        return method_expr
+
+
 def merge_methods(registry, method_expr: str) -> dict:
     """Merge the settings of ``a+b+c``: lists concatenate, other keys must agree."""
     merged: dict[str, Any] = {}

@@ -40,7 +40,7 @@ def versions() -> dict:
     """Software versions and the machine facts a number depends on. Floating-point rounding
     differs between CPU kernels (ATen picks AVX-512, AVX2 or scalar code at run time), and
     grokking near a threshold is sensitive to it, so every run says which kernels it used."""
-    from . import __version__
+    from .version import __version__
     return {"grokbench": __version__, "torch": torch.__version__,
             "python": sys.version.split()[0], "platform": platform.platform(),
             "cpu": cpu_model(), "aten_cpu_capability": torch.backends.cpu.get_cpu_capability()}
@@ -176,6 +176,7 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
     train_time = eval_time = 0.0
     bar = _progress(steps, progress, f"{config['task']}/{config['method']}")
     t_start = time.perf_counter()
+    trained = False
     try:
         for step in range(steps + 1):
             if step in schedule:
@@ -213,19 +214,27 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
             nonfinite |= ~torch.isfinite(loss.detach())
             train_time += time.perf_counter() - t0
             bar.update(1)
+        trained = True
     finally:
         bar.close()
+        if not trained:
+            for lg in loggers:
+                lg.close()
+    try:
+        wall = time.perf_counter() - t_start
+        done_steps = curve[-1]["step"] if curve else 0
+        result = {
+            "run_id": run_id(config), "config": config, "curve": curve, "status": status,
+            "wall_time": wall, "train_time": train_time, "eval_time": eval_time,
+            "steps_per_s": done_steps / train_time if train_time > 0 else float("nan"),
+            "versions": versions(),
+        }
+        result["scores"] = score(curve, config, status, result)
+        for lg in loggers:
+            lg.log_scores(result["scores"])
+    finally:
         for lg in loggers:
             lg.close()
-    wall = time.perf_counter() - t_start
-    done_steps = curve[-1]["step"] if curve else 0
-    result = {
-        "run_id": run_id(config), "config": config, "curve": curve, "status": status,
-        "wall_time": wall, "train_time": train_time, "eval_time": eval_time,
-        "steps_per_s": done_steps / train_time if train_time > 0 else float("nan"),
-        "versions": versions(),
-    }
-    result["scores"] = score(curve, config, status, result)
     return result
 
 
@@ -307,3 +316,20 @@ class _NoBar:
     def update(self, n): pass
     def set_postfix(self, **kw): pass
     def close(self): pass
+
+
+def run_or_load(config: dict, store=None, *, force: bool = False, progress: bool = True,
+                registry=None) -> tuple[dict, bool]:
+    """The result of ``config`` and whether it was read from ``store`` (a results store, or None
+    for none): an identical run already there is read, not trained again (``force``: train again
+    and replace it); a new one is trained and saved there. ``grokbench run`` and the Python API
+    (``grokbench.run``) both come through here, so one config has one run id and one result."""
+    rid = run_id(config)
+    if store is not None and not force and store.has(rid):
+        return store.get(rid), True
+    if store is not None:
+        store.check_writable()  # now: a store found read-only at save time loses the run
+    result = run(config, registry=registry, progress=progress)
+    if store is not None:
+        store.save(result)
+    return result, False

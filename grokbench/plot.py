@@ -4,6 +4,8 @@ leaderboard."""
 from __future__ import annotations
 
 import math
+import os
+import sys
 from pathlib import Path
 
 from .stats import median, quantile
@@ -15,7 +17,11 @@ COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0
 
 def _pyplot():
     import matplotlib
-    matplotlib.use("Agg")  # files only: no display needed, same output everywhere
+    # Files need no display: Agg, the same output everywhere. Unless this process has chosen a
+    # backend already (a notebook's inline one, through MPLBACKEND or an earlier pyplot
+    # import): switching it would stop the notebook's own figures from showing.
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 

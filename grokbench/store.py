@@ -151,6 +151,31 @@ class Store:
             query, args = query + " AND method=?", args + [method]
         return [self._row(r) for r in self.db.execute(query + " ORDER BY created_at", args)]
 
+    def records(self, curves: bool = False, **filters) -> list[dict]:
+        """Stored runs, oldest first, whose ``task``, ``method``, ``seed``, ``status`` or
+        ``run_id`` equal the given values (a list or tuple: any of them); ``curves=False``
+        leaves the curves unread (``"curve": None``), which is most of the parsing."""
+        unknown = sorted(set(filters) - {"task", "method", "seed", "status", "run_id"})
+        if unknown:
+            raise UserError(f"runs cannot be filtered on {', '.join(unknown)} in the store; "
+                            "filter on task, method, seed, status or run_id")
+        columns = self.COLUMNS[:7] + self.COLUMNS[8:]  # all but the curve, read last if asked
+        query = f"SELECT {', '.join(columns)}, {'curve' if curves else 'NULL'} FROM runs WHERE 1=1"
+        args: list = []
+        for key, value in filters.items():
+            if value is None:
+                continue
+            values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+            query += f" AND {key} IN ({','.join('?' * len(values))})"
+            args += values
+        out = []
+        for row in self.db.execute(query + " ORDER BY created_at, run_id", args):
+            rec = dict(zip(columns + ("curve",), row))
+            for key in ("config", "scores", "versions") + (("curve",) if curves else ()):
+                rec[key] = from_jsonable(json.loads(rec[key]))
+            out.append(rec)
+        return out
+
     def _row(self, row) -> dict:
         rec = dict(zip(self.COLUMNS, row))
         for key in ("config", "scores", "curve", "versions"):

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..config import canonical_method
+from ..config import stored_method_name
 from ..errors import UserError
-
-
-def _stored_name(registry, method: str) -> str:
-    """Runs are stored under a combination's canonical name (wd+perpgrad as perpgrad+wd); a
-    method no installed plugin knows (its runs may still be stored) is looked up as written."""
-    try:
-        return canonical_method(registry, method)
-    except UserError:
-        return method
 
 
 @click.command()
@@ -47,7 +38,7 @@ def plot(run_id, task, methods, suite, from_file, store, out):
     elif task:
         if not methods:
             raise UserError(f"which methods? e.g. --task {task} --method baseline --method perpgrad")
-        methods = [_stored_name(get_registry(), m) for m in methods]
+        methods = [stored_method_name(get_registry(), m) for m in methods]
         db = Store(store)
         rows = [row for m in methods for row in db.results(task=task, method=m)]
         if suite:  # only the suite's configurations, not whatever else the store holds

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from ..config import resolve, run_id
+from ..config import resolve
 from ..registry import get_registry
 from ..scoring import to_jsonable
 from .common import collect_overrides, open_store, override_options, scores_table
@@ -27,21 +27,15 @@ from .common import collect_overrides, open_store, override_options, scores_tabl
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def run(task, method, preset, as_json, curve_file, store, no_store, force, show_config, quiet, **kwargs):
     """Train one run and print its scores."""
-    from ..engine import run as run_engine
+    from ..engine import run_or_load
     config = resolve(get_registry(), task, method, collect_overrides(kwargs), preset)
     if show_config:
         click.echo(json.dumps(config, indent=2, sort_keys=True))
         return
     db = None if no_store else open_store(store)
-    if db is not None and not force and db.has(run_id(config)):
-        result = db.get(run_id(config))
+    result, was_stored = run_or_load(config, db, force=force, progress=not quiet)
+    if was_stored and db is not None:
         click.echo(f"(stored result of an identical run in {db.path}; --force trains again)", err=True)
-    else:
-        if db is not None:
-            db.check_writable()  # now: a store found read-only at save time loses the run
-        result = run_engine(config, progress=not quiet)
-        if db is not None:
-            db.save(result)
     if as_json:
         out = to_jsonable(dict(result))
         if curve_file:

@@ -1,0 +1,48 @@
+"""``grokbench export``: the store's runs (and curves) as CSV or Parquet files, for pandas, R or
+DuckDB (the tables are built in :mod:`grokbench.export`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import UserError
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True, help="file format (parquet needs pyarrow)")
+@click.option("--curves", is_flag=True,
+              help="also write every run's curve, long: run_id, step, metric, value")
+@click.option("--store", type=click.Path(dir_okay=False), default=None,
+              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
+              help="the runs table (default: runs.csv or runs.parquet here); the curves go "
+                   "beside it as NAME-curves.EXT")
+@click.option("--task", default=None, help="only this task's runs")
+@click.option("--method", default=None, help="only this method's runs")
+def export(fmt, curves, store, out, task, method):
+    """Write the store's runs as a table: ids, status, scores, settings (config.*) and versions;
+    with --curves also every evaluation's metrics."""
+    from ..export import CURVE_COLUMNS, ID_COLUMNS, curve_rows, run_rows, write
+    from ..store import Store, default_store_path
+
+    path = Path(store) if store else default_store_path()
+    if not path.exists():
+        raise UserError(f"there is no results store at {path}; give one with --store FILE")
+    filters = {"task": task}
+    if method:
+        from ..config import stored_method_name
+        from ..registry import get_registry
+        filters["method"] = stored_method_name(get_registry(), method)
+    db = Store(path)
+    try:
+        records = db.records(curves=curves, **filters)
+    finally:
+        db.close()
+    runs_path = Path(out) if out else Path(f"runs.{fmt}")
+    written = [write(run_rows(records), runs_path, fmt, ID_COLUMNS)]
+    if curves:
+        curves_path = runs_path.with_name(f"{runs_path.stem}-curves{runs_path.suffix or '.' + fmt}")
+        written.append(write(curve_rows(records), curves_path, fmt, CURVE_COLUMNS))
+    click.echo(f"{len(records)} runs from {path}: " + ", ".join(map(str, written)))
