@@ -235,6 +235,7 @@ class IMDb(Task):
     # seq_len 100 instead of 500: after stop words and the 1000-word vocabulary a review keeps
     # 46 words (median, measured on the training reviews); 100 positions hold the whole of 85.5 %
     # of the reviews and 89 % of all kept words, while 500 would be mostly padding at 5× the cost.
+    size_option = "n_train"
     options = {"n_train": 1000, "n_test": 1000, "vocab_size": 1000, "seq_len": 100,
                "data_dir": None}
     # the Omnigrok code: AdamW 3e-4, wd 1, clip 5, batch 50, α = 6, BCE on one logit, 1e5 steps (that is

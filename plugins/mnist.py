@@ -107,6 +107,7 @@ class MNIST(Task):
                    "times too large (Omnigrok §4)")
     kind = "classification"
     options = {"n_train": 1000, "data_dir": None}
+    size_option = "n_train"
     # Omnigrok (Liu et al. 2023 §4, App. A, and its code): AdamW 1e-3, minibatch 200, MSE vs
     # one-hot, Kaiming-uniform init (torch's default) times α = 8, weight decay 0.01 for 1e5
     # steps: that is --preset paper (measured here: fits by step 2000, test 0.2 until ~6e3, ≥

@@ -221,6 +221,7 @@ class QM9(Task):
     description = ("isotropic polarizability of QM9 molecules (bohr³) with a GCNN, "
                    "50/50 split of 100 molecules (Omnigrok §4)")
     kind = "regression"
+    size_option = "n_molecules"  # the molecules of both splits (train_frac of them train)
     options = {"n_molecules": 100, "train_frac": 0.5, "selection": "random", "data_dir": None}
     # Omnigrok (Liu et al. 2023 §4 and its code): AdamW 1e-3, batch 32, MSE, wd 0, α = 3
     # (grokking) vs α = 1 (none), 1e5 steps.

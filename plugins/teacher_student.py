@@ -14,6 +14,7 @@ class TeacherStudent(Task):
     name = "teacher-student"
     description = "regress a random tanh teacher MLP 5-100-100-5 from 100 samples (Omnigrok §3)"
     kind = "regression"
+    size_option = "n_train"
     options = {"n_train": 100, "n_test": 100, "in_dim": 5, "teacher_seed": 0}
     defaults = {"model": "mlp", "width": 100, "depth": 2, "activation": "tanh", "bias": True,
                 "loss": "mse", "optimizer": "adamw", "lr": 3e-4, "weight_decay": 0.0,

@@ -5,6 +5,7 @@ leaderboard, render, check, plot, ...) are usable without it. Heavy dependencies
 training loop, matplotlib) are imported when a command runs, so ``grokbench --help`` is quick.
 """
 from .data import data
+from .landscape import landscape
 from .leaderboard import leaderboard
 from .plot import plot
 from .plugins import list_cmd, plugins
@@ -12,4 +13,4 @@ from .run import run
 from .show import show
 from .sweep import sweep
 
-COMMANDS = (run, show, plugins, list_cmd, sweep, leaderboard, plot, data)
+COMMANDS = (run, show, plugins, list_cmd, sweep, leaderboard, plot, data, landscape)
