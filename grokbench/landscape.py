@@ -150,7 +150,7 @@ def convergence(curve: list[dict], steps: int, status: str = "finished") -> tupl
         if b < ZERO_FRACTION * last["test_loss"]:
             return "converged", (f"train loss {b:.3g} < {ZERO_FRACTION:.0%} of the test loss "
                                  f"{last['test_loss']:.3g} (the L's flat bottom)")
-        change = f"{'fell' if b < a else 'rose'} {max(a, b) / min(a, b):.3g}× over the last {WINDOW:.0%}"
+        change = f"{'fell' if b < a else 'rose'} {max(a, b) / min(a, b):.2f}× over the last {WINDOW:.0%}"
         if a > 0 and b > 0 and not (1 / SETTLE_FACTOR <= b / a <= SETTLE_FACTOR):
             return "unsettled", f"train loss {change} of the budget (more than {SETTLE_FACTOR:g}×)"
         return "converged", f"train loss {change} of the budget (within {SETTLE_FACTOR:g}×)"
