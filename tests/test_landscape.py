@@ -197,11 +197,12 @@ def test_bad_input_is_one_line(tmp_path):
 def test_teacher_student_reduced_landscape_is_l_and_u_at_small_n_and_uu_at_large_n(registry, tmp_path):
     """Omnigrok §3 (Fig. 2a) and §4 (Fig. 3c: "LU holds truer for smaller data"): at N = 100 the
     reduced train loss is non-increasing in w beyond w_c and the test loss is U-shaped; at
-    N = 1000 both are U-shaped. Tolerances: grokbench.landscape (L_RISE, L_ZERO, U_DEPTH,
-    MIN_POINTS); only converged points count. docs/landscapes/README.md has the measured numbers
-    (the committed landscape is this grid)."""
+    N = 1000 both are U-shaped. 7 α in 0.1–10 at the paper's 1e4 steps (~30 CPU-minutes).
+    Tolerances: grokbench.landscape (L_RISE, L_ZERO, U_DEPTH, MIN_POINTS); only converged points
+    count. docs/landscapes/README.md has what was measured: at 3000 steps the L check fails on
+    α = 10, whose train loss is still 3.8e-6 there (1.3e-12 at 1e4 steps)."""
     from grokbench.sweep import run_sweep
-    configs = ls.build_configs(registry, "teacher-student", ls.parse_alphas("0.1:10:9"), [100, 1000],
+    configs = ls.build_configs(registry, "teacher-student", ls.parse_alphas("0.1:10:7"), [100, 1000],
                                seeds=[0], steps=10000)
     store = tmp_path / "runs.db"
     report = run_sweep(configs, "processes", 1, store, registry=registry, progress=False)
