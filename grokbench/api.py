@@ -93,6 +93,9 @@ class Task:
     target: ClassVar[float] = 0.95
     #: the raw data ``grokbench data fetch`` can download; None: bundled or generated data
     download: ClassVar[Download | None] = None
+    #: the option that sets the training-set size (``grokbench landscape --n``), e.g. "n_train";
+    #: None: the task has none
+    size_option: ClassVar[str | None] = None
 
     def load(self, config: dict) -> TaskData:
         raise NotImplementedError

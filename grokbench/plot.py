@@ -196,3 +196,162 @@ def draw_profiles(lb: dict):
     ax.text(1.01, 0.02, "equal curves are\ndrawn slightly apart", transform=ax.transAxes,
             fontsize=7, color="grey")
     return fig
+
+
+# -- reduced loss landscapes (grokbench landscape) -------------------------------------------------
+
+def _positive(values):
+    """Log axes cannot show 0 or a missing value: those are left out (NaN)."""
+    return [v if v is not None and v > 0 and math.isfinite(v) else float("nan") for v in values]
+
+
+def _log_ticks(ax, axis, lo, hi):
+    """Ticks at 1, 2, 5 × 10^k inside [lo, hi] (1 × 10^k only when that gives 3 or more),
+    written plainly (%g): matplotlib's own log ticks overlap on an axis under two decades."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+    if not (lo > 0 and hi > lo):
+        return
+    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    ones = [10.0 ** k for k in range(k0, k1 + 1) if lo <= 10.0 ** k <= hi]
+    ticks = ones if len(ones) >= 3 else [m * 10.0 ** k for k in range(k0, k1 + 1) for m in (1, 2, 5)
+                                          if lo <= m * 10.0 ** k <= hi]
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(ticks))
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_locator(NullLocator())
+
+
+def lu_figure(rows: list[dict], path) -> Path:
+    """Omnigrok's "LU" plot (Liu et al. 2023 Fig. 1b, 2a, 3c): reduced train and test loss
+    against the weight norm w, one panel per training-set size N, w_c (the least test loss)
+    marked. Points whose run did not converge are hollow and not joined by the line."""
+    return _save(draw_lu(rows), path)
+
+
+def draw_lu(rows: list[dict]):
+    from .landscape import by_size, w_c
+    plt = _pyplot()
+    sizes = by_size(rows)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(4.6 * len(sizes) + 0.8, 4.3), sharey=True,
+                             squeeze=False)
+    size_key = next((r["size_key"] for r in rows if r.get("size_key")), None)
+    for ax, (n, rs) in zip(axes[0], sizes.items()):
+        for key, color, marker, label in (("train_loss", COLORS[0], "o", "train"),
+                                          ("test_loss", COLORS[1], "s", "test")):
+            ok = [r for r in rs if r["converged"]]
+            ax.plot([r["w"] for r in ok], _positive([r[key] for r in ok]), color=color, lw=1.8,
+                    marker=marker, ms=6, label=f"{label} loss")
+            bad = [r for r in rs if not r["converged"]]
+            if bad:
+                ax.plot([r["w"] for r in bad], _positive([r[key] for r in bad]), ls="none",
+                        marker=marker, ms=8, mfc="none", mec=color, mew=1.6)
+            spread = [r for r in rs if len(r["seeds"]) > 1 and r[key + "_range"]]
+            for r in spread:  # min–max over seeds
+                ax.plot([r["w"], r["w"]], _positive(list(r[key + "_range"])), color=color, lw=0.8)
+        best = w_c(rs)
+        if best is not None:
+            ax.axvline(best["w"], color=COLORS[2], ls=":", lw=1.4)
+            ax.annotate(f"w_c = {best['w']:.3g}\n(α = {best['alpha']:.3g})", (best["w"], 0.97),
+                        xycoords=("data", "axes fraction"), xytext=(4, 0), textcoords="offset points",
+                        fontsize=8, color=COLORS[2], va="top")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ws = [r["w"] for r in rs if r["w"]]
+        ax.set_xlim(min(ws) / 1.25, max(ws) * 1.25)
+        _log_ticks(ax, "x", min(ws) / 1.25, max(ws) * 1.25)
+        ax.set_xlabel("weight norm w = α·w₀ (held fixed)")
+        w0 = median([r["w0"] for r in rs if r.get("w0")] or [1.0])
+        top = ax.secondary_xaxis("top", functions=(lambda w, w0=w0: w / w0, lambda a, w0=w0: a * w0))
+        _log_ticks(top, "x", min(ws) / 1.25 / w0, max(ws) * 1.25 / w0)
+        top.set_xlabel("α = w / w₀", fontsize=8)
+        top.tick_params(labelsize=7)
+        ax.set_title((f"{size_key} = {n}" if n is not None else rs[0]["task"]), fontsize=10)
+        ax.grid(alpha=0.25, which="major")
+    axes[0][0].set_ylabel("reduced loss (end of training)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if any(not r["converged"] for r in rows):
+        from matplotlib.lines import Line2D
+        handles.append(Line2D([], [], ls="none", marker="o", mfc="none", mec="grey"))
+        labels.append("hollow: not converged")
+    axes[0][0].legend(handles, labels, loc="lower left", fontsize=8, frameon=False)
+    steps = rows[0].get("steps")
+    seeds = sorted({s for r in rows for s in r["seeds"]})
+    fig.suptitle(f"{rows[0]['task']}: reduced loss landscape at constant weight norm (method norm, "
+                 f"{steps} steps per point, seed{'s' if len(seeds) > 1 else ''} "
+                 f"{', '.join(map(str, seeds))}" + (", median and range" if len(seeds) > 1 else "")
+                 + ")", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _edges(values):
+    """Cell edges around log-spaced centres: geometric midpoints, the ends mirrored."""
+    v = sorted(values)
+    if len(v) == 1:
+        return [v[0] / 1.5, v[0] * 1.5]
+    mids = [math.sqrt(a * b) for a, b in zip(v, v[1:])]
+    return [v[0] ** 2 / mids[0]] + mids + [v[-1] ** 2 / mids[-1]]
+
+
+def landscape_heatmaps(rows: list[dict], path) -> Path:
+    """Reduced train and test error over (w, N), as Omnigrok Fig. 3a–b (MNIST), 4a–b, 5a–b:
+    each cell one α × N point, its value written in it; cells whose run did not converge are
+    hatched; w_c of each N (least test loss) starred."""
+    return _save(draw_heatmaps(rows), path)
+
+
+def draw_heatmaps(rows: list[dict]):
+    from matplotlib.patches import Rectangle
+
+    from .landscape import by_size, w_c
+    plt = _pyplot()
+    sizes = by_size(rows)
+    alphas = sorted({r["alpha"] for r in rows})
+    w_of = {a: median([r["w"] for r in rows if r["alpha"] == a and r["w"]]) for a in alphas}
+    ns = list(sizes)
+    x_edges, y_edges = _edges([w_of[a] for a in alphas]), _edges(ns)
+    size_key = next((r["size_key"] for r in rows if r.get("size_key")), "N")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, key, title in ((axes[0], "train_err", "reduced train error"),
+                           (axes[1], "test_err", "reduced test error")):
+        grid = [[float("nan")] * len(alphas) for _ in ns]
+        cell = {}
+        for i, n in enumerate(ns):
+            for r in sizes[n]:
+                j = alphas.index(r["alpha"])
+                grid[i][j] = r[key] if r[key] is not None else float("nan")
+                cell[i, j] = r
+        mesh = ax.pcolormesh(x_edges, y_edges, grid, cmap="viridis", vmin=0, vmax=1, shading="flat")
+        for (i, j), r in cell.items():
+            value = grid[i][j]
+            xc, yc = math.sqrt(x_edges[j] * x_edges[j + 1]), math.sqrt(y_edges[i] * y_edges[i + 1])
+            if not math.isnan(value):
+                ax.text(xc, yc, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if value < 0.6 else "black")
+            if not r["converged"]:
+                ax.add_patch(Rectangle((x_edges[j], y_edges[i]), x_edges[j + 1] - x_edges[j],
+                                       y_edges[i + 1] - y_edges[i], fill=False, hatch="//",
+                                       edgecolor=COLORS[3], lw=0))
+        for i, n in enumerate(ns):
+            best = w_c(sizes[n])
+            if best is not None:  # in the upper part of its cell, above the value
+                y_star = y_edges[i] ** 0.2 * y_edges[i + 1] ** 0.8
+                ax.plot([best["w"]], [y_star], marker="*", ms=11, mfc="white", mec="black",
+                        mew=0.8, ls="none")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(x_edges[0], x_edges[-1])
+        ax.set_ylim(y_edges[0], y_edges[-1])
+        ax.set_xticks([w_of[a] for a in alphas])
+        ax.set_xticklabels([f"{w_of[a]:.3g}\nα={a:.2g}" for a in alphas], fontsize=7)
+        ax.set_yticks(ns)
+        ax.set_yticklabels([str(n) for n in ns])
+        ax.minorticks_off()
+        ax.set_xlabel("weight norm w = α·w₀")
+        ax.set_title(title, fontsize=10)
+    axes[0].set_ylabel(f"training-set size ({size_key})")
+    fig.colorbar(mesh, ax=list(axes), fraction=0.03, pad=0.02, label="error (1 − accuracy)")
+    fig.suptitle(f"{rows[0]['task']}: reduced errors over (w, {size_key}) at constant weight norm "
+                 f"({rows[0].get('steps')} steps per point). Hatched: not converged; "
+                 "star: w_c (least test loss) of each size", fontsize=9)
+    return fig

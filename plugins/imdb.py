@@ -235,6 +235,7 @@ class IMDb(Task):
     # seq_len 100 instead of 500: after stop words and the 1000-word vocabulary a review keeps
     # 46 words (median, measured on the training reviews); 100 positions hold the whole of 85.5 %
     # of the reviews and 89 % of all kept words, while 500 would be mostly padding at 5× the cost.
+    size_option = "n_train"
     options = {
         "n_train": Option(1000, "training reviews, class-balanced (Omnigrok §4: 1000)", int,
                           minimum=2),

@@ -107,6 +107,7 @@ class MNIST(Task):
     description = ("classify 1000 MNIST digits with an MLP 784-200-200-10 initialized α = 8 "
                    "times too large (Omnigrok §4)")
     kind = "classification"
+    size_option = "n_train"
     options = {
         "n_train": Option(1000, "training digits, class-balanced; the rest are the test set "
                           "(Omnigrok §4: 1000)", int, minimum=10),

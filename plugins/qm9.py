@@ -221,6 +221,7 @@ class QM9(Task):
     description = ("isotropic polarizability of QM9 molecules (bohr³) with a GCNN, "
                    "50/50 split of 100 molecules (Omnigrok §4)")
     kind = "regression"
+    size_option = "n_molecules"  # the molecules of both splits (train_frac of them train)
     options = {
         "n_molecules": Option(100, "molecules used (Omnigrok §4: 100)", int, minimum=2),
         "train_frac": Option(0.5, "fraction of them in the training set (Omnigrok §4: 0.5)", float,

@@ -14,6 +14,7 @@ class TeacherStudent(Task):
     name = "teacher-student"
     description = "regress a random tanh teacher MLP 5-100-100-5 from 100 samples (Omnigrok §3)"
     kind = "regression"
+    size_option = "n_train"
     options = {
         "n_train": Option(100, "training samples x ~ N(0, I) (Omnigrok §3: 100)", int, minimum=1),
         "n_test": Option(100, "test samples", int, minimum=1),

@@ -6,6 +6,7 @@ training loop, matplotlib) are imported when a command runs, so ``grokbench --he
 """
 from .data import data
 from .export import export
+from .landscape import landscape
 from .leaderboard import leaderboard
 from .plot import plot
 from .plugins import list_cmd, plugins
@@ -13,4 +14,4 @@ from .run import run
 from .show import show
 from .sweep import sweep
 
-COMMANDS = (run, show, plugins, list_cmd, sweep, leaderboard, plot, data, export)
+COMMANDS = (run, show, plugins, list_cmd, sweep, leaderboard, plot, data, export, landscape)

@@ -1,0 +1,324 @@
+"""Omnigrok's reduced loss landscapes (Liu et al. 2023 §2–4, Fig. 1–5): train at a fixed weight
+norm w = α·w₀ (the ``norm`` method: the global norm is put back to its value after α-scaling
+after every step) and record where training ends, at each α of a grid and, for tasks with a
+training-set size setting, at each size N.
+
+The reduced train and test loss (and error, one minus accuracy) of a point are the values at the
+last evaluation of its run: "the converging point after training" (§3). Every point is an
+ordinary run of the ``norm`` method with ``init_scale`` = α and the size setting = N, trained
+for a fixed budget through :mod:`grokbench.sweep`, so points are stored, resumable and listed by
+``grokbench show`` like any run. Whether a point really converged is read from its curve
+afterwards (:func:`convergence`); points that did not are kept, and marked, never drawn as
+ordinary points. docs/science.md ("Reduced loss landscapes") states the rule and the papers'
+settings.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from .errors import UserError
+from .stats import median
+
+#: The method whose runs are the landscape's points: constant global weight norm, no weight decay.
+METHOD = "norm"
+#: 10^linspace(-1, 1, 11), the α grid of the Omnigrok code's teacher-student landscape (Fig. 2a);
+#: its MNIST landscape (Fig. 3) uses 21 points over the same range.
+DEFAULT_ALPHAS = "0.1:10:11"
+#: the budget of the Omnigrok code's teacher-student and MNIST landscapes
+DEFAULT_STEPS = 10000
+#: evaluations over the budget (plus the engine's dense early ones): the convergence window
+#: below holds 10 of them
+EVALS_PER_BUDGET = 50
+
+# The convergence rule (docs/science.md, "Reduced loss landscapes"):
+#: stalled: the train loss at the end is above this fraction of its value at initialization
+STALL_FRACTION = 0.95
+#: the window: the last fifth of the budget, compared half against half
+WINDOW = 0.2
+#: unsettled: the median train loss of the window's second half differs from its first half's by
+#: more than this factor (either way: still descending, or rising again)
+SETTLE_FACTOR = 1.25
+#: ... unless it is below this fraction of the run's final test loss: two decades below the test
+#: loss the train loss is at the flat bottom of the "L", however it still creeps down
+ZERO_FRACTION = 0.01
+
+STATUSES = ("converged", "stalled", "unsettled", "nonfinite")
+
+
+# -- the grid ---------------------------------------------------------------------------------
+
+def parse_alphas(text: str) -> list[float]:
+    """``lo:hi:n`` (n points log-spaced from lo to hi, both included) or a list ``0.5,1,2``."""
+    text = text.strip()
+    try:
+        if ":" in text:
+            lo_text, hi_text, n_text = text.split(":")
+            lo, hi, n = float(lo_text), float(hi_text), int(n_text)
+            if n < 1:
+                raise ValueError
+            if n == 1:
+                alphas = [lo]
+            else:
+                alphas = [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
+        else:
+            alphas = [float(v) for v in text.split(",") if v.strip()]
+    except (ValueError, ZeroDivisionError):
+        raise UserError(f"--alpha takes lo:hi:n (n log-spaced values, e.g. 0.1:10:11) or a list "
+                        f"(e.g. 0.5,1,2); got {text!r}") from None
+    if not alphas or any(not (a > 0 and math.isfinite(a)) for a in alphas):
+        raise UserError(f"--alpha values must be positive numbers; got {text!r}")
+    # 12 significant digits: 10**(2/10)*0.1 and 0.15848931924611 are one α and one run id
+    return sorted({float(f"{a:.12g}") for a in alphas})
+
+
+def parse_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--n takes training-set sizes, e.g. --n 100,1000,4000; got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise UserError(f"--n takes positive training-set sizes, e.g. --n 100,1000; got {text!r}")
+    return sorted(set(sizes))
+
+
+def size_setting(registry, task: str) -> str | None:
+    """The setting that chooses the task's training-set size (``Task.size_option``), if any."""
+    task_cls = registry.get("tasks", task).obj
+    key = getattr(task_cls, "size_option", None)
+    if key is not None and key not in task_cls.options:
+        raise UserError(f"task {task!r} names {key!r} as its size setting but has no such "
+                        "option; its plugin must fix size_option")
+    return key
+
+
+def build_configs(registry, task: str, alphas, sizes=None, seeds=(0,), steps: int = DEFAULT_STEPS,
+                  eval_every: int | None = None, settings: dict | None = None,
+                  preset: str | None = None) -> list[dict]:
+    """The resolved configs of every point: α × N × seed, in that order (a sweep grid)."""
+    from .grid import expand
+    settings = dict(settings or {})
+    for key in ("init_scale", "seed"):
+        if key in settings:
+            raise UserError(f"{key} is an axis of the landscape: use "
+                            + ("--alpha" if key == "init_scale" else "--seeds"))
+    grid: dict[str, list] = {"init_scale": list(alphas)}
+    if sizes:
+        size_key = size_setting(registry, task)
+        if size_key is None:
+            raise UserError(f"task {task!r} has no training-set size setting, so --n does not "
+                            "apply; drop --n (the landscape is then over α alone)")
+        if size_key in settings:
+            raise UserError(f"{size_key} is the landscape's N axis: use --n, not --set {size_key}=...")
+        grid[size_key] = list(sizes)
+    settings.setdefault("steps", int(steps))
+    settings.setdefault("eval_every", eval_every or max(1, int(settings["steps"]) // EVALS_PER_BUDGET))
+    spec = {"tasks": [task], "methods": [METHOD], "seeds": list(seeds), "settings": settings,
+            "task_settings": {}, "grid": grid, "preset": preset}
+    return expand(registry, spec)
+
+
+# -- one point --------------------------------------------------------------------------------
+
+def convergence(curve: list[dict], steps: int, status: str = "finished") -> tuple[str, str]:
+    """(status, reason) of one landscape run from its curve (docs/science.md):
+
+    - ``nonfinite``: the loss turned NaN/inf;
+    - ``stalled``: the train loss at the end is above STALL_FRACTION of its value at step 0
+      (the optimizer on the sphere never moved it, as the norm method at α ≤ 1 on the modular
+      tasks);
+    - ``unsettled``: over the last WINDOW of the budget, the median train loss of the second half
+      differs from the first half's by more than SETTLE_FACTOR (still descending, or rising),
+      unless it is below ZERO_FRACTION of the final test loss (then it is on the flat bottom of
+      the "L" and its creeping does not move the landscape);
+    - ``converged`` otherwise."""
+    evals = [r for r in curve if "train_loss" in r]
+    if status == "nonfinite" or not evals or any(
+            not _finite(r.get("train_loss")) for r in evals[-1:]):
+        return "nonfinite", "the loss turned NaN/inf"
+    first, last = evals[0], evals[-1]
+    if last["train_loss"] >= STALL_FRACTION * first["train_loss"]:
+        return "stalled", (f"train loss {last['train_loss']:.3g} at the end vs "
+                           f"{first['train_loss']:.3g} at step 0")
+    start = last["step"] - WINDOW * max(steps, 1)
+    window = [r for r in evals if r["step"] > start]
+    if len(window) >= 4:
+        half = len(window) // 2
+        a = median([r["train_loss"] for r in window[:half]])
+        b = median([r["train_loss"] for r in window[half:]])
+        if b < ZERO_FRACTION * last["test_loss"]:
+            return "converged", (f"train loss {b:.3g} < {ZERO_FRACTION:.0%} of the test loss "
+                                 f"{last['test_loss']:.3g} (the L's flat bottom)")
+        change = f"{'fell' if b < a else 'rose'} {max(a, b) / min(a, b):.2f}× over the last {WINDOW:.0%}"
+        if a > 0 and b > 0 and not (1 / SETTLE_FACTOR <= b / a <= SETTLE_FACTOR):
+            return "unsettled", f"train loss {change} of the budget (more than {SETTLE_FACTOR:g}×)"
+        return "converged", f"train loss {change} of the budget (within {SETTLE_FACTOR:g}×)"
+    return "converged", "too few evaluations in the window to judge; taken as converged"
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def point_from_run(row: dict, size_key: str | None) -> dict:
+    """One run of the store as a landscape point (what the JSONL and the figures hold)."""
+    cfg, curve = row["config"], row["curve"]
+    evals = [r for r in curve if "train_loss" in r]
+    last = evals[-1] if evals else {}
+    status, reason = convergence(curve, int(cfg["steps"]), row["status"])
+    w = last.get("weight_norm")
+    alpha = float(cfg["init_scale"])
+    return {
+        "task": cfg["task"], "run_id": row["run_id"], "seed": cfg["seed"], "alpha": alpha,
+        "size_key": size_key, "n": cfg.get(size_key) if size_key else None,
+        "w": w, "w0": w / alpha if w is not None else None,
+        "steps": cfg["steps"], "steps_run": last.get("step"),
+        "train_loss": last.get("train_loss"), "test_loss": last.get("test_loss"),
+        "train_err": 1 - last["train_acc"] if "train_acc" in last else None,
+        "test_err": 1 - last["test_acc"] if "test_acc" in last else None,
+        "train_loss_init": evals[0]["train_loss"] if evals else None,
+        "status": status, "converged": status == "converged", "reason": reason,
+        "wall_time": row["scores"].get("wall_time"), "steps_per_s": row["scores"].get("steps_per_s"),
+    }
+
+
+def points_from_store(store, configs, size_key: str | None) -> list[dict]:
+    from .config import run_id
+    out = []
+    for cfg in configs:
+        rid = run_id(cfg)
+        if store.has(rid):
+            out.append(point_from_run(store.get(rid), size_key))
+    return out
+
+
+def write_points(points, path) -> Path:
+    from .scoring import to_jsonable
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        for p in points:
+            fh.write(json.dumps(to_jsonable(p), sort_keys=True, allow_nan=False) + "\n")
+    return path
+
+
+def read_points(path) -> list[dict]:
+    from .scoring import from_jsonable
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UserError(f"cannot read {path} ({exc.strerror}); give a points file written by "
+                        "grokbench landscape --jsonl") from None
+    try:
+        points = [from_jsonable(json.loads(line)) for line in lines if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path} is not a JSONL file of landscape points ({exc})") from None
+    if not points or not all(isinstance(p, dict) and "alpha" in p and "status" in p for p in points):
+        raise UserError(f"{path} holds no landscape points (written by grokbench landscape --jsonl)")
+    return points
+
+
+# -- the landscape: points over seeds, w_c, the LU claim --------------------------------------
+
+def aggregate(points: list[dict]) -> list[dict]:
+    """One row per (N, α): the median over seeds of each value; converged when every seed is."""
+    groups: dict[tuple, list[dict]] = {}
+    for p in points:
+        groups.setdefault((p.get("n") or 0, p["alpha"]), []).append(p)
+    rows = []
+    for (_, alpha), ps in sorted(groups.items()):
+        row = {"task": ps[0]["task"], "alpha": alpha, "n": ps[0].get("n"), "steps": ps[0].get("steps"),
+               "size_key": ps[0].get("size_key"), "seeds": sorted(p["seed"] for p in ps),
+               "run_ids": [p["run_id"] for p in ps],
+               "converged": all(p["converged"] for p in ps),
+               "statuses": sorted({p["status"] for p in ps}),
+               "n_converged": sum(p["converged"] for p in ps)}
+        for key in ("w", "w0", "train_loss", "test_loss", "train_err", "test_err", "wall_time"):
+            values = [p[key] for p in ps if _finite(p.get(key))]
+            row[key] = median(values) if values else None
+            row[key + "_range"] = (min(values), max(values)) if values else None
+        rows.append(row)
+    return rows
+
+
+def by_size(rows: list[dict]) -> dict:
+    """{N (None without an N axis): rows sorted by α}."""
+    out: dict = {}
+    for r in rows:
+        out.setdefault(r["n"], []).append(r)
+    return {n: sorted(rs, key=lambda r: r["alpha"]) for n, rs in sorted(out.items(), key=lambda kv: kv[0] or 0)}
+
+
+def w_c(rows: list[dict]) -> dict | None:
+    """The converged row of least reduced test loss (rows of one N): the Goldilocks norm."""
+    ok = [r for r in rows if r["converged"] and _finite(r["test_loss"])]
+    return min(ok, key=lambda r: r["test_loss"]) if ok else None
+
+
+# Tolerances of the LU claim (docs/science.md, "Reduced loss landscapes"):
+#: "non-increasing": a later point's train loss may exceed the one before by at most this factor
+L_RISE = 1.10
+#: ... and train losses below this fraction of the least test loss count as equal (zero)
+L_ZERO = 0.01
+#: "U-shaped": the minimum is inside the grid and both ends are at least this factor above it
+U_DEPTH = 1.5
+#: fewer converged points than this at an N: the shape is not judged
+MIN_POINTS = 5
+
+
+def is_u(rows: list[dict], key: str) -> tuple[bool, str]:
+    ok = [r for r in rows if r["converged"] and _finite(r[key])]
+    if len(ok) < MIN_POINTS:
+        return False, f"only {len(ok)} converged points (need {MIN_POINTS})"
+    i = min(range(len(ok)), key=lambda j: ok[j][key])
+    lo, left, right = ok[i][key], ok[0][key], ok[-1][key]
+    where = f"min {lo:.3g} at α = {ok[i]['alpha']:.3g}; ends {left:.3g} (α = {ok[0]['alpha']:.3g}), " \
+            f"{right:.3g} (α = {ok[-1]['alpha']:.3g})"
+    if i in (0, len(ok) - 1):
+        return False, "minimum at the end of the grid: " + where
+    if left < U_DEPTH * lo or right < U_DEPTH * lo:
+        return False, f"an end is less than {U_DEPTH:g}× the minimum: " + where
+    return True, where
+
+
+def is_l_beyond(rows: list[dict], start_alpha: float) -> tuple[bool, str]:
+    """Train loss non-increasing in w from ``start_alpha`` on (within L_RISE, L_ZERO)."""
+    ok = [r for r in rows if r["converged"] and _finite(r["train_loss"]) and r["alpha"] >= start_alpha]
+    tests = [r["test_loss"] for r in rows if r["converged"] and _finite(r["test_loss"])]
+    if len(ok) < 2 or not tests:
+        return False, f"only {len(ok)} converged points from w_c on"
+    zero = L_ZERO * min(tests)
+    for a, b in zip(ok, ok[1:]):
+        if b["train_loss"] > max(L_RISE * a["train_loss"], zero):
+            return False, (f"train loss rises from {a['train_loss']:.3g} (α = {a['alpha']:.3g}) to "
+                           f"{b['train_loss']:.3g} (α = {b['alpha']:.3g})")
+    return True, (f"{len(ok)} converged points from α = {ok[0]['alpha']:.3g}: train "
+                  f"{ok[0]['train_loss']:.3g} → {ok[-1]['train_loss']:.3g}")
+
+
+def lu_claim(points: list[dict]) -> dict:
+    """Omnigrok's LU mechanism on a landscape over (w, N) (§2–3, Fig. 2a; Fig. 3c: "LU holds
+    truer for smaller data"): at the smallest N the reduced train loss is non-increasing in w
+    beyond w_c ("L") while the test loss has an interior minimum ("U"); at the largest N both
+    are U-shaped. Only converged points count. Returns {"holds", "checks": [(what, ok, detail)]}."""
+    sizes = by_size(aggregate(points))
+    if len(sizes) < 2:
+        raise UserError("the LU claim compares the smallest and the largest N: give at least two "
+                        "training-set sizes (--n)")
+    small_n, large_n = min(sizes), max(sizes)
+    small, large = sizes[small_n], sizes[large_n]
+    checks = []
+    best = w_c(small)
+    u_ok, u_detail = is_u(small, "test_loss")
+    checks.append((f"N = {small_n}: test loss U-shaped (interior w_c)", u_ok, u_detail))
+    if best is None:
+        checks.append((f"N = {small_n}: train loss non-increasing beyond w_c (L)", False, "no w_c"))
+    else:
+        ok, detail = is_l_beyond(small, best["alpha"])
+        checks.append((f"N = {small_n}: train loss non-increasing beyond w_c (L)", ok, detail))
+    for key in ("train_loss", "test_loss"):
+        ok, detail = is_u(large, key)
+        checks.append((f"N = {large_n}: {key.replace('_', ' ')} U-shaped", ok, detail))
+    return {"holds": all(ok for _, ok, _ in checks), "checks": checks,
+            "small_n": small_n, "large_n": large_n}
