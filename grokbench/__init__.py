@@ -5,6 +5,7 @@ implementation and may change.
 """
 from .api import (CORE_METRICS, Download, EvalContext, Executor, Logger, OptimizerWrapper, Task,
                   TaskData, TaskInfo, derive_seed)
+from .claims import Check, Claim, Difference, Median, Ratio, Runs, Slope
 from .data import (atomic_write_bytes, balanced_indices, cache_dir, cache_key, cached, data_dir,
                    default_download_dir)
 from .errors import NotApplicable, UserError
@@ -22,5 +23,7 @@ __all__ = [
     # seeds and data caches
     "derive_seed", "data_dir", "cache_dir", "cache_key", "cached", "atomic_write_bytes",
     "balanced_indices", "default_download_dir",
+    # paper claims (register_claims)
+    "Claim", "Runs", "Check", "Median", "Ratio", "Difference", "Slope",
     "__version__",
 ]

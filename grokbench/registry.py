@@ -23,7 +23,8 @@ from . import hookspecs
 from .api import Task
 from .errors import UserError
 
-KINDS = ("tasks", "models", "losses", "optimizers", "methods", "metrics", "executors", "loggers")
+KINDS = ("tasks", "models", "losses", "optimizers", "methods", "metrics", "executors", "loggers",
+         "claims")
 
 
 @dataclass
@@ -189,6 +190,13 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
                 raise UserError(f"plugin {plugin!r} registered a task without a {attr}")
         return Entry(kind, task_cls.name, task_cls, task_cls.description, plugin,
                      options=dict(task_cls.options))
+    if kind == "claims":
+        from .claims import Claim
+        (claim,) = args
+        if not isinstance(claim, Claim):
+            raise UserError(f"plugin {plugin!r} registered {claim!r} as a claim: a claim is a "
+                            "grokbench.Claim")
+        return Entry(kind, claim.name, claim, claim.statement, plugin)
     if kind == "methods":
         name, settings, description = args
         return Entry(kind, name, dict(settings), description, plugin,

@@ -23,7 +23,7 @@ def plugins():
 @click.command("list")
 @click.argument("kind", type=click.Choice(KINDS))
 def list_cmd(kind):
-    """List tasks, models, losses, optimizers, methods, metrics, executors or loggers."""
+    """List tasks, models, losses, optimizers, methods, metrics, executors, loggers or claims."""
     reg = get_registry()
     rows = []
     for name in reg.names(kind):
@@ -38,6 +38,8 @@ def _settings_text(entry) -> str:
     with its per-task recipes: what `--show-config` would resolve, without resolving."""
     def pairs(settings):
         return ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
+    if entry.kind == "claims":
+        return entry.obj.source + (" (slow)" if entry.obj.slow else "")
     if entry.kind == "methods":
         recipes = "; ".join(f"{task}: {pairs(s)}" for task, s in sorted(entry.per_task.items()))
         return pairs(entry.obj) + (f" | per task: {recipes}" if recipes else "")
