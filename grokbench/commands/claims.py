@@ -72,7 +72,11 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
         raise UserError(f"--workers must be at least 1, got {workers}")
     registry.get("executors", executor)
     if not (dry_run or no_run):
-        Store(store).check_writable()
+        db = Store(store)
+        try:
+            db.check_writable()  # now, not after the first claim's runs have trained
+        finally:
+            db.close()
     results = check_claims(shown, registry=registry, store_path=store,
                            run=[] if (dry_run or no_run) else to_run, executor=executor,
                            workers=workers, progress=not quiet and not as_json,
@@ -92,12 +96,14 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
                    "/ workers")
         return
     if write:
-        db_path = Store(store).path
-        versions = f"grokbench {__version__}"
-        written = write_report(results, Path(out_dir) if out_dir else suites_dir(),
-                               store=f"the results store `{db_path.name}`"
-                               + (" and the committed suites' raw results" if use_committed else ""),
-                               command=REPORT_COMMAND, versions=versions)
+        from ..store import default_store_path
+        db_name = Path(store).name if store else default_store_path().name
+        source = (f"the results store `{db_name}`"
+                  + (" and the committed suites' raw results" if use_committed else "")
+                  + (" (written with --no-run: the claims computed so far)" if no_run else ""))
+        written = write_report(results, Path(out_dir) if out_dir else suites_dir(), store=source,
+                               command=REPORT_COMMAND + (" --use-committed" if use_committed else ""),
+                               versions=f"grokbench {__version__}")
         click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
     if as_json:
         click.echo(json.dumps(to_jsonable_results(results), ensure_ascii=False))
