@@ -6,6 +6,7 @@ may change.
 """
 from .api import (CORE_METRICS, Download, EvalContext, Executor, Logger, OptimizerWrapper, Task,
                   TaskData, TaskInfo, derive_seed)
+from .claims import Check, Claim, Difference, Median, Ratio, Runs, Slope
 from .data import (atomic_write_bytes, balanced_indices, cache_dir, cache_key, cached, data_dir,
                    default_download_dir)
 from .errors import NotApplicable, UserError
@@ -27,6 +28,8 @@ __all__ = [
     # seeds and data caches
     "derive_seed", "data_dir", "cache_dir", "cache_key", "cached", "atomic_write_bytes",
     "balanced_indices", "default_download_dir",
+    # paper claims (register_claims)
+    "Claim", "Runs", "Check", "Median", "Ratio", "Difference", "Slope",
     "__version__",
     # the Python API for notebooks and scripts (README, "Notebooks and Python")
     "run", "runs", "RunResult",

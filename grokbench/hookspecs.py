@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from .api import EvalContext, Executor, Logger, OptimizerWrapper, Task, TaskInfo
     from .options import Option
+    from .claims import Claim
 
 hookspec = pluggy.HookspecMarker("grokbench")
 hookimpl = pluggy.HookimplMarker("grokbench")
@@ -76,6 +77,10 @@ class RegisterExecutor(Protocol):
 class RegisterLogger(Protocol):
     def __call__(self, name: str, build: Callable[[str, Config, str | None], Logger],
                  description: str, /) -> None: ...
+
+
+class RegisterClaim(Protocol):
+    def __call__(self, claim: Claim, /) -> None: ...
 
 
 @hookspec
@@ -158,3 +163,13 @@ def register_loggers(register: RegisterLogger) -> None:
     ``build(run_id, config, log_dir) -> grokbench.Logger`` (``log(step, metrics: dict)`` and
     ``close()``).
     The SQLite store stays the source of truth; loggers mirror evaluations to other tools."""
+
+
+@hookspec
+def register_claims(register: RegisterClaim) -> None:
+    """Register paper claims: ``register(claim)``, a :class:`grokbench.Claim`.
+
+    A claim names its paper and figure or section, the runs it needs (:class:`grokbench.Runs`:
+    task × method × seeds × settings, with the budget), its checks (a statistic of the stored
+    scores, :class:`grokbench.Median`, ``Ratio``, ``Difference`` or ``Slope``, against a bound),
+    the paper's value, and whether it is ``slow``. ``grokbench claims`` runs and reports them."""

@@ -24,7 +24,8 @@ from .api import Task
 from .errors import UserError
 from .options import Option, declare_all
 
-KINDS = ("tasks", "models", "losses", "optimizers", "methods", "metrics", "executors", "loggers")
+KINDS = ("tasks", "models", "losses", "optimizers", "methods", "metrics", "executors", "loggers",
+         "claims")
 
 
 def singular(kind: str) -> str:
@@ -198,6 +199,13 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
                 raise UserError(f"plugin {plugin!r} registered a task without a {attr}")
         return Entry(kind, task_cls.name, task_cls, task_cls.description, plugin,
                      options=declare_all(task_cls.options, f"plugin {plugin!r}: task {task_cls.name!r}"))
+    if kind == "claims":
+        from .claims import Claim
+        (claim,) = args
+        if not isinstance(claim, Claim):
+            raise UserError(f"plugin {plugin!r} registered {claim!r} as a claim: a claim is a "
+                            "grokbench.Claim")
+        return Entry(kind, claim.name, claim, claim.statement, plugin)
     if kind == "methods":
         name, settings, description = args
         space = kwargs.get("search_space")

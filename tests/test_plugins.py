@@ -266,6 +266,25 @@ def test_third_party_task_and_method_run_through_the_cli(venv_with_plugin):
     assert out.returncode == 2 and "unknown task 'xor'" in out.stderr
 
 
+def test_third_party_claim_runs_through_grokbench_claims(venv_with_plugin, tmp_path):
+    """The example package ships a claim (register_claims): `grokbench claims -k xor` runs its
+    sweep into the store and checks it; run again, it reuses the stored runs."""
+    store = str(tmp_path / "claims.db")
+    args = ("claims", "-k", "xor", "--json", "--workers", "1", "--store", store, "-q")
+    out = grokbench_cli(*args, python=venv_with_plugin, cwd=Path(venv_with_plugin).parent)
+    assert out.returncode == 0, out.stderr
+    [claim] = json.loads(out.stdout)
+    assert claim["name"] == "xor-momentum-learns" and claim["status"] == "pass", claim
+    assert claim["runs"] == {"total": 6, "stored_before": 0, "trained": 6, "failed": 0}
+    median, ratio = claim["checks"]
+    assert median["holds"] and median["value"] <= 200 and median["low"] <= median["value"] <= median["high"]
+    assert ratio["holds"] and 0 < ratio["value"] < 1
+    out = grokbench_cli(*args, python=venv_with_plugin, cwd=Path(venv_with_plugin).parent)
+    [again] = json.loads(out.stdout)
+    assert again["runs"]["trained"] == 0 and again["runs"]["stored_before"] == 6
+    assert [c["value"] for c in again["checks"]] == [c["value"] for c in claim["checks"]]
+
+
 # -- a broken plugin stays contained: real entry points, real processes ----------------------------
 
 BROKEN_PLUGINS = {

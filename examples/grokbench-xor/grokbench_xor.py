@@ -1,14 +1,17 @@
-"""A third-party grokbench plugin: XOR of two noisy bits as a task, SGD with momentum as a method.
+"""A third-party grokbench plugin: XOR of two noisy bits as a task, SGD with momentum as a method,
+and a claim about them.
 
 After ``pip install ./examples/grokbench-xor``::
 
     grokbench plugins                              # lists "xor" with grokbench-xor 0.1.0
     grokbench run --task xor --method sgd-momentum
     grokbench run --task xor --method sgd-momentum+perpgrad --show-config
+    grokbench claims -k xor                        # checks the claim below
 """
 import torch
 
-from grokbench import Option, Task, TaskData, TaskInfo, hookimpl
+from grokbench import (Check, Claim, Median, Option, Ratio, Runs, Task, TaskData, TaskInfo,
+                       hookimpl)
 
 
 class Xor(Task):
@@ -43,3 +46,23 @@ def register_tasks(register):
 def register_methods(register):
     register("sgd-momentum", {"optimizer": "sgd", "lr": 0.5, "momentum": 0.9},
              "SGD with momentum 0.9, lr 0.5")
+
+
+# A claim is a small sweep and a statistic of its scores, beside the value its source states.
+MOMENTUM = Runs("xor", "sgd-momentum", seeds=(0, 1, 2), settings={"early_stop": True},
+                label="SGD momentum")
+PLAIN = Runs("xor", "baseline", seeds=(0, 1, 2), settings={"steps": 400, "early_stop": True},
+             label="AdamW")
+
+
+@hookimpl
+def register_claims(register):
+    register(Claim(
+        name="xor-momentum-learns",
+        source="the grokbench-xor example (no paper)",
+        statement="SGD with momentum learns XOR of two noisy bits within its 200 steps, sooner "
+                  "than AdamW at lr 1e-3.",
+        paper_value="generalizes (test accuracy ≥ 0.95) within 200 steps",
+        checks=(Check(Median(MOMENTUM), "<=", 200, "momentum generalizes within 200 steps"),
+                Check(Ratio(MOMENTUM, PLAIN), "<", 1, "sooner than AdamW")),
+    ))

@@ -4,6 +4,7 @@ Only these modules and ``cli.py`` import click: the library modules they call (e
 leaderboard, render, check, plot, ...) are usable without it. Heavy dependencies (torch's
 training loop, matplotlib) are imported when a command runs, so ``grokbench --help`` is quick.
 """
+from .claims import claims
 from .data import data
 from .export import export
 from .landscape import landscape
@@ -14,4 +15,4 @@ from .run import run
 from .show import show
 from .sweep import sweep
 
-COMMANDS = (run, show, plugins, list_cmd, sweep, leaderboard, plot, data, export, landscape)
+COMMANDS = (run, show, plugins, list_cmd, sweep, leaderboard, plot, data, export, landscape, claims)

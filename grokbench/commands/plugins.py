@@ -24,13 +24,19 @@ def plugins():
 @click.command("list")
 @click.argument("kind", type=click.Choice(KINDS))
 def list_cmd(kind):
-    """List tasks, models, losses, optimizers, methods, metrics, executors or loggers, with
-    each one's options (type, default and help) or, for methods, what they set."""
+    """List tasks, models, losses, optimizers, methods, metrics, executors, loggers or claims,
+    with each one's options (type, default and help), what a method sets, or a claim's source."""
     reg = get_registry()
     if kind == "methods":
         methods = [reg.get(kind, name) for name in reg.names(kind)]
         click.echo(tabulate([(m.name, m.description, _method_settings(m), m.plugin) for m in methods],
                             headers=["method", "description", "settings", "plugin"]))
+        return
+    if kind == "claims":
+        claims = [reg.get(kind, name) for name in reg.names(kind)]
+        click.echo(tabulate([(c.name, c.description, c.obj.source + (" (slow)" if c.obj.slow else ""),
+                              c.plugin) for c in claims],
+                            headers=["claim", "statement", "source", "plugin"]))
         return
     rows: list[tuple[str, str, str]] = []
     for name in reg.names(kind):

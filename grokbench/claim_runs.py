@@ -1,0 +1,347 @@
+"""Checking paper claims: each claim's runs go through the ordinary sweep machinery (so they are
+stored runs with ordinary run ids, and runs already stored are reused), then its checks are
+computed from the stored scores (:mod:`grokbench.claims`), and the results are rendered as a
+table, JSON, or the Markdown report ``leaderboards/claims.md``.
+
+A claim's result is one of:
+
+- ``pass``: every check holds;
+- ``not reproduced``: its runs finished and a check does not hold;
+- ``fail``: a run raised (the error is given), so the claim could not be measured;
+- ``not run``: slow and not asked for, or some runs are missing with ``--no-run`` (the command
+  and the projected cost are given);
+- ``not available``: it needs a task, model or method that is not installed, or says itself why
+  it cannot be checked yet.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .claims import Check, Claim, GroupResults, Runs, fmt_value
+from .errors import NotApplicable, UserError
+
+PASS, NOT_REPRODUCED, FAIL, NOT_RUN, NOT_AVAILABLE = (
+    "pass", "not reproduced", "fail", "not run", "not available")
+BAD = (NOT_REPRODUCED, FAIL)  # the command exits 1 when a selected claim ends so
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    status: str
+    reason: str = ""                                  # not available / fail / not run: why
+    checks: list = field(default_factory=list)        # (Check, Measured, holds)
+    run_ids: list = field(default_factory=list)
+    stored_before: int = 0                            # runs already stored (or committed)
+    trained: int = 0                                  # runs trained by this call
+    failed: list = field(default_factory=list)        # one-line errors of runs that raised
+    wall_seconds: float = 0.0                         # this call's time on the claim
+    run_seconds: float = 0.0                          # the stored wall times of its runs, summed
+    projected_hours: float | None = None              # CPU-hours of the runs still missing
+    groups: list = field(default_factory=list)        # (Runs, [(config, scores | None)])
+
+    @property
+    def runs(self) -> int:
+        return len(self.run_ids)
+
+    def measured_text(self) -> str:
+        if not self.checks:
+            return self.reason
+        return "; ".join(f"{c.statistic.label()}: {m.text} {'✓' if ok else '✗'}"
+                         for c, m, ok in self.checks)
+
+
+def select(claims: Sequence[Claim], patterns: Sequence[str]) -> list[Claim]:
+    """The claims whose name contains one of ``patterns`` (all of them when there is none); a
+    pattern that matches no claim is an error naming the claims there are."""
+    if not patterns:
+        return list(claims)
+    chosen = []
+    for pattern in patterns:
+        hits = [c for c in claims if pattern == c.name] or [c for c in claims if pattern in c.name]
+        if not hits:
+            names = ", ".join(c.name for c in claims) or "none installed"
+            raise UserError(f"no claim matches -k {pattern!r}; claims: {names} (`grokbench claims --list`)")
+        chosen += [c for c in hits if c not in chosen]
+    return [c for c in claims if c in chosen]  # registry order
+
+
+def committed_pool() -> dict[str, dict]:
+    """Run id → scores of every committed suite's raw results (leaderboards/*.results.jsonl)."""
+    from .grid import suites_dir
+    from .leaderboard import read_records
+    pool: dict[str, dict] = {}
+    for path in sorted(suites_dir().glob("*.results.jsonl")):
+        if path.name.endswith(".codepaths.jsonl"):
+            continue
+        for rec in read_records(path):
+            if rec.get("run_id"):
+                pool[rec["run_id"]] = rec["scores"]
+    return pool
+
+
+def resolve_groups(registry, claim: Claim) -> list[tuple[Runs, list[dict]]]:
+    """Each group of the claim with its resolved configs (a UserError or NotApplicable when a
+    task, method or setting does not exist here)."""
+    from .grid import expand, validate_spec
+    out = []
+    for group in claim.groups():
+        spec = validate_spec(dict(group.spec(), name=claim.name), f"claim {claim.name}")
+        out.append((group, expand(registry, spec)))
+    return out
+
+
+def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Sequence[Claim] = (),
+                 executor: str = "processes", workers: int | None = None, progress: bool = True,
+                 use_committed: bool = False, project: bool = False,
+                 say=None) -> list[ClaimResult]:
+    """Evaluate ``claims``; those in ``run`` first get their missing runs trained (through the
+    sweep machinery, into the store). The others are evaluated from what is stored (and, with
+    ``use_committed``, the committed suites' raw results); ``project`` adds the projected
+    CPU-hours of the runs still missing."""
+    from .config import run_id
+    from .store import Store
+    from .sweep import plan, run_sweep
+
+    committed = committed_pool() if use_committed else {}
+    results = []
+    calibrations: dict = {}
+    for claim in claims:
+        if claim.unavailable:
+            results.append(ClaimResult(claim, NOT_AVAILABLE, reason=claim.unavailable))
+            continue
+        try:
+            groups = resolve_groups(registry, claim)
+        except (UserError, NotApplicable) as exc:
+            results.append(ClaimResult(claim, NOT_AVAILABLE, reason=f"cannot be run here: {exc}"))
+            continue
+        configs = [cfg for _, cfgs in groups for cfg in cfgs]
+        ids = list(dict.fromkeys(run_id(c) for c in configs))
+        result = ClaimResult(claim, NOT_RUN, run_ids=ids)
+        db = Store(store_path)
+        try:
+            todo = plan(configs, db, set(committed))
+        finally:
+            db.close()
+        result.stored_before = len(todo.stored)
+        t0 = time.perf_counter()
+        if claim in run and todo.new:
+            if say:
+                say(f"claim {claim.name}: {len(todo.new)} of {len(ids)} runs to train")
+            report = run_sweep(configs, executor, workers, store_path, registry=registry,
+                               progress=progress, also_done=set(committed))
+            result.trained = len(report.finished)
+            result.failed = [f"{cfg['task']}/{cfg['method']} seed {cfg['seed']}: {err}"
+                             for cfg, err in report.failed]
+        result.wall_seconds = time.perf_counter() - t0
+        db = Store(store_path)
+        try:
+            pool = {r["run_id"]: r["scores"] for r in db.summaries(ids)}
+            missing = [c for c in configs if run_id(c) not in pool and run_id(c) not in committed]
+            if missing and project:
+                unique = list({run_id(c): c for c in missing}.values())
+                result.projected_hours = projected_hours(unique, calibrations)
+        finally:
+            db.close()
+        pool = {**committed, **pool}
+        result.groups = [(g, [(c, pool.get(run_id(c))) for c in cfgs]) for g, cfgs in groups]
+        result.run_seconds = sum(float(pool[i].get("wall_time") or 0.0) for i in ids if i in pool)
+        if result.failed:
+            result.status, result.reason = FAIL, "runs raised: " + "; ".join(result.failed)
+        elif missing:
+            result.status = NOT_RUN
+            result.reason = (f"{len(ids) - len({run_id(c) for c in missing})} of {len(ids)} runs "
+                             "stored" + ("" if claim in run else
+                                         " (slow: add --slow)" if claim.slow else ""))
+        else:
+            result.checks = evaluate(claim, result.groups)
+            result.status = PASS if all(ok for _, _, ok in result.checks) else NOT_REPRODUCED
+        results.append(result)
+    return results
+
+
+def evaluate(claim: Claim, groups: list) -> list[tuple]:
+    """(check, measured, holds) of each check, from the groups' results."""
+    by_key = {g.key: res for g, res in groups}
+
+    def lookup(group: Runs) -> GroupResults:
+        return by_key[group.key]
+
+    return [(c, m, c.holds(m)) for c in claim.checks for m in [c.statistic.measure(lookup)]]
+
+
+# What makes a run slower or faster per step: a transformer on modadd is ~7× slower than the
+# MLP, so the suites' per-task timings cannot be used; each kind of run is timed once instead.
+SPEED_KEYS = ("task", "model", "n_layers", "dtype", "loss", "loss_dtype", "p", "train_frac",
+              "batch_size", "wrappers")
+
+
+def projected_hours(configs, calibrations: dict) -> float | None:
+    """CPU-hours of these runs at their full budgets (an upper bound where runs stop early),
+    from a 20-step calibration of each kind of run on this machine (sweep.calibrate)."""
+    import json
+
+    from .engine import eval_schedule
+    from .sweep import calibrate
+    seconds = 0.0
+    for cfg in configs:
+        key = json.dumps([cfg.get(k) for k in SPEED_KEYS])
+        if key not in calibrations:
+            try:
+                calibrations[key] = calibrate(cfg)[:2]
+            except UserError:  # e.g. its data is not on this machine
+                calibrations[key] = None
+        if calibrations[key] is None:
+            return None
+        t_step, t_eval = calibrations[key]
+        seconds += int(cfg["steps"]) * t_step + t_eval * len(eval_schedule(
+            int(cfg["steps"]), int(cfg["eval_every"]), int(cfg["evals_per_decade"])))
+    return seconds / 3600
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+def claim_command(claim: Claim) -> str:
+    return f"grokbench claims -k {claim.name}" + (" --slow" if claim.slow else "")
+
+
+def fmt_seconds(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
+
+
+def result_text(r: ClaimResult) -> str:
+    if r.status == NOT_RUN and r.projected_hours is not None:
+        return f"not run (≈{r.projected_hours:.2f} CPU-h)"
+    return r.status
+
+
+def runs_text(r: ClaimResult) -> str:
+    if not r.run_ids:
+        return "–"
+    done = r.stored_before + r.trained
+    return f"{done}/{r.runs}" + (f" ({r.trained} new)" if r.trained else "")
+
+
+def time_text(r: ClaimResult) -> str:
+    """The CPU time of the claim's runs as stored (what computing it cost, whenever that was)."""
+    return fmt_seconds(r.run_seconds) if r.run_seconds else "–"
+
+
+def table_rows(results: Sequence[ClaimResult]) -> list[tuple]:
+    return [(r.claim.name + (" (slow)" if r.claim.slow else ""), r.claim.paper_value,
+             r.measured_text(), result_text(r), runs_text(r), time_text(r)) for r in results]
+
+
+HEADERS = ["claim", "paper says", "we measured", "result", "runs", "run time"]
+
+
+def to_jsonable_results(results: Sequence[ClaimResult]) -> list[dict]:
+    from .scoring import to_jsonable
+    out = []
+    for r in results:
+        c = r.claim
+        out.append(to_jsonable({
+            "name": c.name, "source": c.source, "statement": c.statement,
+            "paper_value": c.paper_value, "slow": c.slow, "note": c.note,
+            "status": r.status, "reason": r.reason,
+            "checks": [{"statistic": ch.statistic.label(), "says": ch.says, "op": ch.op,
+                        "bound": list(ch.bound) if isinstance(ch.bound, tuple) else ch.bound,
+                        "value": m.value, "low": m.low, "high": m.high, "runs": m.runs,
+                        "text": m.text, "holds": ok} for ch, m, ok in r.checks],
+            "runs": {"total": r.runs, "stored_before": r.stored_before, "trained": r.trained,
+                     "failed": len(r.failed)},
+            "run_ids": r.run_ids,
+            "run_seconds": r.run_seconds, "wall_seconds": r.wall_seconds,
+            "projected_cpu_hours": r.projected_hours,
+            "command": claim_command(c),
+        }))
+    return out
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(results: Sequence[ClaimResult], *, store: str, command: str, versions: str) -> str:
+    """The claims report: a summary table, then each claim with its runs and checks."""
+    lines = ["# Paper claims, checked", "",
+             "Each claim of the papers grokbench is built on, as a small sweep of ordinary runs "
+             "and a statistic of their scores, beside the paper's own value. `pass`: every check "
+             "holds; `not reproduced`: the runs finished and a check does not hold (what we "
+             "measured instead is in the row); `not run`: not computed yet (the command and the "
+             "projected cost are given); `not available`: it needs something grokbench does not "
+             "have yet. The science and the claims' sources: docs/science.md, \"Claims\".", "",
+             f"Regenerate: `{command}` (all claims, slow ones included; runs already in the store "
+             "are reused). One claim: `grokbench claims -k NAME [--slow]`.", "",
+             f"Built from {store}; {versions}. Run time is the summed wall time of a claim's runs "
+             "as recorded (one thread per run on a shared 2-core CPU: an upper bound).", "",
+             "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    for row in table_rows(results):
+        lines.append("| " + " | ".join(_cell(x) for x in row) + " |")
+    for r in results:
+        c = r.claim
+        lines += ["", f"## {c.name}" + (" (slow)" if c.slow else ""), "",
+                  f"**{r.status}.** {c.statement} ({c.source})", "",
+                  f"- Paper: {c.paper_value}"]
+        if c.note:
+            lines.append(f"- Our setting: {c.note}")
+        if r.reason and r.status != PASS:
+            lines.append(f"- {r.status.capitalize()}: {r.reason}")
+        if r.status == NOT_RUN:
+            cost = (f", projected ≈{r.projected_hours:.2f} CPU-hours at most"
+                    if r.projected_hours is not None else "")
+            lines.append(f"- Run it: `{claim_command(c)}`{cost}")
+        for check, m, ok in r.checks:
+            lines.append(f"- {'✓' if ok else '✗'} {check.says or check.statistic.label()}: "
+                         f"{check.statistic.label()} = {m.text}; must be "
+                         f"{_op_words(check)}")
+        if r.groups:
+            lines += ["", "| runs | run | seed | steps-to-fit | steps-to-generalize | collapse onset "
+                      "| max SC | final test acc | wall s |", "|---|---|---|---|---|---|---|---|---|"]
+            for group, res in r.groups:
+                for cfg, scores in res:
+                    from .config import run_id
+                    s = scores or {}
+                    lines.append("| " + " | ".join(_cell(x) for x in (
+                        group.describe(), f"`{run_id(cfg)}`", cfg["seed"],
+                        _num(s.get("steps_to_fit")), _num(s.get("steps_to_generalize")),
+                        _num(s.get("collapse_onset")), _num(s.get("max_sc"), 3),
+                        _num(s.get("final_test_acc"), 3), _num(s.get("wall_time"), 0)
+                        if scores else "not run")) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _num(value, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞"
+    if digits == 0:
+        return f"{value:.0f}"
+    return fmt_value(float(value), digits)
+
+
+def _op_words(check: Check) -> str:
+    from .claims import OP_TEXT
+    return f"{OP_TEXT[check.op]} {check.bound_text()}"
+
+
+def write_report(results, out_dir: Path, **meta) -> list[Path]:
+    import json
+
+    from .data import atomic_write_bytes
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "claims.md", out_dir / "claims.json"
+    text = to_markdown(results, **meta)
+    atomic_write_bytes(md, lambda fh: fh.write(text.encode("utf-8")))
+    payload = json.dumps(to_jsonable_results(results), indent=1, ensure_ascii=False) + "\n"
+    atomic_write_bytes(js, lambda fh: fh.write(payload.encode("utf-8")))
+    return [md, js]

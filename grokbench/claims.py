@@ -1,0 +1,328 @@
+"""Paper claims as data: the runs a claim needs and the statistics it computes from their scores.
+
+A :class:`Claim` names its source (paper and figure or section), what the paper says, the runs it
+needs (groups of :class:`Runs`: a task × method × seeds × settings, with their budget), and its
+:class:`Check` s: a statistic of the stored scores (:class:`Median` with its range over seeds,
+:class:`Ratio` or :class:`Difference` of two groups' medians, log-log :class:`Slope`) compared
+with a bound. The claim holds here when every check holds. Plugins register claims through the
+``register_claims`` hook; ``grokbench claims`` runs their sweeps as ordinary stored runs and
+reports them (docs/science.md, "Claims"; :mod:`grokbench.claim_runs` does the running).
+
+This module is pure: it computes from scores it is handed and never trains or opens a store.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .stats import median
+
+INF = math.inf
+
+#: the results of one group's runs: (resolved config, scores or None when not stored yet)
+GroupResults = list[tuple[dict, dict | None]]
+#: a group's results, by the group
+Lookup = Callable[["Runs"], GroupResults]
+
+# How the report names a score.
+SCORE_NAMES = {"steps_to_generalize": "steps-to-generalize", "steps_to_fit": "steps-to-fit",
+               "grokking_delay": "grokking delay", "collapse_onset": "collapse onset",
+               "max_sc": "max SC", "final_test_acc": "final test acc",
+               "best_test_acc": "best test acc"}
+
+
+@dataclass(frozen=True)
+class Runs:
+    """One group of a claim's runs: ``task`` × ``method`` × ``seeds`` (× every combination of
+    ``grid`` values) at ``settings`` (any setting ``--set`` takes, the budget ``steps`` among
+    them) and an optional task ``preset``. ``label`` is how the report names the group."""
+
+    task: str
+    method: str = "baseline"
+    seeds: Sequence[int] = (0,)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    preset: str | None = None
+    label: str = ""
+
+    @property
+    def key(self) -> str:
+        """The group's identity (two equal groups share their runs)."""
+        return json.dumps(self.spec(), sort_keys=True)
+
+    def __hash__(self) -> int:  # its settings are dicts: hash what it computes, with its label
+        return hash((self.key, self.label))
+
+    def spec(self) -> dict:
+        """The group as a sweep grid (what ``grokbench sweep --file`` reads)."""
+        spec: dict[str, Any] = {"tasks": [self.task], "methods": [self.method],
+                                "seeds": list(self.seeds), "settings": dict(self.settings),
+                                "grid": {k: list(v) for k, v in self.grid.items()}}
+        if self.preset:
+            spec["preset"] = self.preset
+        return spec
+
+    @property
+    def name(self) -> str:
+        return self.label or f"{self.task}/{self.method}"
+
+    def describe(self) -> str:
+        """task/method, seeds and settings, as the report lists a claim's runs."""
+        parts = [f"{k}={_fmt_setting(v)}" for k, v in sorted(self.settings.items())]
+        parts += [f"{k}∈{{{', '.join(_fmt_setting(x) for x in v)}}}" for k, v in sorted(self.grid.items())]
+        if self.preset:
+            parts.append(f"preset={self.preset}")
+        seeds = ", ".join(str(s) for s in self.seeds)
+        return (f"{self.task} / {self.method}, seed{'s' if len(self.seeds) > 1 else ''} {seeds}"
+                + (f": {', '.join(parts)}" if parts else ""))
+
+    def command(self) -> str:
+        """The ``grokbench sweep`` command that computes this group's runs."""
+        out = [f"grokbench sweep --task {self.task} --method {self.method} "
+               f"--seeds {','.join(str(s) for s in self.seeds)}"]
+        out += [f"--set {k}={_fmt_setting(v)}" for k, v in sorted(self.settings.items())]
+        out += [f"--grid {k}={','.join(_fmt_setting(x) for x in v)}" for k, v in sorted(self.grid.items())]
+        if self.preset:
+            out.append(f"--preset {self.preset}")
+        return " ".join(out)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A statistic's value: ``value`` (∞ allowed; NaN when it cannot be measured), the range
+    over seeds where there is one, and how many runs it comes from."""
+
+    value: float
+    low: float | None = None
+    high: float | None = None
+    runs: int = 0
+    text: str = ""
+
+
+def _scores(results: GroupResults, score: str) -> list[float]:
+    values = []
+    for _, scores in results:
+        value = None if scores is None else scores.get(score)
+        values.append(math.nan if value is None else float(value))
+    return values
+
+
+def _median_of(lookup: Lookup, runs: Runs, score: str) -> Measured:
+    values = _scores(lookup(runs), score)
+    if not values or any(math.isnan(v) for v in values):
+        return Measured(math.nan, runs=len(values), text="not measured")
+    value = median(values)
+    low, high = min(values), max(values)
+    text = fmt_value(value) + (f" ({fmt_value(low)}–{fmt_value(high)}, {len(values)} runs)"
+                               if len(values) > 1 else "")
+    return Measured(value, low, high, len(values), text)
+
+
+@dataclass(frozen=True)
+class Median:
+    """The median of a score over a group's runs (seeds, and grid values if it has any), a miss
+    counted as ∞, with its range: the leaderboards' median (docs/science.md, "Leaderboards")."""
+
+    runs: Runs
+    score: str = "steps_to_generalize"
+
+    def groups(self) -> list[Runs]:
+        return [self.runs]
+
+    def label(self) -> str:
+        return f"{self.runs.name} {SCORE_NAMES.get(self.score, self.score)}"
+
+    def measure(self, lookup: Lookup) -> Measured:
+        return _median_of(lookup, self.runs, self.score)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """median(numerator) / median(denominator) of one score: "A generalizes k× later than B".
+    ∞/finite is ∞, finite/∞ is 0, and ∞/∞ cannot be measured (NaN: the check fails)."""
+
+    numerator: Runs
+    denominator: Runs
+    score: str = "steps_to_generalize"
+
+    def groups(self) -> list[Runs]:
+        return [self.numerator, self.denominator]
+
+    def label(self) -> str:
+        return (f"{SCORE_NAMES.get(self.score, self.score)} {self.numerator.name} / "
+                f"{self.denominator.name}")
+
+    def measure(self, lookup: Lookup) -> Measured:
+        a = _median_of(lookup, self.numerator, self.score)
+        b = _median_of(lookup, self.denominator, self.score)
+        value = ratio(a.value, b.value)
+        return Measured(value, runs=a.runs + b.runs,
+                        text=f"{fmt_value(value, ratio=True)} ({a.text.split(' (')[0]} / "
+                             f"{b.text.split(' (')[0]})")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """median(a) − median(b) of one score (∞ − finite is ∞; ∞ − ∞ cannot be measured)."""
+
+    a: Runs
+    b: Runs
+    score: str = "steps_to_generalize"
+
+    def groups(self) -> list[Runs]:
+        return [self.a, self.b]
+
+    def label(self) -> str:
+        return f"{SCORE_NAMES.get(self.score, self.score)} {self.a.name} − {self.b.name}"
+
+    def measure(self, lookup: Lookup) -> Measured:
+        a = _median_of(lookup, self.a, self.score)
+        b = _median_of(lookup, self.b, self.score)
+        value = a.value - b.value if not (math.isinf(a.value) and math.isinf(b.value)) else math.nan
+        return Measured(value, runs=a.runs + b.runs,
+                        text=f"{fmt_value(value)} ({a.text.split(' (')[0]} − {b.text.split(' (')[0]})")
+
+
+@dataclass(frozen=True)
+class Slope:
+    """The least-squares slope of log(median score) against log(setting ``x``) over groups that
+    differ in ``x`` (e.g. weight decay γ: t ∝ γ⁻¹ is a slope of −1). A group whose median is ∞
+    has no place on the line: the slope cannot be measured then (NaN)."""
+
+    runs: Sequence[Runs]
+    x: str
+    score: str = "steps_to_generalize"
+
+    def groups(self) -> list[Runs]:
+        return list(self.runs)
+
+    def label(self) -> str:
+        return f"log-log slope of {SCORE_NAMES.get(self.score, self.score)} against {self.x}"
+
+    def measure(self, lookup: Lookup) -> Measured:
+        points, texts, n = [], [], 0
+        for group in self.runs:
+            results = lookup(group)
+            m = _median_of(lookup, group, self.score)
+            n += m.runs
+            xs = {cfg[self.x] for cfg, _ in results}
+            if len(xs) != 1:
+                raise ValueError(f"a Slope group must fix {self.x}; {group.describe()} has {sorted(xs)}")
+            x = float(next(iter(xs)))
+            texts.append(f"{self.x}={_fmt_setting(x)}: {m.text.split(' (')[0]}")
+            points.append((x, m.value))
+        value = log_log_slope(points)
+        return Measured(value, runs=n, text=f"{fmt_value(value, digits=3)} ({'; '.join(texts)})")
+
+
+Statistic = Median | Ratio | Difference | Slope
+
+OPS: dict[str, Callable[[float, Any], bool]] = {
+    "<": lambda v, b: v < b, "<=": lambda v, b: v <= b, ">": lambda v, b: v > b,
+    ">=": lambda v, b: v >= b, "==": lambda v, b: v == b,
+    "between": lambda v, b: b[0] <= v <= b[1],
+}
+OP_TEXT = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "between": "in"}
+
+
+@dataclass(frozen=True)
+class Check:
+    """``statistic op bound``, e.g. ``Check(Median(runs), "<=", 300)`` or
+    ``Check(Slope(...), "between", (-1.3, -0.7))``. A statistic that cannot be measured (NaN)
+    fails its check. ``says`` is the claim this check stands for, in words."""
+
+    statistic: Statistic
+    op: str
+    bound: Any
+    says: str = ""
+
+    def __post_init__(self):
+        if self.op not in OPS:
+            raise ValueError(f"Check op must be one of {sorted(OPS)}, got {self.op!r}")
+
+    def bound_text(self) -> str:
+        if self.op == "between":
+            return f"[{fmt_value(self.bound[0])}, {fmt_value(self.bound[1])}]"
+        return fmt_value(self.bound)
+
+    def holds(self, measured: Measured) -> bool:
+        return not math.isnan(measured.value) and bool(OPS[self.op](measured.value, self.bound))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A paper's claim as grokbench checks it.
+
+    ``name``: short, unique, used with ``grokbench claims -k``. ``source``: the paper and its
+    figure or section. ``statement``: what the paper claims. ``paper_value``: the paper's number
+    or words. ``checks``: what must hold here (all of them). ``slow``: too long for CI, run only
+    with ``--slow``. ``unavailable``: why the claim cannot be checked yet (a model or method that
+    does not exist); its checks are then not run. ``note``: where the runs depart from the
+    paper's setting, and why."""
+
+    name: str
+    source: str
+    statement: str
+    paper_value: str
+    checks: Sequence[Check] = ()
+    slow: bool = False
+    unavailable: str | None = None
+    note: str = ""
+
+    def __post_init__(self):
+        if not self.name or any(c.isspace() for c in self.name):
+            raise ValueError(f"a claim's name is one word (letters, digits, -), got {self.name!r}")
+        if not self.checks and not self.unavailable:
+            raise ValueError(f"claim {self.name!r} has no checks; give checks or unavailable=REASON")
+
+    def groups(self) -> list[Runs]:
+        """Every group of runs the checks need, each once, in the order the checks name them."""
+        seen: dict[str, Runs] = {}
+        for check in self.checks:
+            for group in check.statistic.groups():
+                seen.setdefault(group.key, group)
+        return list(seen.values())
+
+
+def ratio(a: float, b: float) -> float:
+    if math.isnan(a) or math.isnan(b) or (math.isinf(a) and math.isinf(b)):
+        return math.nan
+    if math.isinf(b):
+        return 0.0
+    if b == 0:
+        return INF if a > 0 else math.nan
+    return a / b
+
+
+def log_log_slope(points: Sequence[tuple[float, float]]) -> float:
+    """Least-squares slope of log y against log x; NaN with fewer than two distinct x, or any
+    y that is ∞, NaN or not positive."""
+    if len(points) < 2 or any(not (math.isfinite(y) and y > 0 and x > 0) for x, y in points):
+        return math.nan
+    lx = [math.log(x) for x, _ in points]
+    ly = [math.log(y) for _, y in points]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    sxx = sum((a - mx) ** 2 for a in lx)
+    if sxx == 0:
+        return math.nan
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sxx
+
+
+def fmt_value(value, digits: int = 4, ratio: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15 and not ratio:
+        return str(int(value))
+    text = f"{value:.{digits}g}"
+    return text + ("×" if ratio else "")
+
+
+def _fmt_setting(value) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
+        return str(value)
+    return json.dumps(value) if isinstance(value, (list, dict)) or value is None else str(value)

@@ -1,0 +1,117 @@
+"""``grokbench claims``: check the papers' claims, each a small sweep of stored runs and a
+statistic of their scores beside the paper's value (the work is :mod:`grokbench.claim_runs`)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from ..errors import UserError
+from ..sweep import DEFAULT_EXECUTOR
+
+REPORT_COMMAND = "grokbench claims --slow --write"
+
+
+@click.command()
+@click.option("-k", "patterns", multiple=True, metavar="NAME",
+              help="only claims whose name contains NAME (repeatable, or comma-separated); a slow "
+                   "claim named in full runs without --slow")
+@click.option("--slow", is_flag=True, help="include the slow claims (long runs: minutes to hours)")
+@click.option("--store", type=click.Path(dir_okay=False), default=None,
+              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
+@click.option("--executor", default=DEFAULT_EXECUTOR, show_default=True,
+              help="how runs are executed (grokbench list executors)")
+@click.option("--workers", type=int, default=None,
+              help="parallel runs (default: the executor's; processes: one per core)")
+@click.option("--use-committed", is_flag=True,
+              help="also reuse the committed suites' raw results (leaderboards/*.results.jsonl) "
+                   "for runs with the same run id")
+@click.option("--no-run", is_flag=True,
+              help="train nothing: evaluate from the runs already stored; claims with missing "
+                   "runs are 'not run', with their projected cost")
+@click.option("--dry-run", is_flag=True,
+              help="say, per claim, how many runs are stored and new and their projected CPU-hours")
+@click.option("--json", "as_json", is_flag=True, help="print the results as JSON")
+@click.option("--write", is_flag=True,
+              help="write the report claims.md (and claims.json) to --out-dir")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
+              help="where --write writes (default: leaderboards/)")
+@click.option("--list", "list_only", is_flag=True, help="list the installed claims and exit")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bars")
+def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_run, as_json,
+           write, out_dir, list_only, quiet):
+    """Check the papers' claims: run each claim's runs (reusing stored ones) and compare its
+    statistic with the paper's value. Exit status 1 when a claim fails or does not reproduce."""
+    from .. import __version__
+    from ..claim_runs import (BAD, HEADERS, check_claims, result_text, select, table_rows,
+                              to_jsonable_results, write_report)
+    from ..grid import suites_dir
+    from ..registry import get_registry
+    from ..store import Store
+
+    registry = get_registry()
+    every = [e.obj for e in registry.entries["claims"].values()]
+    if list_only:
+        click.echo(tabulate([(c.name + (" (slow)" if c.slow else ""), c.source, c.statement,
+                              registry.entries["claims"][c.name].plugin) for c in every],
+                            headers=["claim", "source", "says", "plugin"]))
+        return
+    names = [p.strip() for pattern in patterns for p in pattern.split(",") if p.strip()]
+    chosen = select(every, names)
+    named = set(names)
+    # Without --slow, a slow claim is run only when named in full; the others are listed as
+    # "not run" when selected by -k, and left out otherwise.
+    to_run = [c for c in chosen if slow or not c.slow or c.name in named]
+    shown = chosen if (names or slow or write) else to_run
+    if not shown:
+        raise UserError("no claims installed; `grokbench plugins` lists what is installed")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be at least 1, got {workers}")
+    registry.get("executors", executor)
+    if not (dry_run or no_run):
+        db = Store(store)
+        try:
+            db.check_writable()  # now, not after the first claim's runs have trained
+        finally:
+            db.close()
+    results = check_claims(shown, registry=registry, store_path=store,
+                           run=[] if (dry_run or no_run) else to_run, executor=executor,
+                           workers=workers, progress=not quiet and not as_json,
+                           use_committed=use_committed, project=dry_run or no_run or write,
+                           say=None if quiet else (lambda text: click.echo(text, err=True)))
+    if dry_run:
+        rows = [(r.claim.name + (" (slow)" if r.claim.slow else ""), r.runs, r.stored_before,
+                 r.runs - r.stored_before if r.run_ids else "–",
+                 "–" if r.projected_hours is None else f"{r.projected_hours:.2f}",
+                 r.reason if r.status == "not available" else "")
+                for r in results]
+        click.echo(tabulate(rows, headers=["claim", "runs", "stored", "new", "CPU-hours (at most)",
+                                           ""]))
+        total = sum(r.projected_hours or 0.0 for r in results)
+        click.echo(f"projected: {total:.2f} CPU-hours at most for the new runs (runs that reach "
+                   "their target stop early only where a claim sets early_stop); wall time ≈ that "
+                   "/ workers")
+        return
+    if write:
+        from ..store import default_store_path
+        db_name = Path(store).name if store else default_store_path().name
+        source = (f"the results store `{db_name}`"
+                  + (" and the committed suites' raw results" if use_committed else "")
+                  + (" (written with --no-run: the claims computed so far)" if no_run else ""))
+        written = write_report(results, Path(out_dir) if out_dir else suites_dir(), store=source,
+                               command=REPORT_COMMAND + (" --use-committed" if use_committed else ""),
+                               versions=f"grokbench {__version__}")
+        click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+    if as_json:
+        click.echo(json.dumps(to_jsonable_results(results), ensure_ascii=False))
+    else:
+        click.echo(tabulate(table_rows(results), headers=HEADERS, tablefmt="simple_grid",
+                            maxcolwidths=[24, 30, 60, 16, 10, 9]))
+    bad = [r for r in results if r.status in BAD]
+    if bad:
+        click.echo(f"{len(bad)} claim(s) did not hold here: "
+                   + ", ".join(f"{r.claim.name} ({result_text(r)})" for r in bad), err=True)
+        sys.exit(1)

@@ -1,0 +1,313 @@
+"""The papers' claims, as ``grokbench claims`` checks them (docs/science.md, "Claims").
+
+Each claim cites its source and keeps the papers' settings (from their text and their code's
+commands) where our tasks have them; where it departs, its ``note`` says how and why. Where a
+claim's runs have the settings of the committed full suite (modular tasks: 5000 steps,
+evaluation every 100, early stop; leaderboards/full.toml), they share its run ids, so
+``grokbench claims --use-committed`` reuses those results.
+
+Sources: Prieto et al. 2025, *Grokking at the Edge of Numerical Stability* (figure numbers and
+the commands of its code's ``run_main_experiments.sh``); Liu et al. 2023, *Omnigrok*; Lee et al.
+2024, *Grokfast* (its code's README table and commands).
+"""
+from grokbench import Check, Claim, Median, Ratio, Runs, Slope, hookimpl
+
+INF = float("inf")
+SEEDS = (0, 1, 2)
+
+# The full suite's budget for the modular tasks (leaderboards/full.toml): same settings, same ids.
+MODULAR = {"steps": 5000, "eval_every": 100, "early_stop": True}
+TEACHER_STUDENT = {"steps": 40000, "eval_every": 500, "early_stop": True}
+MNIST = {"steps": 20000, "eval_every": 250, "early_stop": True}
+IMDB = {"steps": 3000, "eval_every": 200, "early_stop": True}
+QM9 = {"steps": 30000, "eval_every": 500, "early_stop": True}
+
+# -- Prieto et al. 2025 -----------------------------------------------------------------------------
+
+perpgrad = Runs("modadd", "perpgrad", SEEDS, MODULAR, label="⊥AdamW")
+# One seed: collapse sets in at step 1800 in all three seeds of the full suite, and CI runs
+# this claim, so it stays short.
+softmax_ce = Runs("modadd", "baseline", (0,), MODULAR, label="softmax CE")
+
+PERPGRAD_GROKS = Claim(
+    name="perpgrad-groks-modadd",
+    source="Prieto et al. 2025, Fig. 1",
+    statement="⊥Grad (⊥AdamW) groks modular addition quickly with no regularization; softmax CE "
+              "fits, never generalizes, and Softmax Collapse appears.",
+    paper_value="⊥AdamW: ≈100 % test accuracy within its 300-step run; softmax CE: test at "
+                "chance, SC stops learning",
+    checks=(
+        Check(Median(perpgrad), "<=", 300, "⊥AdamW generalizes within the paper's 300 steps"),
+        Check(Median(softmax_ce, "steps_to_fit"), "<=", 500, "softmax CE fits the training set"),
+        Check(Median(softmax_ce), "==", INF, "softmax CE never reaches 95 % test accuracy"),
+        Check(Median(softmax_ce, "collapse_onset"), "<", INF, "Softmax Collapse appears (SC ≥ 0.1)"),
+    ),
+    note="MLP 226-200-200-113, p = 113, train fraction 0.4, full batch, lr 0.01 (the paper's "
+         "code); ⊥AdamW at β = (0.9, 0.999), ε = 1e-8, what its code really ran (docs/science.md). "
+         "Softmax CE in float32 for 5000 steps, one seed (the figure's softmax run is 80 000 steps with a "
+         "float64 softmax: see stablemax-groks-modadd).",
+)
+
+f32 = Runs("modadd", "baseline", (0,), MODULAR, label="float32")
+f64 = Runs("modadd", "float64", (0,), MODULAR, label="float64")
+
+FLOAT64_DELAYS = Claim(
+    name="float64-delays-collapse",
+    source="Prieto et al. 2025, §3 and Fig. 2",
+    statement="Softmax Collapse comes from floating-point precision: training in float64 delays "
+              "it relative to float32.",
+    paper_value="SC sets in later the more precise the softmax",
+    checks=(
+        Check(Median(f32, "collapse_onset"), "<", INF, "float32 collapses within 5000 steps"),
+        Check(Ratio(f64, f32, "collapse_onset"), ">", 1, "float64 collapses later (∞: not at all)"),
+    ),
+    slow=True,
+    note="the modular tasks' defaults (lr 0.01) for 5000 steps, one seed; float64 trains and "
+         "measures SC in float64 (the `float64` method). precision-moves-collapse is the "
+         "figure's own setting.",
+)
+
+# Fig. 2's commands: lr 5e-4, 20 000 steps, logged every 500, train fractions 0.4/0.6/0.7, the
+# softmax (the loss) in float16, 32 or 64 while the model trains in float32.
+FIG2 = {"lr": 5e-4, "steps": 20000, "eval_every": 500, "eps": 1e-25}
+FRACTIONS = {"train_frac": [0.4, 0.6, 0.7]}
+
+
+def _softmax_in(dtype):
+    return Runs("modadd", "baseline", (0,), {**FIG2, "loss_dtype": dtype}, FRACTIONS,
+                label=f"softmax in {dtype}")
+
+
+sm16, sm32, sm64 = _softmax_in("float16"), _softmax_in("float32"), _softmax_in("float64")
+
+PRECISION_MOVES_COLLAPSE = Claim(
+    name="precision-moves-collapse",
+    source="Prieto et al. 2025, Fig. 2",
+    statement="float64 delays Softmax Collapse relative to float32, and float16 brings it earlier.",
+    paper_value="SC onset float16 < float32 < float64, at train fractions 0.4, 0.6 and 0.7",
+    checks=(
+        Check(Ratio(sm64, sm32, "collapse_onset"), ">", 1, "a float64 softmax collapses later"),
+        Check(Ratio(sm16, sm32, "collapse_onset"), "<", 1, "a float16 softmax collapses sooner"),
+    ),
+    slow=True,
+    note="the code's Fig. 2 commands: lr 5e-4, 20 000 steps, train fractions 0.4/0.6/0.7, the "
+         "softmax cross-entropy computed in float16/32/64 (`loss_dtype`) with float32 training; "
+         "SC is measured on the loss's own probabilities in that precision. Adam's ε is 1e-25 "
+         "at every fraction (the code's default; its 0.4 runs gave 1e-30). The statistic is the "
+         "median onset over the three fractions.",
+)
+
+STABLEMAX_LONG = {"steps": 80000, "eval_every": 1000, "early_stop": True}
+stablemax = Runs("modadd", "stablemax", (0,), STABLEMAX_LONG, label="StableMax")
+softmax_long = Runs("modadd", "baseline", (0,), STABLEMAX_LONG, label="softmax CE")
+
+STABLEMAX_GROKS = Claim(
+    name="stablemax-groks-modadd",
+    source="Prieto et al. 2025, Fig. 1",
+    statement="StableMax generalizes modular addition with no regularization, where softmax CE "
+              "does not.",
+    paper_value="StableMax reaches ≈100 % test accuracy within its 80 000-step run; softmax CE "
+                "stays near chance",
+    checks=(
+        Check(Median(stablemax), "<", INF, "StableMax generalizes within 80 000 steps"),
+        Check(Median(softmax_long), "==", INF, "softmax CE does not, in the same budget"),
+    ),
+    slow=True,
+    note="the code's command: lr 0.01, β₂ 0.999, ε 1e-25, the loss in float64, 80 000 full-batch "
+         "steps, one seed (the `stablemax` method's modadd recipe). The softmax run is float32 "
+         "softmax CE in the same budget (the figure's runs a float64 softmax).",
+)
+
+# Fig. 6's commands: the transformer, lr 1e-3, 5000 steps, logged every 200, train fraction
+# 0.4; ⊥AdamW; AdamW with weight decay 1.5; and neither (β₂ 0.99 and ε 1e-25, the code's defaults).
+TRANSFORMER = {"model": "transformer", "steps": 5000, "eval_every": 200, "early_stop": True}
+CODE_ADAM = {"betas": [0.9, 0.99], "eps": 1e-25}
+t_perpgrad = Runs("modadd", "perpgrad", (0,), TRANSFORMER, label="transformer ⊥AdamW")
+t_wd = Runs("modadd", "wd", (0,), {**TRANSFORMER, **CODE_ADAM, "weight_decay": 1.5},
+            label="transformer wd 1.5")
+t_plain = Runs("modadd", "baseline", (0,), {**TRANSFORMER, **CODE_ADAM}, label="transformer plain")
+
+TRANSFORMER_GROKS = Claim(
+    name="transformer-perpgrad-and-wd",
+    source="Prieto et al. 2025, Fig. 6",
+    statement="On a 1-layer transformer, ⊥AdamW and weight decay both generalize modular "
+              "addition while the unregularized run does not.",
+    paper_value="⊥AdamW and AdamW (wd 1.5) generalize within 5000 steps; plain AdamW does not",
+    checks=(
+        Check(Median(t_perpgrad), "<", INF, "⊥AdamW generalizes within 5000 steps"),
+        Check(Median(t_wd), "<", INF, "weight decay 1.5 generalizes within 5000 steps"),
+        Check(Median(t_plain), "==", INF, "the unregularized run does not"),
+    ),
+    slow=True,
+    note="our transformer is Nanda's 1-layer one (d = 128, 4 heads, d_mlp = 512, no LayerNorm; "
+         "the StableMax code has its own), at the figure's lr 1e-3, 5000 steps and train fraction "
+         "0.4, one seed; ⊥AdamW at β = (0.9, 0.999), ε = 1e-8 as its code ran.",
+)
+
+# -- Liu et al. 2023 (Omnigrok) ---------------------------------------------------------------------
+
+ts_large = Runs("teacher-student", "wd", SEEDS, TEACHER_STUDENT, label="α = 2, γ = 0.05")
+ts_small = Runs("teacher-student", "wd", SEEDS, {**TEACHER_STUDENT, "init_scale": 0.5},
+                label="α = 0.5, γ = 0.05")
+ts_no_reg = Runs("teacher-student", "baseline", SEEDS, TEACHER_STUDENT, label="α = 2, γ = 0")
+
+LARGE_INIT_TS = Claim(
+    name="large-init-groks-teacher-student",
+    source="Liu et al. 2023 (Omnigrok) §3, Fig. 2b",
+    statement="A large initialization (α = 2) makes teacher-student regression grok with small "
+              "weight decay, and never generalize without it; a small one (α = 0.5) generalizes "
+              "fast.",
+    paper_value="α = 2: no reg never generalizes, small γ generalizes late; α = 0.5 fast whatever γ",
+    checks=(
+        Check(Median(ts_large), "<", INF, "α = 2 with small weight decay generalizes"),
+        Check(Ratio(ts_large, ts_small), ">=", 5, "… at least 5× later than α = 0.5"),
+        Check(Median(ts_no_reg), "==", INF, "α = 2 without weight decay never generalizes"),
+    ),
+    slow=True,
+    note="γ = 0.05 (the Omnigrok code's; the text's small γ is 0.03), 40 000 steps (paper 1e5), "
+         "a sample is correct when its MSE < 1e-3; the full suite's runs for α = 2.",
+)
+
+mnist_large = Runs("mnist", "wd", SEEDS, MNIST, label="α = 8")
+mnist_small = Runs("mnist", "wd", SEEDS, {**MNIST, "init_scale": 1.0}, label="α = 1")
+
+LARGE_INIT_MNIST = Claim(
+    name="large-init-groks-mnist",
+    source="Liu et al. 2023 (Omnigrok) §4, Fig. 3",
+    statement="A large initialization (α = 8) makes MNIST with 1000 training digits grok; the "
+              "standard one (α = 1) does not.",
+    paper_value="α = 8: fits by ~3e3 steps, test rises between 1e4 and 4e4; α = 1 no delay",
+    checks=(
+        Check(Median(mnist_large), "<", INF, "α = 8 reaches the target"),
+        Check(Ratio(mnist_large, mnist_small), ">=", 5, "… at least 5× later than α = 1"),
+    ),
+    slow=True,
+    note="weight decay 0.1 (paper 0.01: inside its own 1/γ sweep, App. C, so it groks ~4× "
+         "sooner), 20 000 steps (paper 1e5), target test accuracy 0.85 (docs/science.md, Tasks).",
+)
+
+imdb_large = Runs("imdb", "wd", (0,), IMDB, label="α = 6, γ = 1")
+imdb_small = Runs("imdb", "baseline", (0,), IMDB, preset="alpha1", label="α = 1, γ = 0")
+
+LARGE_INIT_IMDB = Claim(
+    name="large-init-groks-imdb",
+    source="Liu et al. 2023 (Omnigrok) §4, Fig. 4d",
+    statement="A large initialization (α = 6, weight decay 1) makes IMDb sentiment with 1000 "
+              "reviews grok weakly; the standard one (α = 1, no weight decay) does not.",
+    paper_value="α = 6: fits within 1e2 steps, generalization starts ~1e3; α = 1 generalizes early",
+    checks=(
+        Check(Median(imdb_large), "<", INF, "α = 6 reaches the target"),
+        Check(Ratio(imdb_large, imdb_small), ">=", 5, "… at least 5× later than α = 1"),
+    ),
+    slow=True,
+    note="100 tokens per review, hidden 128, 3000 steps (paper: 500 tokens, 1e5 steps), target "
+         "test accuracy 0.65, one seed; needs the aclImdb data (`grokbench data fetch imdb`).",
+)
+
+qm9_large = Runs("qm9", "baseline", SEEDS, QM9, label="α = 3")
+qm9_small = Runs("qm9", "baseline", SEEDS, {**QM9, "init_scale": 1.0}, label="α = 1")
+
+LARGE_INIT_QM9 = Claim(
+    name="large-init-groks-qm9",
+    source="Liu et al. 2023 (Omnigrok) §4, Fig. 5d",
+    statement="A large initialization (α = 3) makes QM9 polarizability with few molecules grok "
+              "(a late drop of the test loss), with no weight decay; α = 1 does not.",
+    paper_value="α = 3: test loss plateaus, drops sharply around 1e4 steps; α = 1 no plateau",
+    checks=(
+        Check(Median(qm9_large), "<", INF, "α = 3 reaches the target"),
+        Check(Ratio(qm9_large, qm9_small), ">=", 5, "… at least 5× later than α = 1"),
+    ),
+    slow=True,
+    note="100 molecules (paper 200), 30 000 steps (paper 1e5), target test R² ≥ 0.5; the full "
+         "suite's runs for α = 3.",
+)
+
+norm = Runs("modadd", "norm", SEEDS, MODULAR, label="norm")
+wd = Runs("modadd", "wd", SEEDS, MODULAR, label="wd")
+
+NORM_REMOVES_DELAY = Claim(
+    name="norm-removes-delay",
+    source="Liu et al. 2023 (Omnigrok) §5.1, Fig. 7b",
+    statement="Holding the weight norm constant nearly removes the grokking delay on modular "
+              "addition.",
+    paper_value="train and test accuracy improve together (constant norm at α = 0.8)",
+    checks=(
+        Check(Median(norm, "grokking_delay"), "<=", 100, "with constant norm, test follows train within 100 steps"),
+        Check(Median(norm), "<=", 400, "… and generalizes within 400 steps"),
+        Check(Median(wd), "<=", 1000, "weight decay γ = 1 generalizes within 1000 steps"),
+        Check(Median(wd, "grokking_delay"), ">=", 300, "… with a delay of 300 steps or more"),
+    ),
+    note="the modular MLP at α = 3 (the paper's α = 0.8 was its transformer; at α = 1 the MLP's "
+         "sphere is too small for lr 0.01: docs/science.md); weight decay γ = 1 as the reference.",
+)
+
+ts_gamma = [Runs("teacher-student", "wd", SEEDS, {**TEACHER_STUDENT, "weight_decay": g},
+                 label=f"γ = {g}") for g in (0.05, 0.1, 0.2, 0.5)]
+
+INVERSE_WEIGHT_DECAY = Claim(
+    name="wd-inverse-law",
+    source="Liu et al. 2023 (Omnigrok) §2–3, Fig. 2c and App. C, Fig. 10a",
+    statement="Steps-to-generalize scale like 1/γ with the weight decay γ (large initialization).",
+    paper_value="t ∝ γ⁻¹: log-log slope −1, over two orders of magnitude",
+    checks=(
+        Check(Slope(ts_gamma, "weight_decay"), "between", (-1.3, -0.7),
+              "the log-log slope of the median steps-to-generalize against γ is −1 ± 0.3"),
+    ),
+    slow=True,
+    note="teacher-student at α = 2, γ ∈ {0.05, 0.1, 0.2, 0.5}, 3 seeds, 40 000 steps; the slope "
+         "is fitted to the medians over seeds.",
+)
+
+# -- Lee et al. 2024 (Grokfast) ----------------------------------------------------------------------
+
+# The Grokfast code's defaults (main.py): p = 97, half of the pairs for training, Adam lr 1e-3,
+# β = (0.9, 0.98), batch 512; its transformer has 2 layers, width 128, 4 heads.
+GROKFAST_TRANSFORMER = {"model": "transformer", "n_layers": 2, "p": 97, "train_frac": 0.5,
+                        "optimizer": "adam", "lr": 1e-3, "betas": [0.9, 0.98], "batch_size": 512,
+                        "steps": 50000, "eval_every": 500, "early_stop": True}
+gf = Runs("modmul", "grokfast", (0,), GROKFAST_TRANSFORMER, label="Grokfast")
+gf_base = Runs("modmul", "baseline", (0,), GROKFAST_TRANSFORMER, label="baseline")
+
+GROKFAST_SPEEDUP = Claim(
+    name="grokfast-speedup",
+    source="Lee et al. 2024 (Grokfast), §3 and its code's README table",
+    statement="Grokfast-EMA shortens the time to generalize modular multiplication with a "
+              "transformer, at its published recipe.",
+    paper_value="95 % validation accuracy at 910 iterations instead of 39 890 (×43.8)",
+    checks=(
+        Check(Median(gf), "<", INF, "Grokfast generalizes"),
+        Check(Ratio(gf_base, gf), ">=", 10, "at least 10× sooner than without the filter"),
+    ),
+    slow=True,
+    note="the code's settings (p = 97, half the pairs, Adam lr 1e-3, β = (0.9, 0.98), batch 512; "
+         "EMA α 0.98, λ 2, weight decay 0.005) on our transformer with 2 layers; without its "
+         "10-step learning-rate warm-up; 50 000 steps, one seed.",
+)
+
+gf_mlp = Runs("modmul", "grokfast", SEEDS, MODULAR, label="Grokfast")
+wd_mlp = Runs("modmul", "wd", SEEDS, MODULAR, label="wd")
+
+GROKFAST_MLP = Claim(
+    name="grokfast-speedup-mlp",
+    source="Lee et al. 2024 (Grokfast), applied to the StableMax paper's MLP",
+    statement="Grokfast-EMA at its modular-arithmetic recipe generalizes modular multiplication "
+              "with the MLP (as it does with the transformer).",
+    paper_value="(transformer) 95 % validation accuracy at 910 iterations",
+    checks=(
+        Check(Median(gf_mlp), "<", INF, "Grokfast generalizes within 5000 steps"),
+        Check(Ratio(gf_mlp, wd_mlp), "<=", 1, "no later than weight decay γ = 1"),
+    ),
+    slow=True,
+    note="the full suite's runs: MLP 226-200-200-113 at p = 113, AdamW lr 0.01, Grokfast's "
+         "recipe (α 0.98, λ 2, weight decay 0.005), 5000 steps, 3 seeds.",
+)
+
+CLAIMS = [PERPGRAD_GROKS, NORM_REMOVES_DELAY, FLOAT64_DELAYS, PRECISION_MOVES_COLLAPSE,
+          STABLEMAX_GROKS, TRANSFORMER_GROKS, LARGE_INIT_TS, LARGE_INIT_MNIST, LARGE_INIT_IMDB,
+          LARGE_INIT_QM9, INVERSE_WEIGHT_DECAY, GROKFAST_SPEEDUP, GROKFAST_MLP]
+
+
+@hookimpl
+def register_claims(register):
+    for claim in CLAIMS:
+        register(claim)
