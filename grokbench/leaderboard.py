@@ -332,7 +332,7 @@ def tuned_tables(trials, pool: dict, spaces: dict, n: int, reference=REFERENCE,
     its studies with a study that solved nothing counted as ∞, as a fixed-recipe row counts a
     seed. Trials not in ``pool`` (not run yet) are left out and counted. The across-task table
     is computed from these rows exactly as for fixed recipes."""
-    from .tuning import describe_space
+    from .search_space import describe_space
     cells: dict = defaultdict(lambda: defaultdict(list))  # (task, method) -> seed -> [(trial, rec)]
     for t in trials:
         cells[(t.task, t.method)][t.study_seed].append((t, pool.get(run_id(t.config))))

@@ -210,7 +210,7 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
         name, settings, description = args
         space = kwargs.get("search_space")
         if space is not None:
-            from .tuning import validate_space
+            from .search_space import validate_space
             space = validate_space(space, f"plugin {plugin!r}, method {name!r}")
         return Entry(kind, name, dict(settings), description, plugin,
                      per_task={t: dict(v) for t, v in (kwargs.get("per_task") or {}).items()},

@@ -62,7 +62,10 @@ class MlflowLogger(Logger):
             try:
                 experiment_id = self.client.create_experiment(experiment, artifact_location=artifacts)
             except MlflowException:  # another worker of a sweep created it a moment ago
-                experiment_id = self.client.get_experiment_by_name(experiment).experiment_id
+                again = self.client.get_experiment_by_name(experiment)
+                if again is None:
+                    raise
+                experiment_id = again.experiment_id
         name = f"{config['task']}-{config['method']}-seed{config['seed']}-{run_id}"
         self.run_id = self.client.create_run(
             experiment_id, run_name=name,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from typing import Any, cast
 from pathlib import Path
 
 from grokbench import Logger, UserError, hookimpl
@@ -44,8 +45,12 @@ class WandbLogger(Logger):
         # Offline unless the user chose a mode: the default machine here has no network, and a
         # benchmark run must not wait on (or fail with) a server.
         mode = os.environ.get("WANDB_MODE") or "offline"
+        if mode not in ("online", "offline", "disabled", "shared"):
+            raise UserError(f"WANDB_MODE={mode!r} is not a W&B mode; set it to online, offline or "
+                            "disabled")
         self.run = wandb.init(
-            mode=mode, dir=str(self.path), project=os.environ.get("WANDB_PROJECT") or "grokbench",
+            mode=cast(Any, mode),  # checked against W&B's modes just above
+            dir=str(self.path), project=os.environ.get("WANDB_PROJECT") or "grokbench",
             name=name, group=config["task"], job_type=config["method"],
             config={"run_id": run_id, **config}, reinit="create_new")
         self.scored = False

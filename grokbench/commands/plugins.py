@@ -59,6 +59,6 @@ def _method_settings(entry) -> str:
     recipes = "; ".join(f"{task}: {pairs(s)}" for task, s in sorted(entry.per_task.items()))
     text = pairs(entry.obj) + (f" | per task: {recipes}" if recipes else "")
     if entry.search_space:
-        from ..tuning import describe_space
+        from ..search_space import describe_space
         text += f" | tuning space: {describe_space(entry.search_space)}"
     return text
