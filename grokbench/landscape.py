@@ -3,8 +3,10 @@ norm w = α·w₀ (the ``norm`` method: the global norm is put back to its value
 after every step) and record where training ends, at each α of a grid and, for tasks with a
 training-set size setting, at each size N.
 
-The reduced train and test loss (and error, one minus accuracy) of a point are the values at the
-last evaluation of its run: "the converging point after training" (§3). Every point is an
+The reduced train and test loss (and error, one minus accuracy) of a point are read where its
+run ends, "the converging point after training" (§3): the median of the evaluations in the last
+READ_WINDOW of the budget, not the single last one, because Adam on the sphere spikes now and then
+and one evaluation can catch a spike (docs/science.md, "Reduced loss landscapes"). Every point is an
 ordinary run of the ``norm`` method with ``init_scale`` = α and the size setting = N, trained
 for a fixed budget through :mod:`grokbench.sweep`, so points are stored, resumable and listed by
 ``grokbench show`` like any run. Whether a point really converged is read from its curve
@@ -43,6 +45,10 @@ SETTLE_FACTOR = 1.25
 #: ... unless it is below this fraction of the run's final test loss: two decades below the test
 #: loss the train loss is at the flat bottom of the "L", however it still creeps down
 ZERO_FRACTION = 0.01
+
+#: the reduced values: the median of the evaluations in the last tenth of the budget (the second
+#: half of the convergence window; 5 evaluations at EVALS_PER_BUDGET), never fewer than the last one
+READ_WINDOW = WINDOW / 2
 
 STATUSES = ("converged", "stalled", "unsettled", "nonfinite")
 
@@ -169,18 +175,43 @@ def point_from_run(row: dict, size_key: str | None) -> dict:
     status, reason = convergence(curve, int(cfg["steps"]), row["status"])
     w = last.get("weight_norm")
     alpha = float(cfg["init_scale"])
+    read = read_window(evals, int(cfg["steps"]))
     return {
         "task": cfg["task"], "run_id": row["run_id"], "seed": cfg["seed"], "alpha": alpha,
         "size_key": size_key, "n": cfg.get(size_key) if size_key else None,
         "w": w, "w0": w / alpha if w is not None else None,
         "steps": cfg["steps"], "steps_run": last.get("step"),
-        "train_loss": last.get("train_loss"), "test_loss": last.get("test_loss"),
-        "train_err": 1 - last["train_acc"] if "train_acc" in last else None,
-        "test_err": 1 - last["test_acc"] if "test_acc" in last else None,
+        "read_from_step": read[0]["step"] if read else None, "evals_read": len(read),
+        "train_loss": _median_of(read, "train_loss"), "test_loss": _median_of(read, "test_loss"),
+        "train_err": _error(read, "train_acc"), "test_err": _error(read, "test_acc"),
+        "train_loss_last": last.get("train_loss"), "test_loss_last": last.get("test_loss"),
         "train_loss_init": evals[0]["train_loss"] if evals else None,
         "status": status, "converged": status == "converged", "reason": reason,
         "wall_time": row["scores"].get("wall_time"), "steps_per_s": row["scores"].get("steps_per_s"),
     }
+
+
+def read_window(evals: list[dict], steps: int) -> list[dict]:
+    """The evaluations a point's reduced values are read from: those in the last READ_WINDOW of
+    the budget before the last evaluation (always at least the last one)."""
+    if not evals:
+        return []
+    start = evals[-1]["step"] - READ_WINDOW * max(steps, 1)
+    return [r for r in evals if r["step"] > start] or evals[-1:]
+
+
+def _median_of(rows: list[dict], key: str):
+    values = [r[key] for r in rows if key in r]
+    if not values:
+        return None
+    # a NaN/inf anywhere in the window is the point's value: it is marked nonfinite, not smoothed
+    bad = [v for v in values if not _finite(v)]
+    return bad[-1] if bad else median(values)
+
+
+def _error(rows: list[dict], acc_key: str):
+    acc = _median_of(rows, acc_key)
+    return 1 - acc if acc is not None else None
 
 
 def points_from_store(store, configs, size_key: str | None) -> list[dict]:
