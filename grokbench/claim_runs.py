@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .claims import Check, Claim, GroupResults, Runs, fmt_value
 from .errors import NotApplicable, UserError
+from .tuning import study_bests
 
 PASS, NOT_REPRODUCED, FAIL, NOT_RUN, NOT_AVAILABLE = (
     "pass", "not reproduced", "fail", "not run", "not available")
@@ -169,7 +170,8 @@ def evaluate(claim: Claim, groups: list) -> list[tuple]:
     by_key = {g.key: res for g, res in groups}
 
     def lookup(group: Runs) -> GroupResults:
-        return by_key[group.key]
+        # a tuned group is scored like a tuned leaderboard row: each study by its best trial
+        return study_bests(by_key[group.key]) if group.tuning else by_key[group.key]
 
     return [(c, m, c.holds(m)) for c in claim.checks for m in [c.statistic.measure(lookup)]]
 

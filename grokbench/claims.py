@@ -47,6 +47,9 @@ class Runs:
     grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     preset: str | None = None
     label: str = ""
+    #: N > 0: a tuned group (grokbench.tuning): each seed is a study of N trials drawn from the
+    #: method's search space, and the group's results are each study's best trial
+    tuning: int = 0
 
     @property
     def key(self) -> str:
@@ -63,6 +66,8 @@ class Runs:
                                 "grid": {k: list(v) for k, v in self.grid.items()}}
         if self.preset:
             spec["preset"] = self.preset
+        if self.tuning:
+            spec["tuning"] = self.tuning
         return spec
 
     @property
@@ -75,8 +80,11 @@ class Runs:
         parts += [f"{k}∈{{{', '.join(_fmt_setting(x) for x in v)}}}" for k, v in sorted(self.grid.items())]
         if self.preset:
             parts.append(f"preset={self.preset}")
+        if self.tuning:
+            parts.append(f"tuned: best of {self.tuning} trials per study")
         seeds = ", ".join(str(s) for s in self.seeds)
-        return (f"{self.task} / {self.method}, seed{'s' if len(self.seeds) > 1 else ''} {seeds}"
+        kind = "study seed" if self.tuning else "seed"
+        return (f"{self.task} / {self.method}, {kind}{'s' if len(self.seeds) > 1 else ''} {seeds}"
                 + (f": {', '.join(parts)}" if parts else ""))
 
     def command(self) -> str:
@@ -87,6 +95,8 @@ class Runs:
         out += [f"--grid {k}={','.join(_fmt_setting(x) for x in v)}" for k, v in sorted(self.grid.items())]
         if self.preset:
             out.append(f"--preset {self.preset}")
+        if self.tuning:
+            out.append(f"--tuning {self.tuning}")
         return " ".join(out)
 
 

@@ -58,6 +58,19 @@ def trial_seed(study_seed: int, trial: int) -> int:
     return 1000 * int(study_seed) + int(trial)
 
 
+def study_bests(results: list) -> list:
+    """Each study's best trial from a tuned group's [(config, scores)]: the least
+    steps-to-generalize (∞ when missed; ties: the earlier trial), as the tuned leaderboard scores
+    a study. The study and trial are read back from the run's seed (trial_seed)."""
+    studies: dict = {}
+    for config, scores in results:
+        study, trial = divmod(int(config["seed"]), 1000)
+        steps = float("inf") if not scores or scores.get("steps_to_generalize") is None \
+            else float(scores["steps_to_generalize"])
+        studies.setdefault(study, []).append((steps, trial, config, scores))
+    return [min(items, key=lambda x: (x[0], x[1]))[2:] for _, items in sorted(studies.items())]
+
+
 def trial_point(space: dict, method: str, study_seed: int, trial: int) -> dict:
     return draw(space, random.Random(derive_seed(int(study_seed), f"tuning/{method}/{trial}")))
 

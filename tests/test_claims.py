@@ -102,6 +102,31 @@ def test_a_claim_is_checked_from_a_real_store_and_its_runs_are_reused(registry, 
     assert [m.value for _, m, _ in again.checks] == [m.value for _, m, _ in result.checks]
 
 
+def test_a_tuned_group_is_scored_by_each_studys_best_trial(registry, tmp_path):
+    """A tuned group (Runs(tuning=N)) runs the tuning protocol's trials (grokbench.tuning: the
+    same run ids as `grokbench sweep --tuning N`) and is measured like a tuned leaderboard row:
+    each study seed by its best trial's steps-to-generalize, ties to the earlier trial."""
+    from grokbench.claim_runs import evaluate, resolve_groups
+    from grokbench.grid import expand, validate_spec
+    tiny = {"p": 11, "steps": 40, "eval_every": 10, "threads": 1}
+    wd = Runs("modadd", "wd", (0, 1), tiny, tuning=3)
+    configs = resolve_groups(registry, Claim("t", "s", "x", "–", checks=(Check(Median(wd), "<", INF),)))[0][1]
+    sweep = expand(registry, validate_spec({"tasks": ["modadd"], "methods": ["wd"], "seeds": [0, 1],
+                                            "settings": tiny, "tuning": 3}, "test"))
+    assert [run_id(c) for c in configs] == [run_id(c) for c in sweep] and len(configs) == 6
+    assert sorted(c["seed"] for c in configs) == [0, 1, 2, 1000, 1001, 1002]
+    assert len({(c["lr"], c["weight_decay"]) for c in configs}) == 6      # drawn, not the recipe
+    assert "--tuning 3" in wd.command() and "best of 3 trials" in wd.describe()
+    # study 0: trials at 300, 200, 200 → 200 (trial 1); study 1: ∞, ∞, 500 → 500
+    steps = {0: 300.0, 1: 200.0, 2: 200.0, 1000: INF, 1001: INF, 1002: 500.0}
+    results = [(c, {"steps_to_generalize": steps[c["seed"]]}) for c in configs]
+    claim = Claim("t", "s", "x", "–", checks=(Check(Median(wd), "<", INF),))
+    [(_, measured, ok)] = evaluate(claim, [(wd, results)])
+    assert (measured.value, measured.low, measured.high, measured.runs) == (350.0, 200.0, 500.0, 2)
+    from grokbench.tuning import study_bests
+    assert [c["seed"] for c, _ in study_bests(results)] == [1, 1002]
+
+
 def test_a_claim_on_something_not_installed_is_not_available(registry, tmp_path):
     muon = Claim("muon-sooner", "a test", "Muon generalizes sooner than AdamW", "–",
                  checks=(Check(Ratio(Runs("modadd", "muon-not-installed"), Runs("modadd", "baseline")),
