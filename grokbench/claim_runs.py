@@ -149,6 +149,8 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
         finally:
             db.close()
         pool = {**committed, **pool}
+        if not missing and any(getattr(c.statistic, "needs_curves", False) for c in claim.checks):
+            pool.update(with_curves(ids, store_path, pool))
         result.groups = [(g, [(c, pool.get(run_id(c))) for c in cfgs]) for g, cfgs in groups]
         result.run_seconds = sum(float(pool[i].get("wall_time") or 0.0) for i in ids if i in pool)
         if result.failed:
@@ -163,6 +165,22 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
             result.status = PASS if all(ok for _, _, ok in result.checks) else NOT_REPRODUCED
         results.append(result)
     return results
+
+
+def with_curves(ids, store_path, pool: dict) -> dict:
+    """Scores plus ``curve`` and ``status`` of these runs, for the statistics that read curves
+    (a landscape's shape). Only a store holds curves (the committed raw results keep scores)."""
+    from .store import Store
+    out = {}
+    db = Store(store_path)
+    try:
+        for rid in ids:
+            if db.has(rid):
+                row = db.get(rid)
+                out[rid] = {**row["scores"], "run_id": rid, "curve": row["curve"], "status": row["status"]}
+    finally:
+        db.close()
+    return out
 
 
 def evaluate(claim: Claim, groups: list) -> list[tuple]:

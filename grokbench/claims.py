@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .stats import median
 
@@ -228,7 +228,15 @@ class Slope:
         return Measured(value, runs=n, text=f"{fmt_value(value, digits=3)} ({'; '.join(texts)})")
 
 
-Statistic = Median | Ratio | Difference | Slope
+class Statistic(Protocol):
+    """What a check measures: Median, Ratio, Difference, Slope, or a plugin's own (the LU shape
+    of a landscape, grokbench.landscape.LUShape, reads curves and says so by ``needs_curves``)."""
+
+    def groups(self) -> list[Runs]: ...
+
+    def label(self) -> str: ...
+
+    def measure(self, lookup: Lookup) -> Measured: ...
 
 OPS: dict[str, Callable[[float, Any], bool]] = {
     "<": lambda v, b: v < b, "<=": lambda v, b: v <= b, ">": lambda v, b: v > b,

@@ -353,3 +353,51 @@ def lu_claim(points: list[dict]) -> dict:
         checks.append((f"N = {large_n}: {key.replace('_', ' ')} U-shaped", ok, detail))
     return {"holds": all(ok for _, ok, _ in checks), "checks": checks,
             "small_n": small_n, "large_n": large_n}
+
+
+# -- the LU claim as a statistic of `grokbench claims` ------------------------------------------
+
+class LUShape:
+    """The LU claim (:func:`lu_claim`) over a landscape's runs, as a statistic of a
+    :class:`grokbench.Claim`: 1 when every check holds, 0 when one does not, and the checks as
+    its text. ``runs`` is the landscape as a claim group: method ``norm``, a grid over
+    ``init_scale`` (α) and the task's size setting (N), at a fixed budget, exactly the configs
+    ``grokbench landscape`` builds (see :func:`landscape_runs`). It reads the runs' curves
+    (``needs_curves``), not only their scores."""
+
+    needs_curves = True
+
+    def __init__(self, runs, size_key: str):
+        self.runs, self.size_key = runs, size_key
+
+    def groups(self):
+        return [self.runs]
+
+    def label(self) -> str:
+        return f"{self.runs.name} LU shape"
+
+    def measure(self, lookup):
+        from .claims import Measured
+        rows = lookup(self.runs)
+        if any(rec is None or "curve" not in rec for _, rec in rows):
+            return Measured(math.nan, runs=len(rows), text="the runs' curves are not in the store "
+                            "(committed raw results keep only scores): run the claim with a store "
+                            "that holds them")
+        points = [point_from_run({"run_id": rec.get("run_id", ""), "config": cfg,
+                                  "curve": rec["curve"], "status": rec["status"], "scores": rec},
+                                 self.size_key) for cfg, rec in rows]
+        claim = lu_claim(points)
+        text = "; ".join(f"{what}: {'✓' if ok else '✗'} {detail}" for what, ok, detail in claim["checks"])
+        return Measured(1.0 if claim["holds"] else 0.0, runs=len(points),
+                        text=("holds" if claim["holds"] else "does not hold") + f" ({text})")
+
+
+def landscape_runs(task: str, alphas: str, sizes: list[int], size_key: str, steps: int,
+                   seeds=(0,), label: str = ""):
+    """The claim group whose configs are those of ``grokbench landscape --task T --alpha A --n
+    N --steps S`` (same run ids, so a landscape computed by the command is reused)."""
+    from .claims import Runs
+    return Runs(task, METHOD, tuple(seeds),
+                {"steps": int(steps), "eval_every": max(1, int(steps) // EVALS_PER_BUDGET)},
+                grid={"init_scale": parse_alphas(alphas), size_key: list(sizes)},
+                label=label or f"{task} landscape")

@@ -10,7 +10,7 @@ Sources: Prieto et al. 2025, *Grokking at the Edge of Numerical Stability* (figu
 the commands of its code's ``run_main_experiments.sh``); Liu et al. 2023, *Omnigrok*; Lee et al.
 2024, *Grokfast* (its code's README table and commands).
 """
-from grokbench import Check, Claim, Median, Ratio, Runs, Slope, hookimpl
+from grokbench import Check, Claim, LUShape, Median, Ratio, Runs, Slope, hookimpl, landscape_runs
 
 INF = float("inf")
 SEEDS = (0, 1, 2)
@@ -302,6 +302,28 @@ GROKFAST_MLP = Claim(
          "recipe (α 0.98, λ 2, weight decay 0.005), 5000 steps, 3 seeds.",
 )
 
+# Omnigrok's reduced landscape (grokbench landscape; docs/science.md, "Reduced loss landscapes"):
+# the paper's teacher-student budget (1e4 steps, full batch), 7 of its 11 α over 0.1–10, at the
+# paper's N = 100 and at N = 1000. The same configs as
+#   grokbench landscape --task teacher-student --alpha 0.1:10:7 --n 100,1000 --steps 10000
+ts_landscape = landscape_runs("teacher-student", "0.1:10:7", [100, 1000], "n_train", 10000,
+                              label="teacher-student landscape")
+
+LU_TEACHER_STUDENT = Claim(
+    name="lu-mechanism-teacher-student",
+    source="Liu et al. 2023 (Omnigrok) §3, Fig. 2a; §4, Fig. 3c",
+    statement="At constant weight norm, the reduced train loss is L-shaped and the test loss "
+              "U-shaped in w with little data (the LU mechanism); with more data both are U-shaped.",
+    paper_value="N = 100: train loss flat near zero beyond w_c, test loss minimal at α ≈ 1; "
+                "\"LU holds truer for smaller data\"",
+    checks=(Check(LUShape(ts_landscape, "n_train"), "==", 1,
+                  "L and U at N = 100, U and U at N = 1000 (tolerances: grokbench.landscape)"),),
+    slow=True,
+    note="the norm method (global weight norm held at α·w₀, no weight decay), seed 0, 7 α "
+         "log-spaced over 0.1–10, 1e4 steps per point; each point is the median of its last "
+         "10 % of the budget, and points that did not converge are left out.",
+)
+
 # -- Tveit et al. 2025 (Muon) ----------------------------------------------------------------------
 
 wd_mod = Runs("modadd", "wd", SEEDS, MODULAR, label="AdamW + wd")
@@ -353,7 +375,7 @@ MUON_SOONER_TUNED = Claim(
 CLAIMS = [PERPGRAD_GROKS, NORM_REMOVES_DELAY, FLOAT64_DELAYS, PRECISION_MOVES_COLLAPSE,
           STABLEMAX_GROKS, TRANSFORMER_GROKS, LARGE_INIT_TS, LARGE_INIT_MNIST, LARGE_INIT_IMDB,
           LARGE_INIT_QM9, INVERSE_WEIGHT_DECAY, GROKFAST_SPEEDUP, GROKFAST_MLP,
-          MUON_SOONER, MUON_SOONER_TUNED]
+          MUON_SOONER, MUON_SOONER_TUNED, LU_TEACHER_STUDENT]
 
 
 @hookimpl
