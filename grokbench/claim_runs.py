@@ -354,14 +354,43 @@ def _op_words(check: Check) -> str:
     return f"{OP_TEXT[check.op]} {check.bound_text()}"
 
 
-def write_report(results, out_dir: Path, **meta) -> list[Path]:
+def claim_records(results, store_path, out_dir: Path) -> list[dict]:
+    """The raw results (leaderboard records: config and scores, no curve) of the claims' runs
+    that no committed suite holds: from the store, else from the claims' own committed file.
+    Committed as ``claims.results.jsonl``, they let ``--use-committed`` rebuild the report on a
+    machine that never trained them."""
+    from .grid import suites_dir
+    from .leaderboard import read_records, to_record
+    from .store import Store
+    ids = {rid for r in results for rid in r.run_ids}
+    in_suites = set()
+    for path in suites_dir().glob("*.results.jsonl"):
+        if path.name != "claims.results.jsonl" and not path.name.endswith(".codepaths.jsonl"):
+            in_suites |= {rec.get("run_id") for rec in read_records(path)}
+    own = out_dir / "claims.results.jsonl"
+    records = {rec["run_id"]: rec for rec in (read_records(own) if own.exists() else [])
+               if rec.get("run_id") in ids}
+    db = Store(store_path)
+    try:
+        for rid in sorted(ids - in_suites):
+            if db.has(rid):
+                records[rid] = to_record(db.get(rid))
+    finally:
+        db.close()
+    return [rec for rid, rec in records.items() if rid not in in_suites]
+
+
+def write_report(results, out_dir: Path, store_path=None, **meta) -> list[Path]:
     import json
 
     from .data import atomic_write_bytes
+    from .leaderboard import records_jsonl
     out_dir.mkdir(parents=True, exist_ok=True)
-    md, js = out_dir / "claims.md", out_dir / "claims.json"
+    md, js, raw = out_dir / "claims.md", out_dir / "claims.json", out_dir / "claims.results.jsonl"
+    records = records_jsonl(claim_records(results, store_path, out_dir))
+    atomic_write_bytes(raw, lambda fh: fh.write(records.encode("utf-8")))
     text = to_markdown(results, **meta)
     atomic_write_bytes(md, lambda fh: fh.write(text.encode("utf-8")))
     payload = json.dumps(to_jsonable_results(results), indent=1, ensure_ascii=False) + "\n"
     atomic_write_bytes(js, lambda fh: fh.write(payload.encode("utf-8")))
-    return [md, js]
+    return [md, js, raw]

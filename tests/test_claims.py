@@ -102,6 +102,35 @@ def test_a_claim_is_checked_from_a_real_store_and_its_runs_are_reused(registry, 
     assert [m.value for _, m, _ in again.checks] == [m.value for _, m, _ in result.checks]
 
 
+def test_the_written_report_commits_its_raw_results_and_rebuilds_from_them(registry, tmp_path,
+                                                                           monkeypatch):
+    """`grokbench claims --write` also writes claims.results.jsonl (records: config and scores,
+    as the suites commit theirs); on another machine, with an empty store, `--use-committed`
+    measures the same values from it and trains nothing."""
+    from grokbench.claim_runs import write_report
+    from grokbench.leaderboard import read_records
+    board = tmp_path / "leaderboards"
+    board.mkdir()
+    monkeypatch.setenv("GROKBENCH_SUITES_DIR", str(board))
+    tiny = {"p": 11, "steps": 30, "eval_every": 10, "threads": 1}
+    pg = Runs("modadd", "perpgrad", (0, 1), tiny)
+    claim = Claim("tiny", "a test", "⊥AdamW fits a tiny modadd", "–",
+                  checks=(Check(Median(pg, "final_train_acc"), ">", 0),))
+    [first] = check_claims([claim], registry=registry, store_path=tmp_path / "a.db", run=[claim],
+                           executor="inprocess", progress=False)
+    write_report([first], board, store_path=tmp_path / "a.db", store="a.db", command="c", versions="v")
+    records = read_records(board / "claims.results.jsonl")
+    assert sorted(r["run_id"] for r in records) == sorted(first.run_ids) and len(records) == 2
+    assert all("curve" not in r and r["scores"]["final_train_acc"] > 0 for r in records)
+    [again] = check_claims([claim], registry=registry, store_path=tmp_path / "empty.db", run=[claim],
+                           executor="inprocess", progress=False, use_committed=True)
+    assert again.trained == 0 and again.stored_before == 2 and again.status == first.status
+    assert [m.value for _, m, _ in again.checks] == [m.value for _, m, _ in first.checks]
+    # rewriting from the empty store keeps the committed records
+    write_report([again], board, store_path=tmp_path / "empty.db", store="e", command="c", versions="v")
+    assert len(read_records(board / "claims.results.jsonl")) == 2
+
+
 def test_a_tuned_group_is_scored_by_each_studys_best_trial(registry, tmp_path):
     """A tuned group (Runs(tuning=N)) runs the tuning protocol's trials (grokbench.tuning: the
     same run ids as `grokbench sweep --tuning N`) and is measured like a tuned leaderboard row:

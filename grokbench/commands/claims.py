@@ -101,7 +101,8 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
         source = (f"the results store `{db_name}`"
                   + (" and the committed suites' raw results" if use_committed else "")
                   + (" (written with --no-run: the claims computed so far)" if no_run else ""))
-        written = write_report(results, Path(out_dir) if out_dir else suites_dir(), store=source,
+        written = write_report(results, Path(out_dir) if out_dir else suites_dir(),
+                               store_path=store, store=source,
                                command=REPORT_COMMAND + (" --use-committed" if use_committed else ""),
                                versions=f"grokbench {__version__}")
         click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
