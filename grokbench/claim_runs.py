@@ -303,6 +303,10 @@ def to_markdown(results: Sequence[ClaimResult], *, store: str, command: str, ver
              "are reused). One claim: `grokbench claims -k NAME [--slow]`.", "",
              f"Built from {store}; {versions}. Run time is the summed wall time of a claim's runs "
              "as recorded (one thread per run on a shared 2-core CPU: an upper bound).", "",
+             "Raw results: the claims' runs that no suite commits are in `claims.results.jsonl` "
+             "(config and scores of each run), so `grokbench claims --slow --no-run "
+             "--use-committed` rebuilds this table without training; the landscape claim reads "
+             "curves, which only a store keeps (`grokbench landscape` recomputes them).", "",
              "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     for row in table_rows(results):
         lines.append("| " + " | ".join(_cell(x) for x in row) + " |")
