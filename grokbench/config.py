@@ -142,7 +142,9 @@ def merge_methods(registry, method_expr: str) -> dict:
 
 def resolve(registry, task: str, method: str = "baseline", overrides: dict | None = None,
             preset: str | None = None) -> dict:
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None or k == "grad_clip"}
+    # An override that is None was given as none (--set batch_size=none: full batch), so it is
+    # kept and checked like any value; flags not given never reach here (collect_overrides).
+    overrides = dict(overrides or {})
     # A list setting given as words (--set loggers=tensorboard, or "a,b": strings literal_eval
     # cannot parse) is a list of those words, not a string to iterate letter by letter.
     for key, value in overrides.items():

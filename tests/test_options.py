@@ -67,6 +67,18 @@ def test_set_values_are_read_as_the_declared_type():
     assert config["activation"] == "tanh"
 
 
+def test_none_given_for_an_optional_setting_is_kept_not_dropped(registry):
+    """--set batch_size=none asks for full batch: it used to be dropped silently, so MNIST kept
+    its task default of 200. A none for a setting that cannot be none is a one-line error."""
+    assert resolve(registry, "mnist", "wd")["batch_size"] == 200
+    assert resolve(registry, "mnist", "wd", {"batch_size": None})["batch_size"] is None
+    out = CliRunner().invoke(cli, ["run", "--task", "mnist", "--method", "wd", "--set",
+                                   "batch_size=none", "--show-config"])
+    assert out.exit_code == 0 and json.loads(out.output)["batch_size"] is None
+    with pytest.raises(UserError, match="lr must be a number"):
+        resolve(registry, "modadd", "wd", {"lr": None})
+
+
 def test_values_from_any_layer_are_checked_against_the_declaration(registry):
     """A preset or method that gives a declared option a value it does not take is refused
     when settings are resolved, not in the middle of training."""
