@@ -341,8 +341,8 @@ MUON_SOONER = Claim(
     ),
     slow=True,
     note="the full suite's modular MLP (p = 113, lr 0.01, 5000 steps, 3 seeds); Muon on the hidden "
-         "matrices at AdamW's lr and weight decay (plugins/muon.py). The equal-tuning comparison "
-         "is `leaderboards/tuned.md` (grokbench sweep --tuning; sparse parity so far).",
+         "matrices at AdamW's lr and weight decay (plugins/muon.py). Under equal tuning: "
+         "muon-sooner-than-adamw-tuned.",
 )
 
 # The same question under equal tuning (the AlgoPerf-style protocol of grokbench.tuning): each
