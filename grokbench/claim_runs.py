@@ -123,9 +123,11 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
         configs = [cfg for _, cfgs in groups for cfg in cfgs]
         ids = list(dict.fromkeys(run_id(c) for c in configs))
         result = ClaimResult(claim, NOT_RUN, run_ids=ids)
+        # runs the committed raw results hold need no training, unless the claim reads curves
+        elsewhere = set() if needs_curves(claim) else set(committed)
         db = Store(store_path)
         try:
-            todo = plan(configs, db, set(committed))
+            todo = plan(configs, db, elsewhere)
         finally:
             db.close()
         result.stored_before = len(todo.stored)
@@ -134,7 +136,7 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
             if say:
                 say(f"claim {claim.name}: {len(todo.new)} of {len(ids)} runs to train")
             report = run_sweep(configs, executor, workers, store_path, registry=registry,
-                               progress=progress, also_done=set(committed))
+                               progress=progress, also_done=elsewhere)
             result.trained = len(report.finished)
             result.failed = [f"{cfg['task']}/{cfg['method']} seed {cfg['seed']}: {err}"
                              for cfg, err in report.failed]
@@ -142,14 +144,14 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
         db = Store(store_path)
         try:
             pool = {r["run_id"]: r["scores"] for r in db.summaries(ids)}
-            missing = [c for c in configs if run_id(c) not in pool and run_id(c) not in committed]
+            missing = [c for c in configs if run_id(c) not in pool and run_id(c) not in elsewhere]
             if missing and project:
                 unique = list({run_id(c): c for c in missing}.values())
                 result.projected_hours = projected_hours(unique, calibrations)
         finally:
             db.close()
         pool = {**committed, **pool}
-        if not missing and any(getattr(c.statistic, "needs_curves", False) for c in claim.checks):
+        if not missing and needs_curves(claim):
             pool.update(with_curves(ids, store_path, pool))
         result.groups = [(g, [(c, pool.get(run_id(c))) for c in cfgs]) for g, cfgs in groups]
         result.run_seconds = sum(float(pool[i].get("wall_time") or 0.0) for i in ids if i in pool)
@@ -165,6 +167,10 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
             result.status = PASS if all(ok for _, _, ok in result.checks) else NOT_REPRODUCED
         results.append(result)
     return results
+
+
+def needs_curves(claim: Claim) -> bool:
+    return any(getattr(c.statistic, "needs_curves", False) for c in claim.checks)
 
 
 def with_curves(ids, store_path, pool: dict) -> dict:
