@@ -238,3 +238,27 @@ def test_the_lu_claim_reads_a_landscape_computed_by_the_command(ts_landscape, re
     assert measured.value == 0 and not ok and "only 2 converged points" in measured.text
     points = {p["run_id"] for p in (json.loads(x) for x in (tmp / "points.jsonl").read_text().splitlines())}
     assert set(result.run_ids) == points
+
+
+def test_the_lu_claim_is_not_run_where_only_committed_scores_exist(ts_landscape, registry, tmp_path,
+                                                                   monkeypatch):
+    """Committed raw results keep scores, not curves: with the landscape's runs only there, the
+    LU claim is 'not run' (train them with the claim, or keep the store), never a false verdict."""
+    import grokbench
+    from grokbench.claim_runs import NOT_RUN, check_claims
+    from grokbench.leaderboard import records_jsonl, to_record
+    tmp, _, _ = ts_landscape
+    board = tmp_path / "leaderboards"
+    board.mkdir()
+    db = Store(tmp / "runs.db")
+    try:
+        (board / "landscape.results.jsonl").write_text(records_jsonl(to_record(r) for r in db.records(curves=True)))
+    finally:
+        db.close()
+    monkeypatch.setenv("GROKBENCH_SUITES_DIR", str(board))
+    group = grokbench.landscape_runs("teacher-student", "0.5,2", [50, 100], "n_train", 60)
+    claim = grokbench.Claim("tiny-lu", "test", "LU", "–",
+                            checks=(grokbench.Check(grokbench.LUShape(group, "n_train"), "==", 1),))
+    [result] = check_claims([claim], registry=registry, store_path=tmp_path / "empty.db",
+                            use_committed=True, progress=False)
+    assert result.status == NOT_RUN and result.reason.startswith("0 of 4 runs stored")
