@@ -99,6 +99,12 @@ def size_setting(registry, task: str) -> str | None:
     return key
 
 
+def default_eval_every(steps) -> int:
+    """EVALS_PER_BUDGET evaluations over the budget: what the command and a claim's landscape
+    group both use, so they build the same configs (the same run ids)."""
+    return max(1, int(steps) // EVALS_PER_BUDGET)
+
+
 def build_configs(registry, task: str, alphas, sizes=None, seeds=(0,), steps: int = DEFAULT_STEPS,
                   eval_every: int | None = None, settings: dict | None = None,
                   preset: str | None = None) -> list[dict]:
@@ -119,7 +125,7 @@ def build_configs(registry, task: str, alphas, sizes=None, seeds=(0,), steps: in
             raise UserError(f"{size_key} is the landscape's N axis: use --n, not --set {size_key}=...")
         grid[size_key] = list(sizes)
     settings.setdefault("steps", int(steps))
-    settings.setdefault("eval_every", eval_every or max(1, int(settings["steps"]) // EVALS_PER_BUDGET))
+    settings.setdefault("eval_every", eval_every or default_eval_every(settings["steps"]))
     spec = {"tasks": [task], "methods": [METHOD], "seeds": list(seeds), "settings": settings,
             "task_settings": {}, "grid": grid, "preset": preset}
     return expand(registry, spec)
@@ -398,6 +404,6 @@ def landscape_runs(task: str, alphas: str, sizes: list[int], size_key: str, step
     N --steps S`` (same run ids, so a landscape computed by the command is reused)."""
     from .claims import Runs
     return Runs(task, METHOD, tuple(seeds),
-                {"steps": int(steps), "eval_every": max(1, int(steps) // EVALS_PER_BUDGET)},
+                {"steps": int(steps), "eval_every": default_eval_every(steps)},
                 grid={"init_scale": parse_alphas(alphas), size_key: list(sizes)},
                 label=label or f"{task} landscape")
