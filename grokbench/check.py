@@ -8,7 +8,7 @@ import hashlib
 from pathlib import Path
 
 from .errors import UserError
-from .leaderboard import REFERENCE, build, overall_table, read_records
+from .leaderboard import REFERENCE, build, incomplete_tasks, overall_table, read_records
 from .render import fmt_range, fmt_steps, read_json, to_json, to_markdown
 from .stats import INF, binomial_band
 
@@ -55,7 +55,8 @@ def compare_rows(o, n) -> list[str]:
 def self_consistent(lb) -> list[str]:
     """A committed JSON whose across-task table does not follow from its own task tables was
     edited by hand."""
-    again = overall_table(lb["tasks"], lb["overall"]["reference"] or REFERENCE, lb["overall"]["r_max"])
+    again = overall_table(lb["tasks"], lb["overall"]["reference"] or REFERENCE, lb["overall"]["r_max"],
+                          incomplete_tasks(lb.get("missing") or []))
     diffs = []
     for a, b in zip(lb["overall"]["rows"], again["rows"]):
         if a["method"] != b["method"] or a["rank"] != b["rank"] or abs(a["score"] - b["score"]) > 1e-9:

@@ -262,24 +262,47 @@ def speedup_over(task_tables, method, reference) -> dict:
             "missed_where_reference_solved": only_ref, "missing_tasks": missing}
 
 
-def overall_table(task_tables, reference=REFERENCE, r_max=R_MAX) -> dict:
+def incomplete_tasks(missing) -> dict[str, list[str]]:
+    """{method: the tasks where some of its runs are missing}, from (task, method, seed)s."""
+    out: dict[str, set[str]] = {}
+    for task, method, _seed in missing:
+        out.setdefault(method, set()).add(task)
+    return {m: sorted(tasks) for m, tasks in out.items()}
+
+
+def overall_table(task_tables, reference=REFERENCE, r_max=R_MAX, incomplete=None) -> dict:
+    """The across-tasks table. ``incomplete``: {method: tasks where some of its runs are
+    missing} (:func:`incomplete_tasks`). Such a method is not ranked: a task it has not run
+    would count as a miss, and a suite built in pieces would rank a method it has half run
+    below the rest. Its score and counts cover the tasks it has run completely, and its row
+    names the rest. The best median on a task is taken over every method that ran it."""
+    incomplete = incomplete or {}
     ratios = profile_ratios(task_tables)
     has_ref = any(row["method"] == reference for t in task_tables for row in t["rows"])
     rows = []
     for method, per_task in ratios.items():
+        left_out = [t for t in incomplete.get(method, ()) if t in per_task]
+        per_task = {t: r for t, r in per_task.items() if t not in left_out}
         row = {"method": method, "score": profile_score(per_task, r_max),
                "ratios": per_task,
                # a finite ratio is exactly a finite median (on a task nobody solved, all are ∞)
                "tasks_solved": sum(math.isfinite(r) for r in per_task.values()),
                "tasks": len(per_task)}
-        row.update(speedup_over(task_tables, method, reference) if has_ref else
+        if left_out:
+            row["incomplete_tasks"] = left_out
+        tables = [t for t in task_tables if t["task"] not in left_out]
+        row.update(speedup_over(tables, method, reference) if has_ref else
                    {"speedup": None, "speedup_tasks": 0, "solved_where_reference_missed": 0,
                     "missed_where_reference_solved": 0, "missing_tasks": []})
         rows.append(row)
-    ranks = competition_ranks([round(r["score"], 9) for r in rows], lambda a, b: a > b)
-    for row, rank in zip(rows, ranks):
+    ranked = [r for r in rows if "incomplete_tasks" not in r]
+    ranks = competition_ranks([round(r["score"], 9) for r in ranked], lambda a, b: a > b)
+    for row, rank in zip(ranked, ranks):
         row["rank"] = rank
-    rows.sort(key=lambda r: (r["rank"], -(r["speedup"] or 0), r["method"]))
+    for row in rows:
+        row.setdefault("rank", None)
+    rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, -r["score"], -(r["speedup"] or 0),
+                             r["method"]))
     return {"reference": reference if has_ref else None, "r_max": r_max, "rows": rows}
 
 
@@ -312,7 +335,8 @@ def build(records, name="store", description="", reference=REFERENCE, r_max=R_MA
           "commands": [list(pair) for pair in (commands or {}).items()], "tolerance": TOLERANCE_TEXT,
           "missing": [list(m) for m in missing],
           "not_applicable": [list(m) for m in not_applicable],
-          "overall": overall_table(tables, reference, r_max), "tasks": tables}
+          "overall": overall_table(tables, reference, r_max, incomplete_tasks(missing)),
+          "tasks": tables}
     if codepaths:
         lb["codepaths"] = sorted(codepaths)
         lb["sensitivity"] = sensitivity_table(tables)

@@ -180,7 +180,9 @@ def draw_profiles(lb: dict):
         offset = (i - (n_rows - 1) / 2) * 0.012
         ax.step(taus, [v + offset for v in values], where="post", lw=2,
                 ls=LINESTYLES[i % len(LINESTYLES)], color=COLORS[i % len(COLORS)],
-                label=f"{row['method']} (B = {row['score']:.2f})")
+                label=f"{row['method']} (B = {row['score']:.2f}"
+                      + (f", {row['tasks']} of {len(lb['tasks'])} tasks)" if row.get("incomplete_tasks")
+                         else ")"))
     ax.set_xscale("log", base=2)
     ax.set_xticks([1, 1.5, 2, 3, 4] if r_max == 4 else [1, r_max])
     ax.get_xaxis().set_major_formatter(plt.matplotlib.ticker.FormatStrFormatter("%g"))

@@ -88,7 +88,10 @@ def overall_rows(overall):
     for r in overall["rows"]:
         speed = "n/a" if r["speedup"] is None else (f"{r['speedup']:.2f}× ({r['speedup_tasks']} task"
                                                     + ("s)" if r["speedup_tasks"] != 1 else ")"))
-        out.append([r["rank"], r["method"], f"{r['score']:.3f}", f"{r['tasks_solved']}/{r['tasks']}",
+        solved = f"{r['tasks_solved']}/{r['tasks']}"
+        if r.get("incomplete_tasks"):  # not ranked: see leaderboard.overall_table
+            solved += f" (not yet complete: {', '.join(r['incomplete_tasks'])})"
+        out.append(["–" if r["rank"] is None else r["rank"], r["method"], f"{r['score']:.3f}", solved,
                     speed, f"{r['solved_where_reference_missed']} / {r['missed_where_reference_solved']}"])
     return out
 
@@ -113,7 +116,11 @@ def profile_text(overall, ref) -> str:
             f"with r_max = {overall['r_max']:g} (1 = best on every task, 0 = never within "
             f"{overall['r_max']:g}× of the best). Speedup: geometric mean over tasks of "
             f"{ref}'s median / the method's, over the tasks both solved; the last column counts "
-            f"the tasks only one of the two solved.")
+            f"the tasks only one of the two solved."
+            + (" A method with runs still missing is not ranked (–): its score and counts cover "
+               "only the tasks it has run completely, and the best median on each task is "
+               "taken over every method that ran it."
+               if any(r.get("incomplete_tasks") for r in overall["rows"]) else ""))
 
 
 def _header(lb) -> list[str]:

@@ -172,7 +172,9 @@ def profiles_figure(go, lb, colors):
             x=taus, y=[v + offset for v in values], customdata=values, mode="lines",
             line={"shape": "hv", "color": colors[row["method"]], "width": 2,
                   "dash": ["solid", "dash", "dashdot", "dot", "longdash", "longdashdot"][i % 6]},
-            name=f"{row['method']} (B = {row['score']:.2f})",
+            name=f"{row['method']} (B = {row['score']:.2f}"
+                 + (f", {row['tasks']} of {len(lb['tasks'])} tasks)" if row.get("incomplete_tasks")
+                    else ")"),
             hovertemplate=f"{html.escape(row['method'])}<br>τ %{{x:.2f}}<br>ρ(τ) %{{customdata:.2f}}"
                           "<extra></extra>"))
     ticks = [1, 1.5, 2, 3, 4] if r_max == 4 else [1, r_max]
@@ -209,7 +211,9 @@ def task_keys(row) -> list:
 
 
 def overall_keys(row) -> list:
-    return [row["rank"], row["method"], row["score"], row["tasks_solved"], row["speedup"],
+    # an unranked (incomplete) method sorts after the ranked ones
+    return [1e9 if row["rank"] is None else row["rank"], row["method"],
+            row["score"], row["tasks_solved"], row["speedup"],
             row["solved_where_reference_missed"] - row["missed_where_reference_solved"]]
 
 

@@ -125,6 +125,24 @@ def test_a_task_nobody_solves_counts_against_everyone():
     assert rows["x"]["speedup_tasks"] == 2                  # C has no finite ratio
 
 
+def test_a_method_with_missing_runs_is_not_ranked_and_scores_only_what_it_ran():
+    # z has run only task B, all seeds (500/500/500, better than x's 600): a suite built in
+    # pieces. Task A would count as a miss; instead z is unranked and scored on B alone.
+    runs = two_task_records() + [rec("B", "z", s, 500, res=100) for s in range(3)]
+    board = lb.build(runs, "t", reference="wd", missing=[("A", "z", s) for s in range(3)])
+    rows = {r["method"]: r for r in board["overall"]["rows"]}
+    assert rows["z"]["rank"] is None and rows["z"]["incomplete_tasks"] == ["A"]
+    assert rows["z"]["score"] == pytest.approx(1.0) and rows["z"]["tasks"] == 1
+    assert rows["z"]["speedup"] == pytest.approx(2.0) and rows["z"]["speedup_tasks"] == 1
+    # the best on B is now z's 500, so x's B ratio is 600/500: (3 + (4 − 1.2)) / 6
+    assert rows["x"]["score"] == pytest.approx((3 + 2.8) / 6)
+    assert [(r["method"], r["rank"]) for r in board["overall"]["rows"]] == [
+        ("x", 1), ("wd", 2), ("y", 3), ("z", None)]
+    text = "\n".join(render.to_markdown(board).splitlines())
+    assert "| –      | z " in text and "1/1 (not yet complete: A)" in text
+    assert check.self_consistent(board) == []
+
+
 def test_grid_variants_get_their_own_rows():
     runs = [rec("A", "wd", s, 100 * (s + 1), weight_decay_extra=wd)
             for s in range(3) for wd in (0.1, 1.0)]
