@@ -200,32 +200,17 @@ def evaluate(claim: Claim, groups: list) -> list[tuple]:
     return [(c, m, c.holds(m)) for c in claim.checks for m in [c.statistic.measure(lookup)]]
 
 
-# What makes a run slower or faster per step: a transformer on modadd is ~7× slower than the
-# MLP, so the suites' per-task timings cannot be used; each kind of run is timed once instead.
-SPEED_KEYS = ("task", "model", "n_layers", "dtype", "loss", "loss_dtype", "p", "train_frac",
-              "batch_size", "wrappers")
-
-
 def projected_hours(configs, calibrations: dict) -> float | None:
     """CPU-hours of these runs at their full budgets (an upper bound where runs stop early),
-    from a 20-step calibration of each kind of run on this machine (sweep.calibrate)."""
-    import json
-
-    from .engine import eval_schedule
-    from .sweep import calibrate
+    from a 20-step calibration of each kind of run on this machine (sweep.kind_timing: the
+    suites' per-task timings do not fit a claim's transformer or float64 runs)."""
+    from .sweep import kind_timing, run_seconds
     seconds = 0.0
     for cfg in configs:
-        key = json.dumps([cfg.get(k) for k in SPEED_KEYS])
-        if key not in calibrations:
-            try:
-                calibrations[key] = calibrate(cfg)[:2]
-            except UserError:  # e.g. its data is not on this machine
-                calibrations[key] = None
-        if calibrations[key] is None:
+        timing = kind_timing(cfg, (), calibrations)
+        if timing is None:
             return None
-        t_step, t_eval = calibrations[key]
-        seconds += int(cfg["steps"]) * t_step + t_eval * len(eval_schedule(
-            int(cfg["steps"]), int(cfg["eval_every"]), int(cfg["evals_per_decade"])))
+        seconds += run_seconds(cfg, *timing[:2])
     return seconds / 3600
 
 

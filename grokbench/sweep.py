@@ -253,6 +253,21 @@ def committed_records(suite_name: str) -> list[dict]:
     return read_records(path) if path.exists() else []
 
 
+# What makes one run slower or faster per step than another of the same task: a transformer on
+# modadd is ~7× slower than the MLP, a float64 loss or Muon's orthogonalization costs more than
+# float32 AdamW, a minibatch less than the full set. Timings are recorded and looked up per
+# kind of run (these settings), never per task alone: a transformer sweep projected from the
+# MLP's timings came out 7× too cheap.
+SPEED_KEYS = ("task", "model", "n_layers", "width", "depth", "dtype", "loss", "loss_dtype", "p",
+              "train_frac", "n_samples", "batch_size", "wrappers")
+
+
+def speed_kind(config: dict) -> str:
+    """The kind of run, as far as its cost per step goes (SPEED_KEYS)."""
+    import json
+    return json.dumps({k: config.get(k) for k in SPEED_KEYS}, sort_keys=True, default=str)
+
+
 def _split_time(steps_run, wall, steps_per_s, evaluations):
     """(seconds per training step, seconds per evaluation) of one finished run."""
     if not (steps_per_s and wall and evaluations) or not math.isfinite(steps_per_s):
@@ -261,31 +276,34 @@ def _split_time(steps_run, wall, steps_per_s, evaluations):
     return t_step, max(0.0, wall - steps_run * t_step) / evaluations
 
 
-def db_timings(db, per_task: int = 10) -> list[tuple]:
-    """(task, s/step, s/evaluation) of the latest runs of each task in the store."""
+def db_timings(db, per_kind: int = 10) -> list[tuple]:
+    """(kind, s/step, s/evaluation, "store") of the latest runs of each kind in the store."""
     import json
-    out = []
-    tasks = [r[0] for r in db.db.execute("SELECT DISTINCT task FROM runs")]
-    for task in tasks:
-        for scores, curve in db.db.execute(
-                "SELECT scores, curve FROM runs WHERE task=? ORDER BY created_at DESC LIMIT ?",
-                (task, per_task)):
-            sc = json.loads(scores)
-            t = _split_time(sc.get("steps_run"), sc.get("wall_time"), sc.get("steps_per_s"),
-                            len(json.loads(curve)))
-            if t:
-                out.append((task, *t, "store"))
+    out: list[tuple] = []
+    count: dict[str, int] = {}
+    for config, scores, curve in db.db.execute(
+            "SELECT config, scores, curve FROM runs ORDER BY created_at DESC"):
+        kind = speed_kind(json.loads(config))
+        if count.get(kind, 0) >= per_kind:
+            continue
+        sc = json.loads(scores)
+        t = _split_time(sc.get("steps_run"), sc.get("wall_time"), sc.get("steps_per_s"),
+                        len(json.loads(curve)))
+        if t:
+            count[kind] = count.get(kind, 0) + 1
+            out.append((kind, *t, "store"))
     return out
 
 
 def committed_timings(records) -> list[tuple]:
+    """(kind, s/step, s/evaluation, "committed") of committed raw results."""
     out = []
     for rec in records:
         sc = rec["scores"]
         t = _split_time(sc.get("steps_run"), sc.get("wall_time"), sc.get("steps_per_s"),
                         (rec.get("summary") or {}).get("evaluations"))
         if t:
-            out.append((rec["task"], *t, "committed"))
+            out.append((speed_kind(rec["config"]), *t, "committed"))
     return out
 
 
@@ -298,27 +316,63 @@ def calibrate(config: dict) -> tuple:
     return result["train_time"] / 20, result["eval_time"] / len(result["curve"]), "calibrated"
 
 
-def projection(configs, history, registry) -> tuple[list, float]:
-    """Rows (task, new runs, s/step, s/eval, source, CPU-hours) and the total CPU-hours, from
-    measured timings: the median over the task's recorded runs, else a short calibration."""
-    from .engine import eval_schedule
-    by_task: dict[str, list[dict]] = {}
-    for cfg in configs:
-        by_task.setdefault(cfg["task"], []).append(cfg)
-    rows, total = [], 0.0
-    for task, cfgs in by_task.items():
-        seen = [(a, b, src) for t, a, b, src in history if t == task]
+def kind_timing(config: dict, history, cache: dict) -> tuple | None:
+    """(s/step, s/evaluation, source) of this kind of run: the median of its recorded timings
+    (``history``: (kind, s/step, s/eval, source) tuples), else a 20-step calibration. ``cache``
+    holds what was worked out, per kind; None where neither exists (its data is not here)."""
+    kind = speed_kind(config)
+    if kind not in cache:
+        seen = [(a, b, src) for k, a, b, src in history if k == kind]
         if seen:
-            t_step, t_eval, source = median([a for a, _, _ in seen]), median([b for _, b, _ in seen]), seen[0][2]
+            cache[kind] = (median([a for a, _, _ in seen]), median([b for _, b, _ in seen]),
+                           seen[0][2])
         else:
-            _say(f"calibrating {task} (20 steps)…")
+            _say(f"calibrating {config['task']} ({config['model']}, 20 steps)…")
             try:
-                t_step, t_eval, source = calibrate(cfgs[0])
+                cache[kind] = calibrate(config)
             except UserError as exc:  # e.g. its data is not on this machine: say so, go on
-                rows.append((task, len(cfgs), "?", "?", f"cannot calibrate: {exc}", "?"))
-                continue
-        seconds = sum(int(c["steps"]) * t_step + t_eval * len(eval_schedule(
-            int(c["steps"]), int(c["eval_every"]), int(c["evals_per_decade"]))) for c in cfgs)
+                _say(f"cannot calibrate {config['task']}: {exc}")
+                # the task's other kinds of run are a rougher guess, and are named as one
+                import json
+                task = [(a, b) for k, a, b, _ in history if json.loads(k)["task"] == config["task"]]
+                cache[kind] = (median([a for a, _ in task]), median([b for _, b in task]),
+                               "other runs of the task") if task else None
+    return cache[kind]
+
+
+def run_seconds(config: dict, t_step: float, t_eval: float) -> float:
+    """A run's cost at its full budget: every step and every scheduled evaluation."""
+    from .engine import eval_schedule
+    return int(config["steps"]) * t_step + t_eval * len(eval_schedule(
+        int(config["steps"]), int(config["eval_every"]), int(config["evals_per_decade"])))
+
+
+def projection(configs, history, registry=None) -> tuple[list, float]:
+    """Rows (what, new runs, s/step, s/eval, source, CPU-hours) and the total CPU-hours, per
+    kind of run (SPEED_KEYS), from measured timings: the median over the kind's recorded runs,
+    else a short calibration. A row is named by its task, and by the settings that set its
+    kind apart from the task's other kinds here."""
+    by_kind: dict[str, list[dict]] = {}
+    for cfg in configs:
+        by_kind.setdefault(speed_kind(cfg), []).append(cfg)
+    kinds_of_task: dict[str, list[dict]] = {}
+    for cfgs in by_kind.values():
+        kinds_of_task.setdefault(cfgs[0]["task"], []).append(cfgs[0])
+    rows, total = [], 0.0
+    cache: dict[str, tuple | None] = {}
+    for cfgs in by_kind.values():
+        first = cfgs[0]
+        others = kinds_of_task[first["task"]]
+        differ = [k for k in SPEED_KEYS if len({str(c.get(k)) for c in others}) > 1]
+        name = first["task"] + (f" ({', '.join(f'{k}={first.get(k)}' for k in differ)})"
+                                if differ else "")
+        timing = kind_timing(first, history, cache)
+        if timing is None:
+            rows.append((name, len(cfgs), "?", "?", "cannot calibrate (its data is not here)", "?"))
+            continue
+        t_step, t_eval, source = timing
+        seconds = sum(run_seconds(c, t_step, t_eval) for c in cfgs)
         total += seconds / 3600
-        rows.append((task, len(cfgs), f"{t_step:.4f}", f"{t_eval:.3f}", source, f"{seconds / 3600:.2f}"))
+        rows.append((name, len(cfgs), f"{t_step:.4f}", f"{t_eval:.3f}", source,
+                     f"{seconds / 3600:.2f}"))
     return rows, total

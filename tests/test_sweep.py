@@ -357,9 +357,24 @@ def test_projected_cost_from_recorded_timings(registry):
     configs = tiny_configs(registry, seeds=(0, 1, 2))
     configs = [dict(c, steps=1000, eval_every=100) for c in configs]
     assert len(eval_schedule(1000, 100, 10)) == 30
-    rows, hours = projection(configs, [("modadd", 0.01, 0.1, "store")], registry)
+    from grokbench.sweep import speed_kind
+    rows, hours = projection(configs, [(speed_kind(configs[0]), 0.01, 0.1, "store")], registry)
     assert rows == [("modadd", 3, "0.0100", "0.100", "store", f"{39 / 3600:.2f}")]
     assert hours == pytest.approx(39 / 3600)
+
+
+def test_projection_times_each_kind_of_run_by_its_own_timings(registry):
+    """A transformer run is not projected from the MLP's timings of the same task (that made a
+    transformer sweep look 7× cheaper than it is): each kind has its row and its timings."""
+    from grokbench.sweep import projection, speed_kind
+    mlp = [dict(c, steps=1000, eval_every=100) for c in tiny_configs(registry, seeds=(0, 1))]
+    transformer = [dict(c, model="transformer") for c in mlp]
+    history = [(speed_kind(mlp[0]), 0.01, 0.1, "store"), (speed_kind(transformer[0]), 0.07, 0.5, "store")]
+    rows, hours = projection(mlp + transformer, history, registry)
+    assert rows == [("modadd (model=mlp)", 2, "0.0100", "0.100", "store", f"{26 / 3600:.2f}"),
+                    ("modadd (model=transformer)", 2, "0.0700", "0.500", "store",
+                     f"{2 * (70 + 15) / 3600:.2f}")]
+    assert hours == pytest.approx((26 + 170) / 3600)
 
 
 def test_pairs_that_cannot_run_are_listed_not_failed(registry, tmp_path):
