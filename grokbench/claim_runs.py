@@ -71,8 +71,15 @@ def select(claims: Sequence[Claim], patterns: Sequence[str]) -> list[Claim]:
     return [c for c in claims if c in chosen]  # registry order
 
 
+# What a curve-reading statistic (a landscape's shape) reads of each evaluation: the claims'
+# committed raw results keep these, for those claims' runs only, so `--use-committed` rebuilds
+# them too (a whole curve holds every metric; these 6 are a fifth of it).
+CURVE_KEYS = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "weight_norm")
+
+
 def committed_pool() -> dict[str, dict]:
-    """Run id → scores of every committed suite's raw results (leaderboards/*.results.jsonl)."""
+    """Run id → record of every committed suite's raw results (leaderboards/*.results.jsonl):
+    config and scores, and for the runs of a curve-reading claim, its curve."""
     from .grid import suites_dir
     from .leaderboard import read_records
     pool: dict[str, dict] = {}
@@ -81,7 +88,7 @@ def committed_pool() -> dict[str, dict]:
             continue
         for rec in read_records(path):
             if rec.get("run_id"):
-                pool[rec["run_id"]] = rec["scores"]
+                pool[rec["run_id"]] = rec
     return pool
 
 
@@ -123,8 +130,10 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
         configs = [cfg for _, cfgs in groups for cfg in cfgs]
         ids = list(dict.fromkeys(run_id(c) for c in configs))
         result = ClaimResult(claim, NOT_RUN, run_ids=ids)
-        # runs the committed raw results hold need no training, unless the claim reads curves
-        elsewhere = set() if needs_curves(claim) else set(committed)
+        # runs the committed raw results hold need no training (with their curve, where the
+        # claim reads curves)
+        elsewhere = ({i for i, rec in committed.items() if "curve" in rec} if needs_curves(claim)
+                     else set(committed))
         db = Store(store_path)
         try:
             todo = plan(configs, db, elsewhere)
@@ -150,9 +159,9 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
                 result.projected_hours = projected_hours(unique, calibrations)
         finally:
             db.close()
-        pool = {**committed, **pool}
+        pool = {**{i: rec["scores"] for i, rec in committed.items()}, **pool}
         if not missing and needs_curves(claim):
-            pool.update(with_curves(ids, store_path, pool))
+            pool.update(with_curves(ids, store_path, committed))
         result.groups = [(g, [(c, pool.get(run_id(c))) for c in cfgs]) for g, cfgs in groups]
         result.run_seconds = sum(float(pool[i].get("wall_time") or 0.0) for i in ids if i in pool)
         if result.failed:
@@ -173,9 +182,9 @@ def needs_curves(claim: Claim) -> bool:
     return any(getattr(c.statistic, "needs_curves", False) for c in claim.checks)
 
 
-def with_curves(ids, store_path, pool: dict) -> dict:
+def with_curves(ids, store_path, committed: dict) -> dict:
     """Scores plus ``curve`` and ``status`` of these runs, for the statistics that read curves
-    (a landscape's shape). Only a store holds curves (the committed raw results keep scores)."""
+    (a landscape's shape): from the store, else from the committed records that keep them."""
     from .store import Store
     out = {}
     db = Store(store_path)
@@ -184,6 +193,9 @@ def with_curves(ids, store_path, pool: dict) -> dict:
             if db.has(rid):
                 row = db.get(rid)
                 out[rid] = {**row["scores"], "run_id": rid, "curve": row["curve"], "status": row["status"]}
+            elif "curve" in committed.get(rid, {}):
+                rec = committed[rid]
+                out[rid] = {**rec["scores"], "run_id": rid, "curve": rec["curve"], "status": rec["status"]}
     finally:
         db.close()
     return out
@@ -295,9 +307,9 @@ def to_markdown(results: Sequence[ClaimResult], *, store: str, command: str, ver
              f"Built from {store}; {versions}. Run time is the summed wall time of a claim's runs "
              "as recorded (one thread per run on a shared 2-core CPU: an upper bound).", "",
              "Raw results: the claims' runs that no suite commits are in `claims.results.jsonl` "
-             "(config and scores of each run), so `grokbench claims --slow --no-run "
-             "--use-committed` rebuilds this table without training; the landscape claim reads "
-             "curves, which only a store keeps (`grokbench landscape` recomputes them).", "",
+             "(config and scores of each run; the evaluations' losses, accuracies and weight "
+             "norm too for the claims that read curves), so `grokbench claims --slow --no-run "
+             "--use-committed` rebuilds this table without training.", "",
              "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     for row in table_rows(results):
         lines.append("| " + " | ".join(_cell(x) for x in row) + " |")
@@ -350,14 +362,16 @@ def _op_words(check: Check) -> str:
 
 
 def claim_records(results, store_path, out_dir: Path) -> list[dict]:
-    """The raw results (leaderboard records: config and scores, no curve) of the claims' runs
-    that no committed suite holds: from the store, else from the claims' own committed file.
-    Committed as ``claims.results.jsonl``, they let ``--use-committed`` rebuild the report on a
-    machine that never trained them."""
+    """The raw results (leaderboard records: config and scores) of the claims' runs that no
+    committed suite holds: from the store, else from the claims' own committed file; the runs
+    of a curve-reading claim keep their curve (CURVE_KEYS of each evaluation). Committed as
+    ``claims.results.jsonl``, they let ``--use-committed`` rebuild the report on a machine that
+    never trained them."""
     from .grid import suites_dir
     from .leaderboard import read_records, to_record
     from .store import Store
     ids = {rid for r in results for rid in r.run_ids}
+    curve_ids = {rid for r in results if needs_curves(r.claim) for rid in r.run_ids}
     in_suites = set()
     for path in suites_dir().glob("*.results.jsonl"):
         if path.name != "claims.results.jsonl" and not path.name.endswith(".codepaths.jsonl"):
@@ -369,7 +383,11 @@ def claim_records(results, store_path, out_dir: Path) -> list[dict]:
     try:
         for rid in sorted(ids - in_suites):
             if db.has(rid):
-                records[rid] = to_record(db.get(rid))
+                row = db.get(rid)
+                records[rid] = to_record(row)
+                if rid in curve_ids:
+                    records[rid]["curve"] = [{k: e[k] for k in CURVE_KEYS if k in e}
+                                             for e in row["curve"]]
     finally:
         db.close()
     return [rec for rid, rec in records.items() if rid not in in_suites]

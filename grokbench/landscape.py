@@ -386,8 +386,8 @@ class LUShape:
         from .claims import Measured
         rows = lookup(self.runs)
         if any(rec is None or "curve" not in rec for _, rec in rows):
-            return Measured(math.nan, runs=len(rows), text="the runs' curves are not in the store "
-                            "(committed raw results keep only scores): run the claim with a store "
+            return Measured(math.nan, runs=len(rows), text="the runs' curves are neither in the "
+                            "store nor in the committed raw results: run the claim with a store "
                             "that holds them")
         points = [point_from_run({"run_id": rec.get("run_id", ""), "config": cfg,
                                   "curve": rec["curve"], "status": rec["status"], "scores": rec},

@@ -262,3 +262,29 @@ def test_the_lu_claim_is_not_run_where_only_committed_scores_exist(ts_landscape,
     [result] = check_claims([claim], registry=registry, store_path=tmp_path / "empty.db",
                             use_committed=True, progress=False)
     assert result.status == NOT_RUN and result.reason.startswith("0 of 4 runs stored")
+
+
+def test_the_lu_claim_rebuilds_from_the_claims_committed_raw_results(ts_landscape, registry,
+                                                                      tmp_path, monkeypatch):
+    """`grokbench claims --write` keeps the curves of a curve-reading claim's runs (the keys the
+    landscape reads) in claims.results.jsonl, so an empty store with --use-committed gives the
+    same verdict and text as the store that trained them, training nothing."""
+    import grokbench
+    from grokbench.claim_runs import CURVE_KEYS, check_claims, write_report
+    from grokbench.leaderboard import read_records
+    tmp, _, _ = ts_landscape
+    board = tmp_path / "leaderboards"
+    board.mkdir()
+    monkeypatch.setenv("GROKBENCH_SUITES_DIR", str(board))
+    group = grokbench.landscape_runs("teacher-student", "0.5,2", [50, 100], "n_train", 60)
+    claim = grokbench.Claim("tiny-lu", "test", "LU", "–",
+                            checks=(grokbench.Check(grokbench.LUShape(group, "n_train"), "==", 1),))
+    [first] = check_claims([claim], registry=registry, store_path=tmp / "runs.db", progress=False)
+    write_report([first], board, store_path=tmp / "runs.db", store="s", command="c", versions="v")
+    records = read_records(board / "claims.results.jsonl")
+    assert len(records) == 4 and all(set(r["curve"][-1]) <= set(CURVE_KEYS) for r in records)
+    assert all(r["curve"][-1]["step"] == 60 for r in records)
+    [again] = check_claims([claim], registry=registry, store_path=tmp_path / "empty.db",
+                           run=[claim], use_committed=True, progress=False)
+    assert again.trained == 0 and again.status == first.status
+    assert [m.text for _, m, _ in again.checks] == [m.text for _, m, _ in first.checks]
