@@ -357,6 +357,7 @@ def tuned_tables(trials, pool: dict, spaces: dict, n: int, reference=REFERENCE,
     seed. Trials not in ``pool`` (not run yet) are left out and counted. The across-task table
     is computed from these rows exactly as for fixed recipes."""
     from .search_space import describe_space
+    from .tuning import best_trial
     cells: dict = defaultdict(lambda: defaultdict(list))  # (task, method) -> seed -> [(trial, rec)]
     for t in trials:
         cells[(t.task, t.method)][t.study_seed].append((t, pool.get(run_id(t.config))))
@@ -382,7 +383,7 @@ def tuned_tables(trials, pool: dict, spaces: dict, n: int, reference=REFERENCE,
                     continue
                 run += len(scored)
                 solved_trials += sum(math.isfinite(s[0]) for s in scored)
-                steps, _, t, rec = min(scored, key=lambda s: (s[0], s[1]))
+                steps, _, t, rec = best_trial(scored)
                 best.append({"study_seed": seed, "trial": t.trial, "seed": rec["config"]["seed"],
                              "steps_to_generalize": steps, "settings": t.drawn,
                              "resolution": rec["scores"].get("steps_to_generalize_resolution"),

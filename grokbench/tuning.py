@@ -58,6 +58,13 @@ def trial_seed(study_seed: int, trial: int) -> int:
     return 1000 * int(study_seed) + int(trial)
 
 
+def best_trial(scored: list):
+    """A study's best of its ``(steps_to_generalize, trial, ...)`` tuples: the least steps (∞
+    when missed), ties going to the earlier trial. The one rule by which a study is scored, in
+    the tuned leaderboard and in tuned claims alike."""
+    return min(scored, key=lambda x: (x[0], x[1]))
+
+
 def study_bests(results: list) -> list:
     """Each study's best trial from a tuned group's [(config, scores)]: the least
     steps-to-generalize (∞ when missed; ties: the earlier trial), as the tuned leaderboard scores
@@ -68,7 +75,7 @@ def study_bests(results: list) -> list:
         steps = float("inf") if not scores or scores.get("steps_to_generalize") is None \
             else float(scores["steps_to_generalize"])
         studies.setdefault(study, []).append((steps, trial, config, scores))
-    return [min(items, key=lambda x: (x[0], x[1]))[2:] for _, items in sorted(studies.items())]
+    return [best_trial(items)[2:] for _, items in sorted(studies.items())]
 
 
 def trial_point(space: dict, method: str, study_seed: int, trial: int) -> dict:
