@@ -196,11 +196,14 @@ def task_meta(runs_by_label) -> dict:
     shared, varying = {}, []
     for k in keys:
         values = {fmt_setting(r["config"].get(k)) for r in recs}
-        if len(values) == 1:
+        if len(values) == 1 and all(k in r["config"] for r in recs):
             shared[k] = recs[0]["config"].get(k)
         else:
             varying.append(k)
-    per_row = {label: {k: rs[0]["config"].get(k) for k in varying}
+    # Unset (null) settings are left out of a row: an option of another method's plugin
+    # (grokfast_alpha on a Muon row) or a default it does not override, which said nothing.
+    per_row = {label: {k: rs[0]["config"].get(k) for k in varying
+                       if rs[0]["config"].get(k) is not None}
                for label, rs in runs_by_label.items()}
     cfg = recs[0]["config"]
     return {"settings": shared, "row_settings": per_row,

@@ -185,7 +185,8 @@ def to_markdown(lb) -> str:
                              "codepaths" in r for r in table["rows"]) else []),
                          tablefmt="github", disable_numparse=True), "",
                 "<details><summary>settings</summary>", "",
-                f"Shared by every run: {_settings_line(meta['settings'])}", ""]
+                f"Shared by every run: {_settings_line(meta['settings'])}", "",
+                "Where the runs differ (a setting a row does not list is unset there):", ""]
         for row in table["rows"]:  # in table order (the JSON's dicts have sorted keys)
             settings = meta["row_settings"].get(row["method"])
             if settings:
