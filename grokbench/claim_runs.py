@@ -103,19 +103,58 @@ def resolve_groups(registry, claim: Claim) -> list[tuple[Runs, list[dict]]]:
     return out
 
 
+def device_free_id(config: dict) -> str:
+    """The id a run would have on any device: its run id with the device left out."""
+    from .config import run_id
+    return run_id({**config, "device": None})
+
+
+def computed_elsewhere(store_path, committed: dict) -> dict[str, dict]:
+    """Device-free id → config of every run in the store and the committed pool."""
+    from .store import Store
+    known = {device_free_id(rec["config"]): rec["config"] for rec in committed.values()
+             if rec.get("config")}
+    db = Store(store_path)
+    try:
+        known.update({device_free_id(rec["config"]): rec["config"] for rec in db.records()})
+    finally:
+        db.close()
+    return known
+
+
+def adopt_twins(configs: list[dict], known: dict[str, dict], done: set) -> list[dict]:
+    """Each config, or where its run is not computed (``done``: run ids) but the same run on
+    another device is, that run's config. The device is part of a run's id (a GPU does not
+    round like a CPU), but a claim is a statement about the science: a claim whose long runs were
+    computed on a GPU is checked from them on any machine, and its report says where each ran."""
+    from .config import run_id
+    out = []
+    for cfg in configs:
+        twin = None if run_id(cfg) in done else known.get(device_free_id(cfg))
+        out.append(twin if twin is not None else cfg)
+    return out
+
+
 def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Sequence[Claim] = (),
                  executor: str = "processes", workers: int | None = None, progress: bool = True,
-                 use_committed: bool = False, project: bool = False,
+                 use_committed: bool = False, project: bool = False, device: str | None = None,
                  say=None) -> list[ClaimResult]:
     """Evaluate ``claims``; those in ``run`` first get their missing runs trained (through the
-    sweep machinery, into the store). The others are evaluated from what is stored (and, with
-    ``use_committed``, the committed suites' raw results); ``project`` adds the projected
-    CPU-hours of the runs still missing."""
+    sweep machinery, into the store; on ``device`` where one is given). The others are evaluated
+    from what is stored (and, with ``use_committed``, the committed suites' raw results);
+    ``project`` adds the projected CPU-hours of the runs still missing. A run computed on
+    another device counts (adopt_twins)."""
     from .config import run_id
     from .store import Store
     from .sweep import plan, run_sweep
 
     committed = committed_pool() if use_committed else {}
+    known = computed_elsewhere(store_path, committed)
+    db = Store(store_path)
+    try:
+        done = db.done_ids() | set(committed)
+    finally:
+        db.close()
     results = []
     calibrations: dict = {}
     for claim in claims:
@@ -127,6 +166,8 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
         except (UserError, NotApplicable) as exc:
             results.append(ClaimResult(claim, NOT_AVAILABLE, reason=f"cannot be run here: {exc}"))
             continue
+        groups = [(g, adopt_twins([dict(c, device=device) if device else c for c in cfgs],
+                                  known, done)) for g, cfgs in groups]
         configs = [cfg for _, cfgs in groups for cfg in cfgs]
         ids = list(dict.fromkeys(run_id(c) for c in configs))
         result = ClaimResult(claim, NOT_RUN, run_ids=ids)
@@ -253,9 +294,19 @@ def runs_text(r: ClaimResult) -> str:
     return f"{done}/{r.runs}" + (f" ({r.trained} new)" if r.trained else "")
 
 
+def devices(r: ClaimResult) -> list[str]:
+    """The devices the claim's runs were computed on, other than the CPU."""
+    return sorted({str(cfg.get("device")) for _, res in r.groups for cfg, scores in res
+                   if scores is not None and str(cfg.get("device", "cpu")) != "cpu"})
+
+
 def time_text(r: ClaimResult) -> str:
-    """The CPU time of the claim's runs as stored (what computing it cost, whenever that was)."""
-    return fmt_seconds(r.run_seconds) if r.run_seconds else "–"
+    """The time of the claim's runs as stored (what computing it cost, whenever that was), and
+    the device where it was not the CPU."""
+    if not r.run_seconds:
+        return "–"
+    where = devices(r)
+    return fmt_seconds(r.run_seconds) + (f" on {', '.join(where)}" if where else "")
 
 
 def table_rows(results: Sequence[ClaimResult]) -> list[tuple]:
@@ -305,7 +356,10 @@ def to_markdown(results: Sequence[ClaimResult], *, store: str, command: str, ver
              f"Regenerate: `{command}` (all claims, slow ones included; runs already in the store "
              "are reused). One claim: `grokbench claims -k NAME [--slow]`.", "",
              f"Built from {store}; {versions}. Run time is the summed wall time of a claim's runs "
-             "as recorded (one thread per run on a shared 2-core CPU: an upper bound).", "",
+             "as recorded (one thread per run on a shared 2-core CPU: an upper bound; where it "
+             "names a GPU, the runs were computed there, several at a time on one GPU, with "
+             "`grokbench claims --device cuda`: a run's device is part of its id, and a claim "
+             "counts a run computed on any device).", "",
              "Raw results: the claims' runs that no suite commits are in `claims.results.jsonl` "
              "(config and scores of each run; the evaluations' losses, accuracies and weight "
              "norm too for the claims that read curves), so `grokbench claims --slow --no-run "
@@ -341,7 +395,8 @@ def to_markdown(results: Sequence[ClaimResult], *, store: str, command: str, ver
                         group.describe(), f"`{run_id(cfg)}`", cfg["seed"],
                         _num(s.get("steps_to_fit")), _num(s.get("steps_to_generalize")),
                         _num(s.get("collapse_onset")), _num(s.get("max_sc"), 3),
-                        _num(s.get("final_test_acc"), 3), _num(s.get("wall_time"), 0)
+                        _num(s.get("final_test_acc"), 3), (_num(s.get("wall_time"), 0) + (
+                            "" if cfg.get("device", "cpu") == "cpu" else f" ({cfg['device']})"))
                         if scores else "not run")) + " |")
     return "\n".join(lines) + "\n"
 

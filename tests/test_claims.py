@@ -131,6 +131,41 @@ def test_the_written_report_commits_its_raw_results_and_rebuilds_from_them(regis
     assert len(read_records(board / "claims.results.jsonl")) == 2
 
 
+def test_runs_computed_on_another_device_count_and_the_report_says_where(registry, tmp_path,
+                                                                        monkeypatch):
+    """`grokbench claims --device D` trains a claim's runs on D (the device is part of a run's
+    id); checked later without --device, on a machine without D, the claim adopts those runs
+    (same settings but the device), trains nothing, and the report names the device. 'cpu:0'
+    stands in for a GPU here: another device string, so other run ids, on any machine."""
+    from grokbench.claim_runs import to_markdown, write_report
+    from grokbench.leaderboard import read_records
+    board = tmp_path / "leaderboards"
+    board.mkdir()
+    monkeypatch.setenv("GROKBENCH_SUITES_DIR", str(board))
+    tiny = {"p": 11, "steps": 30, "eval_every": 10, "threads": 1}
+    pg = Runs("modadd", "perpgrad", (0, 1), tiny)
+    claim = Claim("tiny", "a test", "⊥AdamW fits a tiny modadd", "–",
+                  checks=(Check(Median(pg, "final_train_acc"), ">", 0),))
+    [there] = check_claims([claim], registry=registry, store_path=tmp_path / "gpu.db", run=[claim],
+                           executor="inprocess", progress=False, device="cpu:0")
+    assert there.trained == 2
+    [on_cpu] = [cfg for _, res in there.groups for cfg, _ in res][:1]
+    assert on_cpu["device"] == "cpu:0" and run_id(on_cpu) != run_id(dict(on_cpu, device="cpu"))
+
+    [here] = check_claims([claim], registry=registry, store_path=tmp_path / "gpu.db", run=[claim],
+                          executor="inprocess", progress=False)
+    assert here.trained == 0 and here.stored_before == 2 and here.run_ids == there.run_ids
+    assert [m.value for _, m, _ in here.checks] == [m.value for _, m, _ in there.checks]
+    assert "on cpu:0" in to_markdown([here], store="s", command="c", versions="v")
+
+    # committed, then rebuilt on a machine whose store is empty
+    write_report([here], board, store_path=tmp_path / "gpu.db", store="s", command="c", versions="v")
+    assert {r["config"]["device"] for r in read_records(board / "claims.results.jsonl")} == {"cpu:0"}
+    [rebuilt] = check_claims([claim], registry=registry, store_path=tmp_path / "empty.db",
+                             run=[claim], executor="inprocess", progress=False, use_committed=True)
+    assert rebuilt.trained == 0 and rebuilt.status == there.status
+
+
 def test_a_tuned_group_is_scored_by_each_studys_best_trial(registry, tmp_path):
     """A tuned group (Runs(tuning=N)) runs the tuning protocol's trials (grokbench.tuning: the
     same run ids as `grokbench sweep --tuning N`) and is measured like a tuned leaderboard row:

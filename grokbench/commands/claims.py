@@ -40,9 +40,12 @@ REPORT_COMMAND = "grokbench claims --slow --write"
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None,
               help="where --write writes (default: leaderboards/)")
 @click.option("--list", "list_only", is_flag=True, help="list the installed claims and exit")
+@click.option("--device", default=None,
+              help="train the claims' runs on this torch device (e.g. cuda); runs computed on "
+                   "any device count, and the report says where each ran")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bars")
 def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_run, as_json,
-           write, out_dir, list_only, quiet):
+           write, out_dir, list_only, device, quiet):
     """Check the papers' claims: run each claim's runs (reusing stored ones) and compare its
     statistic with the paper's value. Exit status 1 when a claim fails or does not reproduce."""
     from .. import __version__
@@ -71,6 +74,14 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
     if workers is not None and workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
     registry.get("executors", executor)
+    if device is not None:
+        import torch
+
+        from ..config import check_device as check_name
+        from ..engine import check_device
+        check_name(device)
+        if not (dry_run or no_run):
+            check_device(torch.device(device))  # now, not in the first run's worker
     if not (dry_run or no_run):
         db = Store(store)
         try:
@@ -81,6 +92,7 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
                            run=[] if (dry_run or no_run) else to_run, executor=executor,
                            workers=workers, progress=not quiet and not as_json,
                            use_committed=use_committed, project=dry_run or no_run or write,
+                           device=device,
                            say=None if quiet else (lambda text: click.echo(text, err=True)))
     if dry_run:
         rows = [(r.claim.name + (" (slow)" if r.claim.slow else ""), r.runs, r.stored_before,
