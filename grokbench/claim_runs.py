@@ -295,9 +295,10 @@ def runs_text(r: ClaimResult) -> str:
 
 
 def devices(r: ClaimResult) -> list[str]:
-    """The devices the claim's runs were computed on, other than the CPU."""
-    return sorted({str(cfg.get("device")) for _, res in r.groups for cfg, scores in res
-                   if scores is not None and str(cfg.get("device", "cpu")) != "cpu"})
+    """The devices the claim's runs were computed on; none where that is only the CPU."""
+    used = sorted({str(cfg.get("device", "cpu")) for _, res in r.groups for cfg, scores in res
+                   if scores is not None})
+    return [] if used == ["cpu"] else used
 
 
 def time_text(r: ClaimResult) -> str:
