@@ -109,17 +109,18 @@ def device_free_id(config: dict) -> str:
     return run_id({**config, "device": None})
 
 
-def computed_elsewhere(store_path, committed: dict) -> dict[str, dict]:
-    """Device-free id → config of every run in the store and the committed pool."""
+def computed_runs(store_path, committed: dict) -> tuple[set, dict[str, dict]]:
+    """The run ids in the store and the committed pool, and device-free id → config of each
+    (adopt_twins), from one read of the store."""
     from .store import Store
-    known = {device_free_id(rec["config"]): rec["config"] for rec in committed.values()
-             if rec.get("config")}
     db = Store(store_path)
     try:
-        known.update({device_free_id(rec["config"]): rec["config"] for rec in db.records()})
+        stored = db.records()
     finally:
         db.close()
-    return known
+    records = [*committed.values(), *stored]
+    return ({rec["run_id"] for rec in records},
+            {device_free_id(rec["config"]): rec["config"] for rec in records if rec.get("config")})
 
 
 def adopt_twins(configs: list[dict], known: dict[str, dict], done: set) -> list[dict]:
@@ -149,12 +150,7 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
     from .sweep import plan, run_sweep
 
     committed = committed_pool() if use_committed else {}
-    known = computed_elsewhere(store_path, committed)
-    db = Store(store_path)
-    try:
-        done = db.done_ids() | set(committed)
-    finally:
-        db.close()
+    done, known = computed_runs(store_path, committed)
     results = []
     calibrations: dict = {}
     for claim in claims:

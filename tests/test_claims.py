@@ -102,13 +102,9 @@ def test_a_claim_is_checked_from_a_real_store_and_its_runs_are_reused(registry, 
     assert [m.value for _, m, _ in again.checks] == [m.value for _, m, _ in result.checks]
 
 
-def test_the_written_report_commits_its_raw_results_and_rebuilds_from_them(registry, tmp_path,
-                                                                           monkeypatch):
-    """`grokbench claims --write` also writes claims.results.jsonl (records: config and scores,
-    as the suites commit theirs); on another machine, with an empty store, `--use-committed`
-    measures the same values from it and trains nothing."""
-    from grokbench.claim_runs import write_report
-    from grokbench.leaderboard import read_records
+def tiny_claim_on_board(tmp_path, monkeypatch):
+    """An empty leaderboards folder (where committed raw results go) and a claim of two tiny
+    ⊥AdamW modadd runs."""
     board = tmp_path / "leaderboards"
     board.mkdir()
     monkeypatch.setenv("GROKBENCH_SUITES_DIR", str(board))
@@ -116,6 +112,17 @@ def test_the_written_report_commits_its_raw_results_and_rebuilds_from_them(regis
     pg = Runs("modadd", "perpgrad", (0, 1), tiny)
     claim = Claim("tiny", "a test", "⊥AdamW fits a tiny modadd", "–",
                   checks=(Check(Median(pg, "final_train_acc"), ">", 0),))
+    return board, claim
+
+
+def test_the_written_report_commits_its_raw_results_and_rebuilds_from_them(registry, tmp_path,
+                                                                           monkeypatch):
+    """`grokbench claims --write` also writes claims.results.jsonl (records: config and scores,
+    as the suites commit theirs); on another machine, with an empty store, `--use-committed`
+    measures the same values from it and trains nothing."""
+    from grokbench.claim_runs import write_report
+    from grokbench.leaderboard import read_records
+    board, claim = tiny_claim_on_board(tmp_path, monkeypatch)
     [first] = check_claims([claim], registry=registry, store_path=tmp_path / "a.db", run=[claim],
                            executor="inprocess", progress=False)
     write_report([first], board, store_path=tmp_path / "a.db", store="a.db", command="c", versions="v")
@@ -139,13 +146,7 @@ def test_runs_computed_on_another_device_count_and_the_report_says_where(registr
     stands in for a GPU here: another device string, so other run ids, on any machine."""
     from grokbench.claim_runs import to_markdown, write_report
     from grokbench.leaderboard import read_records
-    board = tmp_path / "leaderboards"
-    board.mkdir()
-    monkeypatch.setenv("GROKBENCH_SUITES_DIR", str(board))
-    tiny = {"p": 11, "steps": 30, "eval_every": 10, "threads": 1}
-    pg = Runs("modadd", "perpgrad", (0, 1), tiny)
-    claim = Claim("tiny", "a test", "⊥AdamW fits a tiny modadd", "–",
-                  checks=(Check(Median(pg, "final_train_acc"), ">", 0),))
+    board, claim = tiny_claim_on_board(tmp_path, monkeypatch)
     [there] = check_claims([claim], registry=registry, store_path=tmp_path / "gpu.db", run=[claim],
                            executor="inprocess", progress=False, device="cpu:0")
     assert there.trained == 2
