@@ -1,18 +1,46 @@
 """The ``mlp`` model: a plain multilayer perceptron for token, feature or one-hot inputs."""
 from collections.abc import Callable
-from functools import partial
 from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from grokbench import Option, UserError, hookimpl
 
-# ReLU works in place: its backward reads its output either way (the same numbers), and each
-# hidden layer then allocates one [batch, width] tensor less (modadd: 4 MB, fresh pages each step).
+
+class InPlaceReLU(torch.autograd.Function):
+    """ReLU in place, forward and backward: the same numbers as ``F.relu`` (a test checks the
+    MLP bit for bit), with one [batch, width] tensor less written per hidden layer each way.
+
+    Its backward masks the incoming gradient where it lies instead of writing a new tensor.
+    That is safe only because the MLP feeds each activation to exactly one Linear, whose
+    backward hands over a gradient tensor nobody else holds; do not reuse it where an
+    activation has several consumers. Measured in a modadd step (p = 113, one thread): 1.2 of
+    30 ms, memory traffic rather than arithmetic (the 4 MB tensors miss the cache)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.mark_dirty(x)
+        x.relu_()
+        ctx.save_for_backward(x)
+        return x
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return torch.ops.aten.threshold_backward.grad_input(grad, out, 0, grad_input=grad)
+
+
+class ReLU(nn.Module):
+    def forward(self, x):
+        return InPlaceReLU.apply(x)
+
+
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": partial(nn.ReLU, inplace=True), "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU}
+    "relu": ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU}
 
 
 class OneHotLinear(torch.autograd.Function):
