@@ -2,8 +2,8 @@
 of the same model and data, measured side by side (interleaved repeats) in one process, with the
 FLOP/s each achieves against a large float32 matmul timed in the same run.
 
-    OMP_NUM_THREADS=1 python benchmarks/modadd_step.py [--steps 300] [--repeats 5] [--threads 1]
-        [--device cuda]
+    OMP_NUM_THREADS=1 python benchmarks/modadd_step.py [--steps 300] [--repeats 5] [--warmup 1]
+        [--threads 1] [--device cuda]
 
 Both train the StableMax code's MLP (226-200-200-113 ReLU, no biases) full batch on the 5108 training pairs
 of p = 113, reshuffled by a fresh ``randperm`` each step, with AdamW at the method's settings,
@@ -98,6 +98,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs of each loop first")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--method", default="wd")
     ap.add_argument("--device", default="cpu")
@@ -112,6 +113,10 @@ def main():
     torch.manual_seed(derive_seed(int(config["seed"]), "data"))
     data = task.load(config)
 
+    # One untimed run of each first: the first run in a process pays one-off costs (lazy imports,
+    # the allocator's first pages, ATen's first-call set-up) that neither loop pays again.
+    for _ in range(args.warmup):
+        engine_rate(config), plain_rate(config, data), matmul_flops(device)
     rates = {"grokbench": [], "plain": [], "matmul": []}  # each a list of (wall, cpu) pairs
     for r in range(args.repeats):  # interleaved, order alternating: the machine's load drifts
         order = ["grokbench", "plain"] if r % 2 == 0 else ["plain", "grokbench"]
@@ -129,7 +134,7 @@ def main():
     print(f"\nmodadd p={config['p']}, {data.n_train} samples full batch, method {args.method}, "
           f"{args.steps} steps per run, {args.threads} thread(s), on {device}"
           + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "")
-          + f", medians of {args.repeats}:")
+          + f", medians of {args.repeats} (after {args.warmup} untimed):")
     for i, clock in enumerate(("wall clock", "CPU time")):
         med = {k: statistics.median(x[i] for x in v) for k, v in rates.items()}
         ratios = [g[i] / p[i] for g, p in zip(rates["grokbench"], rates["plain"])]
