@@ -293,6 +293,15 @@ def w_c(rows: list[dict]) -> dict | None:
     return min(ok, key=lambda r: r["test_loss"]) if ok else None
 
 
+def least_test_error(rows: list[dict]) -> dict | None:
+    """The converged row of least test error (rows of one N), where the task has an error. With
+    a cross-entropy loss the reduced test loss can rank a run that learned nothing above one that
+    memorized, since confident mistakes cost without bound (IMDb: docs/landscapes/README.md), so
+    the command reports this row beside w_c when the two differ."""
+    ok = [r for r in rows if r["converged"] and _finite(r.get("test_err"))]
+    return min(ok, key=lambda r: r["test_err"]) if ok else None
+
+
 # Tolerances of the LU claim (docs/science.md, "Reduced loss landscapes"):
 #: "non-increasing": a later point's train loss may exceed the one before by at most this factor
 L_RISE = 1.10

@@ -4,6 +4,7 @@ teacher-student is a slow test (`pytest -m slow`)."""
 import json
 import math
 import statistics
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -288,3 +289,19 @@ def test_the_lu_claim_rebuilds_from_the_claims_committed_raw_results(ts_landscap
                            run=[claim], use_committed=True, progress=False)
     assert again.trained == 0 and again.status == first.status
     assert [m.text for _, m, _ in again.checks] == [m.text for _, m, _ in first.checks]
+
+
+def test_command_says_where_the_test_error_is_least_when_the_loss_points_elsewhere():
+    """The committed IMDb landscape: at N = 1000 the reduced BCE test loss is least for the
+    α = 10 run, which learned nothing (test error 0.489), while the memorizing α = 0.3 run has
+    the least test error (0.251) at a test loss of 1.62. Both are reported; at N = 4000, where
+    they agree, only w_c is."""
+    points = Path(__file__).resolve().parents[1] / "docs" / "landscapes" / "imdb.jsonl"
+    out = CliRunner().invoke(cli, ["landscape", "--from", str(points)])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert "n_train = 1000: w_c = 2.54e+03 (α = 10), reduced test loss 0.823, test error 0.489" in lines
+    assert ("n_train = 1000: the least test error, 0.251, is at w = 76.3 (α = 0.3), not at w_c: "
+            "the reduced test loss there is 1.62, so loss and error disagree") in lines
+    assert "n_train = 4000: w_c = 76.3 (α = 0.3), reduced test loss 0.587, test error 0.196" in lines
+    assert sum("least test error" in line for line in lines) == 1

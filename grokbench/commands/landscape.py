@@ -18,7 +18,7 @@ def _num(x, digits=3):
 
 
 def print_table(rows, steps_note: str):
-    from ..landscape import by_size, w_c
+    from ..landscape import by_size, least_test_error, w_c
     size_key = next((r["size_key"] for r in rows if r.get("size_key")), None)
     table = []
     for n, rs in by_size(rows).items():
@@ -44,6 +44,11 @@ def print_table(rows, steps_note: str):
         else:
             click.echo(f"{where}w_c = {best['w']:.3g} (α = {best['alpha']:.3g}), reduced test loss "
                        f"{best['test_loss']:.3g}, test error {_num(best['test_err'])}")
+            least = least_test_error(rs)
+            if least is not None and best["test_err"] is not None and least["test_err"] < best["test_err"]:
+                click.echo(f"{where}the least test error, {_num(least['test_err'])}, is at w = "
+                           f"{least['w']:.3g} (α = {least['alpha']:.3g}), not at w_c: the reduced "
+                           f"test loss there is {least['test_loss']:.3g}, so loss and error disagree")
 
 
 @click.command()
