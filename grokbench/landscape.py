@@ -287,19 +287,23 @@ def by_size(rows: list[dict]) -> dict:
     return {n: sorted(rs, key=lambda r: r["alpha"]) for n, rs in sorted(out.items(), key=lambda kv: kv[0] or 0)}
 
 
+def least_converged(rows: list[dict], key: str) -> dict | None:
+    """The converged row (rows of one N) with the least finite ``key``; None if there is none."""
+    ok = [r for r in rows if r["converged"] and _finite(r.get(key))]
+    return min(ok, key=lambda r: r[key]) if ok else None
+
+
 def w_c(rows: list[dict]) -> dict | None:
     """The converged row of least reduced test loss (rows of one N): the Goldilocks norm."""
-    ok = [r for r in rows if r["converged"] and _finite(r["test_loss"])]
-    return min(ok, key=lambda r: r["test_loss"]) if ok else None
+    return least_converged(rows, "test_loss")
 
 
 def least_test_error(rows: list[dict]) -> dict | None:
-    """The converged row of least test error (rows of one N), where the task has an error. With
-    a cross-entropy loss the reduced test loss can rank a run that learned nothing above one that
-    memorized, since confident mistakes cost without bound (IMDb: docs/landscapes/README.md), so
-    the command reports this row beside w_c when the two differ."""
-    ok = [r for r in rows if r["converged"] and _finite(r.get("test_err"))]
-    return min(ok, key=lambda r: r["test_err"]) if ok else None
+    """The converged row of least test error, where the task has an error. With a cross-entropy
+    loss the reduced test loss can rank a run that learned nothing above one that memorized,
+    since confident mistakes cost without bound (IMDb: docs/landscapes/README.md), so the
+    command reports this row beside w_c when the two differ."""
+    return least_converged(rows, "test_err")
 
 
 # Tolerances of the LU claim (docs/science.md, "Reduced loss landscapes"):
