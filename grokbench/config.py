@@ -16,8 +16,8 @@ import json
 from typing import Any
 
 from .errors import NotApplicable, UserError
-from .options import Option, check, coerce, declare_all, defaults, parse_value
-from .registry import singular
+from .options import Option, check, coerce, declare_all, defaults, omitted_from_id, parse_value
+from .registry import get_registry, singular
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
@@ -38,6 +38,16 @@ ENGINE_OPTIONS: dict[str, Any] = {
     "weight_decay": Option(0.0, "weight decay γ (AdamW: decoupled)", float, minimum=0),
     "momentum": Option(0.0, "SGD's momentum (SGD only)", float, minimum=0),
     "grad_clip": Option(None, "max global gradient norm (none: off)", float, minimum=0),
+    # Added after the committed runs (whose computations they do not change at their defaults,
+    # so those keep their run ids): the Grokfast code's warm-up and its keeping of the last
+    # partial minibatch of an epoch.
+    "warmup_steps": Option(0, "linear learning-rate warm-up: the lr of update u (from 0) is "
+                           "lr·min(u / warmup_steps, 1), so the first update has lr 0, as the "
+                           "Grokfast code's LambdaLR (0: off)", int, minimum=0,
+                           omit_default_from_id=True),
+    "last_batch": Option("drop", "minibatches: drop an epoch's last partial batch (drop) or "
+                         "train on it as a step of its own (keep, as the Grokfast code)", str,
+                         choices=("drop", "keep"), omit_default_from_id=True),
     "init_scale": Option(1.0, "Omnigrok's α: every parameter is multiplied by it after init",
                          float),
     "steps": Option(1000, "training steps (0: evaluate the initialization only)", int,
@@ -296,6 +306,12 @@ def _canon(value):
 
 
 def run_id(config: dict) -> str:
-    """A run is a pure function of its config: the id is a hash of the identity settings."""
-    ident = {k: v for k, v in config.items() if k not in NOT_IDENTITY}
+    """A run is a pure function of its config: the id is a hash of the identity settings.
+
+    A setting added after runs were committed is left out while it has the default that
+    reproduces them (``Option.omit_default_from_id``), so they keep their ids. The plugins'
+    declarations say which settings those are, so they are loaded first."""
+    get_registry()
+    ident = {k: v for k, v in config.items()
+             if k not in NOT_IDENTITY and not omitted_from_id(k, v)}
     return hashlib.sha256(_canon(ident).encode()).hexdigest()[:16]

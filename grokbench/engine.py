@@ -108,17 +108,20 @@ def build_optimizer(registry, model, config):
 
 class Batches:
     """Training-set indices per step: the full set reshuffled each step (as the StableMax code does), or
-    minibatches drawn from a fresh permutation each epoch."""
+    minibatches drawn from a fresh permutation each epoch. An epoch's last partial batch is
+    dropped, or with ``keep_last`` trained on as a (smaller) step of its own, as the Grokfast
+    code's ``torch.split`` of each shuffled epoch does."""
 
-    def __init__(self, n, batch_size, seed, device):
+    def __init__(self, n, batch_size, seed, device, keep_last=False):
         self.n, self.bs, self.device = n, batch_size, device
         self.gen = torch.Generator().manual_seed(seed)
         self.perm, self.pos = torch.empty(0, dtype=torch.long), n  # drawn at the first next()
+        self.keep_last = keep_last
 
     def next(self):
         if self.bs is None or self.bs >= self.n:
             return torch.randperm(self.n, generator=self.gen).to(self.device)
-        if self.pos + self.bs > self.n:
+        if self.pos + (1 if self.keep_last else self.bs) > self.n:
             self.perm, self.pos = torch.randperm(self.n, generator=self.gen).to(self.device), 0
         idx = self.perm[self.pos:self.pos + self.bs]
         self.pos += self.bs
@@ -167,8 +170,11 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
 
     steps = int(config["steps"])
     schedule = set(eval_schedule(steps, int(config["eval_every"]), int(config["evals_per_decade"])))
-    batches = Batches(data.n_train, config["batch_size"], derive_seed(seed, "batches"), device)
+    batches = Batches(data.n_train, config["batch_size"], derive_seed(seed, "batches"), device,
+                      keep_last=config.get("last_batch") == "keep")
     grad_clip = config.get("grad_clip")
+    warmup = int(config.get("warmup_steps") or 0)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     curve, status = [], "finished"
     # NaN/inf seen in any training loss since the last evaluation; kept on the device and read
     # only at evaluations, so the training step never waits for a device-to-host sync.
@@ -210,6 +216,9 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
             loss.backward()
             if grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), float(grad_clip))
+            if warmup and step <= warmup:  # update `step` (from 0) at lr·min(step / warmup, 1)
+                for group, base in zip(optimizer.param_groups, base_lrs):
+                    group["lr"] = base * min(step / warmup, 1.0)
             optimizer.step()
             nonfinite |= ~torch.isfinite(loss.detach())
             train_time += time.perf_counter() - t0

@@ -39,6 +39,10 @@ class Option:
     minimum: float | None = None
     maximum: float | None = None
     optional: bool = False
+    #: an option added after runs were committed, whose default reproduces what those runs
+    #: computed: at its default it is left out of the run id, so they keep their ids
+    #: (docs/science.md, "Run ids"). Its value is still in the config (``--show-config``).
+    omit_default_from_id: bool = False
 
     def __post_init__(self):
         if self.type is not None and self.type not in _TYPES:
@@ -83,6 +87,11 @@ def declare(value) -> Option:
     return value if isinstance(value, Option) else Option(value)
 
 
+#: setting -> the defaults at which it is left out of a run id (``Option.omit_default_from_id``),
+#: from every declaration made in this process (the engine's, and each plugin's as it registers)
+ID_OMITTED_DEFAULTS: dict[str, set[str]] = {}
+
+
 def declare_all(options: Mapping[str, Any] | None, where: str) -> dict[str, Option]:
     """A component's options as declarations, each checked against itself: a default outside its
     own type, choices or range is the plugin's mistake, named here rather than at run time."""
@@ -93,8 +102,21 @@ def declare_all(options: Mapping[str, Any] | None, where: str) -> dict[str, Opti
         if problem:
             raise UserError(f"{where} declares option {name!r} with default {option.default!r}, "
                             f"which is not {problem}; fix the declaration")
+        if option.omit_default_from_id:
+            ID_OMITTED_DEFAULTS.setdefault(name, set()).add(_spelled(option.default))
         out[name] = option
     return out
+
+
+def _spelled(value) -> str:
+    import json
+    return json.dumps(value, sort_keys=True)
+
+
+def omitted_from_id(name: str, value) -> bool:
+    """Whether ``name=value`` is left out of a run id: a later-added option at the default that
+    reproduces the runs computed before it existed."""
+    return _spelled(value) in ID_OMITTED_DEFAULTS.get(name, ())
 
 
 def defaults(options: Mapping[str, Option]) -> dict[str, Any]:
