@@ -106,6 +106,16 @@ class MLP(nn.Module):
             h = layer(self.act(h))
         return h
 
+    def input_embedding(self, position: int) -> torch.Tensor:
+        """[vocab, width]: what each token adds to the first hidden layer at input ``position``
+        (its one-hot's weight columns). Metrics that read a token's representation (the Fourier
+        fingerprint) call this on any token model."""
+        if self.vocab_size is None:
+            raise UserError("input_embedding needs token inputs; this MLP takes features")
+        first = cast(nn.Linear, self.layers[0])
+        lo = position * self.vocab_size
+        return first.weight[:, lo:lo + self.vocab_size].t()
+
 
 def build_mlp(info, config):
     if info.input_kind == "tokens":

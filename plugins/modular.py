@@ -22,6 +22,14 @@ class ModularTask(Task):
                     int, minimum=2),
         "train_frac": Option(0.4, "fraction of the p×p pairs in the training set (the StableMax "
                              "paper's figures: 0.4)", float, minimum=0, maximum=1),
+        # Added after runs were committed; their defaults are what those runs computed.
+        "input_format": Option("pair", "a sample's tokens: pair = [a, b] (the MLP's two one-hots; "
+                               "the transformer appends its own =), equation = [a, ∘, b, =] with "
+                               "= as token p and ∘ as p + 1 (Power et al.; the Grokfast code)",
+                               str, choices=("pair", "equation"), omit_default_from_id=True),
+        "nonzero_b": Option(False, "leave out the pairs with b = 0 (the Grokfast code's operands: "
+                            "a in 0..p−1, b in 1..p−1; division always does)", bool,
+                            omit_default_from_id=True),
     }
     # The StableMax code: MLP 226-200-200-113 ReLU without biases, full batch, AdamW lr 0.01, β=(0.9, 0.99).
     defaults = {"model": "mlp", "width": 200, "depth": 2, "activation": "relu", "bias": False,
@@ -29,13 +37,22 @@ class ModularTask(Task):
                 "weight_decay": 0.0, "steps": 3000, "eval_every": 50}
     # Omnigrok / Nanda: the transformer was trained with AdamW 1e-3, β=(0.9, 0.98) (and wd 1:
     # that is --method wd).
-    model_defaults = {"transformer": {"lr": 1e-3, "betas": [0.9, 0.98]}}
+    model_defaults = {"transformer": {"lr": 1e-3, "betas": [0.9, 0.98]},
+                      # Power et al.'s decoder as the Grokfast code trains it: [a, ∘, b, =]
+                      # inputs, Adam lr 1e-3, β = (0.9, 0.98), batches of 512 with the last
+                      # partial one kept, and a 10-update linear warm-up.
+                      "decoder": {"input_format": "equation", "optimizer": "adam", "lr": 1e-3,
+                                  "betas": [0.9, 0.98], "batch_size": 512, "warmup_steps": 10,
+                                  "last_batch": "keep"}}
     # Omnigrok's constant-norm constraint works on a sphere of the right radius. With this MLP
     # at α = 1 (norm 13) AdamW's lr 0.01 steps are too large for the sphere and nothing is
     # learned in 1000 steps (train and test ≈ 3 %); at α = 3 train and test reach 100 % together
     # by step 250, the delay removed (measured, p = 113, seed 0).
     method_defaults = {"norm": {"init_scale": 3.0}}
-    presets = {"long": {"steps": 20000, "eval_every": 200}}
+    # "grokfast": the Grokfast code's data and model (ironjr/grokfast main.py, after Power et
+    # al. 2022): p = 97, b in 1..p−1, half the pairs for training, the decoder.
+    presets = {"long": {"steps": 20000, "eval_every": 200},
+               "grokfast": {"model": "decoder", "p": 97, "nonzero_b": True, "train_frac": 0.5}}
     skip_zero_b = False
 
     @staticmethod
@@ -48,14 +65,22 @@ class ModularTask(Task):
         if not 0 < frac < 1:
             raise UserError(f"train_frac must be between 0 and 1, got {frac}")
         a, b = torch.cartesian_prod(torch.arange(p), torch.arange(p)).unbind(1)
-        if self.skip_zero_b:
+        if self.skip_zero_b or config.get("nonzero_b"):
             a, b = a[b != 0], b[b != 0]
         y = self.op(a, b, p)
         perm = torch.randperm(len(a))  # the engine seeded torch's RNG for this run's data
         n_train = int(round(frac * len(a)))
-        x = torch.stack([a, b], 1)
+        if config.get("input_format", "pair") == "equation":
+            # Power et al.'s a ∘ b = c, each a token; the Grokfast code's ids: = is p, ∘ is p + 1
+            eq, op = torch.full_like(a, p), torch.full_like(a, p + 1)
+            x = torch.stack([a, op, b, eq], 1)
+            info = TaskInfo("classification", p, "tokens", vocab_size=p + 2, seq_len=4,
+                            extra={"ends_with_equals": True, "operand_positions": (0, 2)})
+        else:
+            x = torch.stack([a, b], 1)
+            info = TaskInfo("classification", p, "tokens", vocab_size=p, seq_len=2,
+                            extra={"operand_positions": (0, 1)})
         tr, te = perm[:n_train], perm[n_train:]
-        info = TaskInfo("classification", p, "tokens", vocab_size=p, seq_len=2)
         return TaskData(info, x[tr], y[tr], x[te], y[te])
 
 

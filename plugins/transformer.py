@@ -30,29 +30,38 @@ class Transformer(nn.Module):
     """Inputs are the operand tokens; the model appends the "=" token (id ``vocab_size``) and
     reads the answer from the last position."""
 
-    def __init__(self, vocab_size, seq_len, n_outputs, d_model, n_heads, d_mlp, n_layers):
+    def __init__(self, vocab_size, seq_len, n_outputs, d_model, n_heads, d_mlp, n_layers,
+                 append_eq=True):
         super().__init__()
         if d_model % n_heads:
             raise UserError(f"d_model {d_model} is not divisible by n_heads {n_heads}")
         self.eq_token = vocab_size
-        self.embed = nn.Embedding(vocab_size + 1, d_model)
-        self.pos = nn.Parameter(torch.randn(seq_len + 1, d_model) / math.sqrt(d_model))
+        self.append_eq = append_eq  # inputs that end with an "=" of their own get none added
+        self.embed = nn.Embedding(vocab_size + append_eq, d_model)
+        self.pos = nn.Parameter(torch.randn(seq_len + append_eq, d_model) / math.sqrt(d_model))
         self.blocks = nn.ModuleList(Block(d_model, n_heads, d_mlp) for _ in range(n_layers))
         self.unembed = nn.Linear(d_model, n_outputs, bias=False)
 
     def forward(self, x):
-        eq = torch.full((len(x), 1), self.eq_token, dtype=x.dtype, device=x.device)
-        h = self.embed(torch.cat([x, eq], 1)) + self.pos
+        if self.append_eq:
+            x = torch.cat([x, torch.full((len(x), 1), self.eq_token, dtype=x.dtype, device=x.device)], 1)
+        h = self.embed(x) + self.pos
         for block in self.blocks:
             h = block(h)
         return self.unembed(h[:, -1])
+
+    def input_embedding(self, position: int) -> torch.Tensor:
+        """[vocab, d_model]: each token's embedding (the same at every position; the position
+        embedding is added on top). See the MLP's ``input_embedding``."""
+        return self.embed.weight
 
 
 def build_transformer(info, config):
     if info.input_kind != "tokens":
         raise UserError("the transformer model takes token inputs; use --set model=mlp for this task")
     return Transformer(info.vocab_size, info.seq_len, info.n_outputs, int(config["d_model"]),
-                       int(config["n_heads"]), int(config["d_mlp"]), int(config["n_layers"]))
+                       int(config["n_heads"]), int(config["d_mlp"]), int(config["n_layers"]),
+                       append_eq=not info.extra.get("ends_with_equals", False))
 
 
 @hookimpl
