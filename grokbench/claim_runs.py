@@ -3,10 +3,11 @@ stored runs with ordinary run ids, and runs already stored are reused), then its
 computed from the stored scores (:mod:`grokbench.claims`), and the results are rendered as a
 table, JSON, or the Markdown report ``leaderboards/claims.md``.
 
-A claim's result is one of:
+A claim's result is one of (the verdict rule: docs/science.md, "Claims"):
 
-- ``pass``: every check holds;
-- ``not reproduced``: its runs finished and a check does not hold;
+- ``reproduced``: every check holds on the median over seeds and on each seed alone;
+- ``not reproduced``: its runs finished and a check fails on the median and on each seed;
+- ``inconclusive``: no check fails on every seed, but in one the seeds straddle the bound;
 - ``fail``: a run raised (the error is given), so the claim could not be measured;
 - ``not run``: slow and not asked for, or some runs are missing with ``--no-run`` (the command
   and the projected cost are given);
@@ -21,13 +22,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .claims import Check, Claim, GroupResults, Runs, fmt_value
+from .claims import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Check, Claim, GroupResults, Runs,
+                     claim_verdict, fmt_value)
 from .errors import NotApplicable, UserError
 from .tuning import study_bests
 
-PASS, NOT_REPRODUCED, FAIL, NOT_RUN, NOT_AVAILABLE = (
-    "pass", "not reproduced", "fail", "not run", "not available")
-BAD = (NOT_REPRODUCED, FAIL)  # the command exits 1 when a selected claim ends so
+FAIL, NOT_RUN, NOT_AVAILABLE = "fail", "not run", "not available"
+PASS = REPRODUCED  # the name before the verdict rule had three outcomes
+# the command exits 1 when a selected claim ends so: only a reproduced claim has been confirmed
+BAD = (NOT_REPRODUCED, INCONCLUSIVE, FAIL)
+#: how a check's verdict is marked in the reports
+MARKS = {REPRODUCED: "✓", NOT_REPRODUCED: "✗", INCONCLUSIVE: "?"}
 
 
 @dataclass
@@ -35,7 +40,7 @@ class ClaimResult:
     claim: Claim
     status: str
     reason: str = ""                                  # not available / fail / not run: why
-    checks: list = field(default_factory=list)        # (Check, Measured, holds)
+    checks: list = field(default_factory=list)        # (Check, Measured, verdict)
     run_ids: list = field(default_factory=list)
     stored_before: int = 0                            # runs already stored (or committed)
     trained: int = 0                                  # runs trained by this call
@@ -52,8 +57,8 @@ class ClaimResult:
     def measured_text(self) -> str:
         if not self.checks:
             return self.reason
-        return "; ".join(f"{c.statistic.label()}: {m.text} {'✓' if ok else '✗'}"
-                         for c, m, ok in self.checks)
+        return "; ".join(f"{c.statistic.label()}: {m.text} {MARKS[v]}"
+                         for c, m, v in self.checks)
 
 
 def select(claims: Sequence[Claim], patterns: Sequence[str]) -> list[Claim]:
@@ -210,7 +215,7 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
                                          " (slow: add --slow)" if claim.slow else ""))
         else:
             result.checks = evaluate(claim, result.groups)
-            result.status = PASS if all(ok for _, _, ok in result.checks) else NOT_REPRODUCED
+            result.status = claim_verdict([v for _, _, v in result.checks])
         results.append(result)
     return results
 
@@ -239,14 +244,14 @@ def with_curves(ids, store_path, committed: dict) -> dict:
 
 
 def evaluate(claim: Claim, groups: list) -> list[tuple]:
-    """(check, measured, holds) of each check, from the groups' results."""
+    """(check, measured, verdict) of each check, from the groups' results."""
     by_key = {g.key: res for g, res in groups}
 
     def lookup(group: Runs) -> GroupResults:
         # a tuned group is scored like a tuned leaderboard row: each study by its best trial
         return study_bests(by_key[group.key]) if group.tuning else by_key[group.key]
 
-    return [(c, m, c.holds(m)) for c in claim.checks for m in [c.statistic.measure(lookup)]]
+    return [(c, m, c.verdict(m)) for c in claim.checks for m in [c.statistic.measure(lookup)]]
 
 
 def projected_hours(configs, calibrations: dict) -> float | None:
@@ -306,12 +311,18 @@ def time_text(r: ClaimResult) -> str:
     return fmt_seconds(r.run_seconds) + (f" on {', '.join(where)}" if where else "")
 
 
+def configuration_text(claim: Claim) -> str:
+    n = len(claim.differences)
+    return "as the paper" if not n else f"{n} difference{'s' if n > 1 else ''}"
+
+
 def table_rows(results: Sequence[ClaimResult]) -> list[tuple]:
     return [(r.claim.name + (" (slow)" if r.claim.slow else ""), r.claim.paper_value,
-             r.measured_text(), result_text(r), runs_text(r), time_text(r)) for r in results]
+             configuration_text(r.claim), r.measured_text(), result_text(r), runs_text(r),
+             time_text(r)) for r in results]
 
 
-HEADERS = ["claim", "paper says", "we measured", "result", "runs", "run time"]
+HEADERS = ["claim", "paper says", "configuration", "we measured", "result", "runs", "run time"]
 
 
 def to_jsonable_results(results: Sequence[ClaimResult]) -> list[dict]:
@@ -322,11 +333,13 @@ def to_jsonable_results(results: Sequence[ClaimResult]) -> list[dict]:
         out.append(to_jsonable({
             "name": c.name, "source": c.source, "statement": c.statement,
             "paper_value": c.paper_value, "slow": c.slow, "note": c.note,
+            "configuration": c.configuration(), "differences": list(c.differences),
             "status": r.status, "reason": r.reason,
             "checks": [{"statistic": ch.statistic.label(), "says": ch.says, "op": ch.op,
                         "bound": list(ch.bound) if isinstance(ch.bound, tuple) else ch.bound,
                         "value": m.value, "low": m.low, "high": m.high, "runs": m.runs,
-                        "text": m.text, "holds": ok} for ch, m, ok in r.checks],
+                        "per_seed": list(m.per_seed), "text": m.text, "holds": ch.holds(m),
+                        "verdict": v} for ch, m, v in r.checks],
             "runs": {"total": r.runs, "stored_before": r.stored_before, "trained": r.trained,
                      "failed": len(r.failed)},
             "run_ids": r.run_ids,
@@ -345,11 +358,16 @@ def to_markdown(results: Sequence[ClaimResult], *, store: str, command: str, ver
     """The claims report: a summary table, then each claim with its runs and checks."""
     lines = ["# Paper claims, checked", "",
              "Each claim of the papers grokbench is built on, as a small sweep of ordinary runs "
-             "and a statistic of their scores, beside the paper's own value. `pass`: every check "
-             "holds; `not reproduced`: the runs finished and a check does not hold (what we "
-             "measured instead is in the row); `not run`: not computed yet (the command and the "
-             "projected cost are given); `not available`: it needs something grokbench does not "
-             "have yet. The science and the claims' sources: docs/science.md, \"Claims\".", "",
+             "and a statistic of their scores, beside the paper's own value, on the paper's own "
+             "configuration where grokbench has it (the configuration column says what still "
+             "differs). Each check is computed on the median over seeds and on every seed alone "
+             "(the seeds' values follow the median): `reproduced` (✓): it holds on the median and "
+             "the seeds agree; `not reproduced` (✗): it fails on the median and the seeds agree; "
+             "`inconclusive` (?): the seeds straddle the bound. A claim is reproduced when all "
+             "of its checks are, not reproduced when one is not. `not run`: not computed yet "
+             "(the command and the projected cost are given); `not available`: it needs "
+             "something grokbench does not have yet. The science, the verdict rule and the "
+             "claims' sources: docs/science.md, \"Claims\".", "",
              f"Regenerate: `{command}` (all claims, slow ones included; runs already in the store "
              "are reused). One claim: `grokbench claims -k NAME [--slow]`.", "",
              f"Built from {store}; {versions}. Run time is the summed wall time of a claim's runs "
@@ -371,14 +389,15 @@ def to_markdown(results: Sequence[ClaimResult], *, store: str, command: str, ver
                   f"- Paper: {c.paper_value}"]
         if c.note:
             lines.append(f"- Our setting: {c.note}")
+        lines.append(f"- Configuration: {c.configuration()}")
         if r.reason and r.status != PASS:
             lines.append(f"- {r.status.capitalize()}: {r.reason}")
         if r.status == NOT_RUN:
             cost = (f", projected ≈{r.projected_hours:.2f} CPU-hours at most"
                     if r.projected_hours is not None else "")
             lines.append(f"- Run it: `{claim_command(c)}`{cost}")
-        for check, m, ok in r.checks:
-            lines.append(f"- {'✓' if ok else '✗'} {check.says or check.statistic.label()}: "
+        for check, m, v in r.checks:
+            lines.append(f"- {MARKS[v]} {check.says or check.statistic.label()}: "
                          f"{check.statistic.label()} = {m.text}; must be "
                          f"{_op_words(check)}")
         if r.groups:

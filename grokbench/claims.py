@@ -103,13 +103,16 @@ class Runs:
 @dataclass(frozen=True)
 class Measured:
     """A statistic's value: ``value`` (∞ allowed; NaN when it cannot be measured), the range
-    over seeds where there is one, and how many runs it comes from."""
+    over seeds where there is one, how many runs it comes from, and ``per_seed``: the same
+    statistic on each seed alone (what the verdict rule compares with the bound; empty where
+    the statistic has no per-seed form)."""
 
     value: float
     low: float | None = None
     high: float | None = None
     runs: int = 0
     text: str = ""
+    per_seed: tuple[float, ...] = ()
 
 
 def _scores(results: GroupResults, score: str) -> list[float]:
@@ -126,9 +129,25 @@ def _median_of(lookup: Lookup, runs: Runs, score: str) -> Measured:
         return Measured(math.nan, runs=len(values), text="not measured")
     value = median(values)
     low, high = min(values), max(values)
-    text = fmt_value(value) + (f" ({fmt_value(low)}–{fmt_value(high)}, {len(values)} runs)"
-                               if len(values) > 1 else "")
-    return Measured(value, low, high, len(values), text)
+    text = fmt_value(value) + (f" (seeds: {seeds_text(values)})" if len(values) > 1 else "")
+    return Measured(value, low, high, len(values), text, tuple(values))
+
+
+def seeds_text(values: Sequence[float], ratio: bool = False, digits: int = 4) -> str:
+    return ", ".join(fmt_value(v, digits, ratio=ratio) for v in values)
+
+
+def paired(a: Measured, b: Measured, combine: Callable[[float, float], float]) -> tuple[float, ...]:
+    """A two-group statistic on each seed: the runs paired in order (same seeds, same grid
+    points) where the groups have as many runs, else each run of one group against the other's
+    median (the group with several runs is the one whose seeds vary)."""
+    if len(a.per_seed) == len(b.per_seed) > 1:
+        return tuple(combine(x, y) for x, y in zip(a.per_seed, b.per_seed))
+    if len(a.per_seed) > 1:
+        return tuple(combine(x, b.value) for x in a.per_seed)
+    if len(b.per_seed) > 1:
+        return tuple(combine(a.value, y) for y in b.per_seed)
+    return ()
 
 
 @dataclass(frozen=True)
@@ -169,9 +188,11 @@ class Ratio:
         a = _median_of(lookup, self.numerator, self.score)
         b = _median_of(lookup, self.denominator, self.score)
         value = ratio(a.value, b.value)
-        return Measured(value, runs=a.runs + b.runs,
+        per_seed = paired(a, b, ratio)
+        seeds = f"; seeds: {seeds_text(per_seed, ratio=True)}" if per_seed else ""
+        return Measured(value, runs=a.runs + b.runs, per_seed=per_seed,
                         text=f"{fmt_value(value, ratio=True)} ({a.text.split(' (')[0]} / "
-                             f"{b.text.split(' (')[0]})")
+                             f"{b.text.split(' (')[0]}{seeds})")
 
 
 @dataclass(frozen=True)
@@ -191,9 +212,12 @@ class Difference:
     def measure(self, lookup: Lookup) -> Measured:
         a = _median_of(lookup, self.a, self.score)
         b = _median_of(lookup, self.b, self.score)
-        value = a.value - b.value if not (math.isinf(a.value) and math.isinf(b.value)) else math.nan
-        return Measured(value, runs=a.runs + b.runs,
-                        text=f"{fmt_value(value)} ({a.text.split(' (')[0]} − {b.text.split(' (')[0]})")
+        value = difference(a.value, b.value)
+        per_seed = paired(a, b, difference)
+        seeds = f"; seeds: {seeds_text(per_seed)}" if per_seed else ""
+        return Measured(value, runs=a.runs + b.runs, per_seed=per_seed,
+                        text=f"{fmt_value(value)} ({a.text.split(' (')[0]} − "
+                             f"{b.text.split(' (')[0]}{seeds})")
 
 
 @dataclass(frozen=True)
@@ -213,7 +237,7 @@ class Slope:
         return f"log-log slope of {SCORE_NAMES.get(self.score, self.score)} against {self.x}"
 
     def measure(self, lookup: Lookup) -> Measured:
-        points, texts, n = [], [], 0
+        points, texts, n, per_group = [], [], 0, []
         for group in self.runs:
             results = lookup(group)
             m = _median_of(lookup, group, self.score)
@@ -224,8 +248,16 @@ class Slope:
             x = float(next(iter(xs)))
             texts.append(f"{self.x}={_fmt_setting(x)}: {m.text.split(' (')[0]}")
             points.append((x, m.value))
+            per_group.append((x, m.per_seed))
         value = log_log_slope(points)
-        return Measured(value, runs=n, text=f"{fmt_value(value, digits=3)} ({'; '.join(texts)})")
+        # each seed's own line, where every group ran the same number of seeds
+        sizes = {len(v) for _, v in per_group}
+        per_seed = (tuple(log_log_slope([(x, v[i]) for x, v in per_group])
+                          for i in range(sizes.pop())) if len(sizes) == 1 and 0 not in sizes
+                    and len(per_group[0][1]) > 1 else ())
+        seeds = f"; seeds: {seeds_text(per_seed, digits=3)}" if per_seed else ""
+        return Measured(value, runs=n, per_seed=per_seed,
+                        text=f"{fmt_value(value, digits=3)} ({'; '.join(texts)}{seeds})")
 
 
 class Statistic(Protocol):
@@ -267,7 +299,31 @@ class Check:
         return fmt_value(self.bound)
 
     def holds(self, measured: Measured) -> bool:
-        return not math.isnan(measured.value) and bool(OPS[self.op](measured.value, self.bound))
+        return self.holds_for(measured.value)
+
+    def holds_for(self, value: float) -> bool:
+        return not math.isnan(value) and bool(OPS[self.op](value, self.bound))
+
+    def verdict(self, measured: Measured) -> str:
+        """The verdict rule (docs/science.md, "Claims"): REPRODUCED when the statistic holds
+        on the median and on every seed alone, NOT_REPRODUCED when it fails on the median and
+        on every seed, INCONCLUSIVE when the seeds straddle the bound. A statistic without a
+        per-seed form (one seed, a landscape's shape) is decided by its value."""
+        on_median = self.holds(measured)
+        if all(self.holds_for(v) == on_median for v in measured.per_seed):
+            return REPRODUCED if on_median else NOT_REPRODUCED
+        return INCONCLUSIVE
+
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+
+
+def claim_verdict(verdicts: Sequence[str]) -> str:
+    """A claim holds when all of its checks do: one check the seeds agree fails makes it not
+    reproduced; otherwise one inconclusive check makes it inconclusive."""
+    if NOT_REPRODUCED in verdicts:
+        return NOT_REPRODUCED
+    return INCONCLUSIVE if INCONCLUSIVE in verdicts else REPRODUCED
 
 
 @dataclass(frozen=True)
@@ -278,8 +334,10 @@ class Claim:
     figure or section. ``statement``: what the paper claims. ``paper_value``: the paper's number
     or words. ``checks``: what must hold here (all of them). ``slow``: too long for CI, run only
     with ``--slow``. ``unavailable``: why the claim cannot be checked yet (a model or method that
-    does not exist); its checks are then not run. ``note``: where the runs depart from the
-    paper's setting, and why."""
+    does not exist); its checks are then not run. ``note``: the setting the runs use, in words.
+    ``differences``: each way the runs' configuration (model, input format, data range, split,
+    optimizer, batch, warm-up, budget, seeds) still differs from the paper's, with why; none
+    means "as the paper"."""
 
     name: str
     source: str
@@ -289,6 +347,13 @@ class Claim:
     slow: bool = False
     unavailable: str | None = None
     note: str = ""
+    differences: Sequence[str] = ()
+
+    def configuration(self) -> str:
+        """The report's configuration line."""
+        if not self.differences:
+            return "as the paper"
+        return "differs from the paper: " + "; ".join(self.differences)
 
     def __post_init__(self):
         if not self.name or any(c.isspace() for c in self.name):
@@ -313,6 +378,10 @@ def ratio(a: float, b: float) -> float:
     if b == 0:
         return INF if a > 0 else math.nan
     return a / b
+
+
+def difference(a: float, b: float) -> float:
+    return a - b if not (math.isinf(a) and math.isinf(b)) else math.nan
 
 
 def log_log_slope(points: Sequence[tuple[float, float]]) -> float:

@@ -235,8 +235,8 @@ def test_the_lu_claim_reads_a_landscape_computed_by_the_command(ts_landscape, re
     [result] = check_claims([claim], registry=registry, store_path=tmp / "runs.db",
                             progress=False)
     assert result.stored_before == 4 and result.trained == 0 and result.status == NOT_REPRODUCED
-    [(_, measured, ok)] = result.checks
-    assert measured.value == 0 and not ok and "only 2 converged points" in measured.text
+    [(_, measured, verdict)] = result.checks
+    assert measured.value == 0 and verdict == NOT_REPRODUCED and "only 2 converged points" in measured.text
     points = {p["run_id"] for p in (json.loads(x) for x in (tmp / "points.jsonl").read_text().splitlines())}
     assert set(result.run_ids) == points
 

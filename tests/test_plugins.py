@@ -274,7 +274,7 @@ def test_third_party_claim_runs_through_grokbench_claims(venv_with_plugin, tmp_p
     out = grokbench_cli(*args, python=venv_with_plugin, cwd=Path(venv_with_plugin).parent)
     assert out.returncode == 0, out.stderr
     [claim] = json.loads(out.stdout)
-    assert claim["name"] == "xor-momentum-learns" and claim["status"] == "pass", claim
+    assert claim["name"] == "xor-momentum-learns" and claim["status"] == "reproduced", claim
     assert claim["runs"] == {"total": 6, "stored_before": 0, "trained": 6, "failed": 0}
     median, ratio = claim["checks"]
     assert median["holds"] and median["value"] <= 200 and median["low"] <= median["value"] <= median["high"]
