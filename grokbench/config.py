@@ -33,7 +33,8 @@ ENGINE_OPTIONS: dict[str, Any] = {
     "wrappers": Option([], "optimizer wrappers (perpgrad, grokfast, norm), in gradient order",
                        list, items=str),
     "lr": Option(1e-3, "learning rate", float, minimum=0),
-    "betas": Option([0.9, 0.999], "Adam's β1, β2", list, items=float),
+    "betas": Option([0.9, 0.999], "Adam's β1, β2", list, items=float, minimum=0, maximum=1,
+                    exclusive_maximum=True),
     "eps": Option(1e-8, "Adam's ε, added to √v", float, minimum=0),
     "weight_decay": Option(0.0, "weight decay γ (AdamW: decoupled)", float, minimum=0),
     "momentum": Option(0.0, "SGD's momentum (SGD only)", float, minimum=0),
@@ -63,6 +64,11 @@ ENGINE_OPTIONS: dict[str, Any] = {
     "seed": Option(0, "the run's seed (data, init and batches get their own streams from it)",
                    int, minimum=-2**63, maximum=2**63 - 1),
     "dtype": Option("float32", "training precision", str, choices=DTYPES),
+    "precision": Option("pure", "pure: everything in dtype; bf16-mixed / fp16-mixed: "
+                        "torch.autocast forward passes in bfloat16 / float16 over float32 master "
+                        "weights (fp16 with a gradient scaler), as mixed-precision training runs "
+                        "(docs/science.md, \"Precision\")", str,
+                        choices=("pure", "bf16-mixed", "fp16-mixed"), omit_default_from_id=True),
     "device": Option("cpu", "torch device (cpu, cuda, cuda:1, ...)", str),
     "fit_target": Option(0.99, "fitted = first evaluation with train_acc ≥ this", float),
     "sc_threshold": Option(0.1, "collapse onset = first evaluation with sc_fraction ≥ this "
@@ -80,6 +86,10 @@ ENGINE_OPTIONS: dict[str, Any] = {
     "loggers": Option([], "extra loggers (e.g. tensorboard); the SQLite store is always written",
                       list, items=str),
     "log_dir": Option(None, "where loggers write", str),
+    # Not part of a run's id (NOT_IDENTITY): saving weights changes nothing a run computes.
+    "checkpoints": Option([], "save the weights at these steps, beside the store "
+                          "(grokbench/checkpoints.py): steps, log:N (about N log-spaced "
+                          "evaluations) and/or last, e.g. log:10,last"),
 }
 ENGINE_DECLARED: dict[str, Option] = declare_all(ENGINE_OPTIONS, "grokbench")
 ENGINE_DEFAULTS: dict[str, Any] = defaults(ENGINE_DECLARED)
@@ -90,7 +100,7 @@ FIXES = {"seed": "--seed 0", "steps": "--steps 1000", "eval_every": "--eval-ever
          "batch_size": "--batch-size 32", "threads": "--threads 1"}
 
 # Settings that do not change what a run computes, so they are not part of its identity.
-NOT_IDENTITY = {"threads", "loggers", "log_dir"}
+NOT_IDENTITY = {"threads", "loggers", "log_dir", "checkpoints"}
 
 
 def parse_assignments(pairs) -> dict:
@@ -224,6 +234,9 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
         check(key, option, config[key], where, FIXES.get(key))
     check_device(config["device"])
     check_dtype_and_eps(config)
+    check_precision(config)
+    from .checkpoints import normalize
+    config["checkpoints"] = normalize(config.get("checkpoints"), int(config["steps"]))
     config["plugin_versions"] = plugin_versions(registry, config)
     return canonical(config)
 
@@ -277,6 +290,16 @@ def check_dtype_and_eps(config: dict):
     raise UserError(f"float16 training with {config['optimizer']} needs eps of at least 6.1e-5 "
                     f"(float16's smallest normal number): eps={eps!r} is 0 or subnormal there and "
                     "runs turn NaN at step 1; use --dtype bfloat16, or --set eps=1e-4")
+
+
+def check_precision(config: dict):
+    """Mixed precision keeps float32 master weights: a run whose method or settings train in
+    another dtype (the `float64` method, --dtype bfloat16) is not a mixed-precision run, so the
+    pair is not applicable (a sweep lists it so) rather than silently trained as something else."""
+    if config.get("precision", "pure") != "pure" and config["dtype"] != "float32":
+        raise NotApplicable(f"precision={config['precision']} keeps float32 master weights; "
+                            f"dtype={config['dtype']} is pure {config['dtype']} training (use "
+                            "--set precision=pure, or --dtype float32)")
 
 
 def plugin_versions(registry, config: dict) -> dict:

@@ -5,6 +5,7 @@ gives the same curve, which is what makes sweeps resumable and results cacheable
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import platform
@@ -97,6 +98,31 @@ def check_device(device: torch.device):
         raise UserError(f"--device {device} is not available here ({reason}); use --device cpu") from None
 
 
+MIXED = {"bf16-mixed": torch.bfloat16, "fp16-mixed": torch.float16}
+
+
+def mixed_precision(config, device):
+    """The forward passes' autocast context and the gradient scaler of a mixed-precision run
+    (docs/science.md, "Precision"): bf16-mixed autocasts to bfloat16; fp16-mixed to float16,
+    with a GradScaler, since float16 gradients underflow. A pure run gets a context that does
+    nothing and no scaler, so its steps are exactly those of before the setting existed."""
+    amp = MIXED.get(config.get("precision", "pure"))
+    if amp is None:
+        return contextlib.nullcontext, None
+    scaler = torch.amp.GradScaler(device.type) if amp is torch.float16 else None
+    return (lambda: torch.autocast(device.type, dtype=amp)), scaler
+
+
+def loss_input(output, config):
+    """Outputs as the loss sees them, for measuring Softmax Collapse in the loss's precision:
+    under autocast, a loss with no dtype of its own (loss_dtype) is computed in float32 (autocast
+    runs cross-entropy in float32), so its probabilities are read in float32 too."""
+    if (config.get("precision", "pure") != "pure" and not config.get("loss_dtype")
+            and output.dtype in (torch.bfloat16, torch.float16)):
+        return output.float()
+    return output
+
+
 def build_optimizer(registry, model, config):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = registry.get("optimizers", config["optimizer"]).obj(params, config)
@@ -161,8 +187,9 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
     model.to(device, dtype)
     loss_entry = registry.get("losses", config["loss"])
     loss_fn = loss_entry.obj(config)
+    autocast, scaler = mixed_precision(config, device)
     probabilities = (None if loss_entry.probabilities is None
-                     else lambda out: loss_entry.probabilities(out, config))
+                     else lambda out: loss_entry.probabilities(loss_input(out, config), config))
     optimizer = build_optimizer(registry, model, config)
     metrics = [registry.get("metrics", m) for m in registry.names("metrics")]
     loggers = [registry.get("loggers", name).obj(run_id(config), config, config.get("log_dir"))
@@ -187,8 +214,9 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
         for step in range(steps + 1):
             if step in schedule:
                 t0 = time.perf_counter()
-                record = evaluate(task, model, loss_fn, metrics, config, step,
-                                  train_x, train_y, test_x, test_y, probabilities)
+                with autocast():  # the model evaluated is the one trained, in its precision
+                    record = evaluate(task, model, loss_fn, metrics, config, step,
+                                      train_x, train_y, test_x, test_y, probabilities)
                 eval_time += time.perf_counter() - t0
                 curve.append(record)
                 for lg in loggers:
@@ -211,15 +239,22 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
             t0 = time.perf_counter()
             model.train()
             idx = batches.next()
-            loss = loss_fn(model(task.select(train_x, idx)), train_y[idx]).mean()
+            with autocast():
+                loss = loss_fn(model(task.select(train_x, idx)), train_y[idx]).mean()
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (scaler.scale(loss) if scaler else loss).backward()
+            if scaler and grad_clip:
+                scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
             if grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), float(grad_clip))
             if warmup and step <= warmup:  # update `step` (from 0) at lr·min(step / warmup, 1)
                 for group, base in zip(optimizer.param_groups, base_lrs):
                     group["lr"] = base * min(step / warmup, 1.0)
-            optimizer.step()
+            if scaler:  # skips the step when the scaled gradient overflowed, then adapts
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
             nonfinite |= ~torch.isfinite(loss.detach())
             train_time += time.perf_counter() - t0
             bar.update(1)
