@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,8 @@ class Option:
     #: computed: at its default it is left out of the run id, so they keep their ids
     #: (docs/science.md, "Run ids"). Its value is still in the config (``--show-config``).
     omit_default_from_id: bool = False
+    #: ``maximum`` itself is not allowed (Adam's betas are in [0, 1))
+    exclusive_maximum: bool = False
 
     def __post_init__(self):
         if self.type is not None and self.type not in _TYPES:
@@ -67,7 +70,7 @@ class Option:
             text += f"[{items.__name__}]"
         if self.choices is not None:  # the choices say the type
             text = "|".join(spell(c) for c in self.choices if c is not None)
-        text += _range_text(self.minimum, self.maximum)
+        text += _range_text(self.minimum, self.maximum, self.exclusive_maximum)
         return text + (" or none" if self.allows_none else "")
 
 
@@ -166,8 +169,10 @@ def coerce(name: str, option: Option, value, where: str, current=None, fix: str 
 def check(name: str, option: Option, value, where: str, fix: str | None = None):
     """A value of the option (from any settings layer) against its declared type, choices and
     range."""
-    if option_problem(option, value):
-        raise UserError(_message(name, option, setting_type(option, value), value, where, fix))
+    problem = option_problem(option, value)
+    if problem:
+        raise UserError(_message(name, option, setting_type(option, value), value, where, fix,
+                                 problem))
 
 
 def option_problem(option: Option, value) -> str | None:
@@ -182,9 +187,16 @@ def option_problem(option: Option, value) -> str | None:
         return wanted
     if option.choices is not None and value not in option.choices:
         return wanted
-    if (option.minimum is not None or option.maximum is not None) and _is_a(float, value):
-        if (option.minimum is not None and value < option.minimum) or \
-                (option.maximum is not None and value > option.maximum):
+    numbers = value if isinstance(value, list) else [value]
+    if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+        # NaN passes every range check (nan < 0 is false) and inf reaches torch as a traceback
+        return wanted.replace("number", "finite number", 1) if "number" in wanted else \
+            "a finite number"
+    for number in numbers if (option.minimum is not None or option.maximum is not None) else ():
+        if _is_a(float, number) and (
+                (option.minimum is not None and number < option.minimum)
+                or (option.maximum is not None and number > option.maximum)
+                or (option.exclusive_maximum and number == option.maximum)):
             return wanted
     return None
 
@@ -282,24 +294,25 @@ def _expectation(option: Option, kind) -> str:
         text = {float: "a list of numbers", str: "a list of names"}.get(items, "a list")
     else:
         text = _WORDS.get(kind, "a value")
-    text += _range_text(option.minimum, option.maximum)
+    text += _range_text(option.minimum, option.maximum, option.exclusive_maximum)
     return text + (" (or none)" if option.allows_none and kind is not None else "")
 
 
-def _range_text(minimum, maximum) -> str:
+def _range_text(minimum, maximum, exclusive: bool = False) -> str:
     if minimum is not None and maximum is not None:
-        return f" in [{minimum}, {maximum}]"
+        return f" in [{minimum}, {maximum}" + (")" if exclusive else "]")
     if minimum is not None:
         return f" ≥ {minimum}"
     if maximum is not None:
-        return f" ≤ {maximum}"
+        return f" {'<' if exclusive else '≤'} {maximum}"
     return ""
 
 
-def _message(name, option, kind, value, where, fix) -> str:
+def _message(name, option, kind, value, where, fix, wanted: str | None = None) -> str:
     help_text = f": {option.help}" if option.help else ""
     if fix is None and option.default is not None:
         fix = f"--set {name}={spell(option.default)}"
-    return (f"{name} must be {_expectation(option, kind)} ({where}{help_text}); got {value!r}"
+    wanted = wanted or _expectation(option, kind)
+    return (f"{name} must be {wanted} ({where}{help_text}); got {value!r}"
             + (f"; e.g. {fix}" if fix else ""))
 
