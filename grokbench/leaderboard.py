@@ -46,7 +46,8 @@ TOLERANCE_TEXT = ("per task and method, the solved count must fall in the centra
 
 def to_record(result: dict) -> dict:
     """The leaderboard's view of one run (a store row or an engine result): config and scores,
-    plus a few numbers summarizing its curve; never the curve itself."""
+    a few numbers summarizing its curve, and the curve itself, compact (compact_curve), so
+    that committed raw results can be plotted and re-read without the store."""
     cfg, curve = result["config"], result.get("curve") or []
     evals = [r for r in curve if "train_acc" in r]
     scores = result["scores"]
@@ -62,9 +63,34 @@ def to_record(result: dict) -> dict:
         "final_weight_norm": last.get("weight_norm"),
         "test_acc_at_fit": at_fit["test_acc"] if at_fit else None,
     }
-    return {"run_id": result["run_id"], "task": cfg["task"], "method": cfg["method"],
-            "seed": cfg["seed"], "status": result.get("status", "finished"), "config": cfg,
-            "scores": scores, "summary": summary, "versions": result.get("versions") or {}}
+    record = {"run_id": result["run_id"], "task": cfg["task"], "method": cfg["method"],
+              "seed": cfg["seed"], "status": result.get("status", "finished"), "config": cfg,
+              "scores": scores, "summary": summary, "versions": result.get("versions") or {}}
+    if evals:
+        record["curve"] = compact_curve(evals)
+    return record
+
+
+#: what a raw-results line keeps of each evaluation (the store keeps every metric)
+COMPACT_KEYS = ("step", "train_acc", "test_acc", "train_loss", "test_loss", "weight_norm",
+                "sc_fraction", "fourier_key_freqs", "fourier_top5_energy")
+#: at most this many evaluations per run in raw results: the full suite's 261 runs then stay
+#: near 3 MB (a run evaluated every 100 steps for 5000 steps has about 70)
+COMPACT_EVALS = 200
+
+
+def compact_curve(evals: list[dict]) -> list[dict]:
+    """The evaluations' steps, accuracies, losses, weight norm and SC fraction (and the Fourier
+    fingerprint where recorded), to 6 significant digits; a longer curve keeps its first and
+    last evaluation and evenly spaced ones between, at most COMPACT_EVALS."""
+    if len(evals) > COMPACT_EVALS:
+        picks = sorted({round(i * (len(evals) - 1) / (COMPACT_EVALS - 1)) for i in range(COMPACT_EVALS)})
+        evals = [evals[i] for i in picks]
+    return [{k: _six(e[k]) for k in COMPACT_KEYS if k in e} for e in evals]
+
+
+def _six(value):
+    return float(f"{value:.6g}") if isinstance(value, float) and math.isfinite(value) else value
 
 
 def records_jsonl(records) -> str:

@@ -129,7 +129,18 @@ def test_the_written_report_commits_its_raw_results_and_rebuilds_from_them(regis
     write_report([first], board, store_path=tmp_path / "a.db", store="a.db", command="c", versions="v")
     records = read_records(board / "claims.results.jsonl")
     assert sorted(r["run_id"] for r in records) == sorted(first.run_ids) and len(records) == 2
-    assert all("curve" not in r and r["scores"]["final_train_acc"] > 0 for r in records)
+    assert all(r["scores"]["final_train_acc"] > 0 for r in records)
+    # each line keeps a compact curve: every evaluation's step, accuracies, losses, weight norm
+    # and SC fraction, as the store has them to 6 digits
+    db = Store(tmp_path / "a.db")
+    try:
+        for rec in records:
+            stored = db.get(rec["run_id"])["curve"]
+            assert [e["step"] for e in rec["curve"]] == [e["step"] for e in stored]
+            assert rec["curve"][-1]["test_acc"] == pytest.approx(stored[-1]["test_acc"], rel=1e-6)
+            assert {"train_loss", "test_loss", "weight_norm", "sc_fraction"} <= set(rec["curve"][-1])
+    finally:
+        db.close()
     [again] = check_claims([claim], registry=registry, store_path=tmp_path / "empty.db", run=[claim],
                            executor="inprocess", progress=False, use_committed=True)
     assert again.trained == 0 and again.stored_before == 2 and again.status == first.status
