@@ -92,8 +92,9 @@ def committed_pool() -> dict[str, dict]:
         if path.name.endswith(".codepaths.jsonl"):
             continue
         for rec in read_records(path):
-            if rec.get("run_id"):
-                pool[rec["run_id"]] = rec
+            rid = rec.get("run_id")
+            if rid and not ("curve" in pool.get(rid, {}) and "curve" not in rec):
+                pool[rid] = rec  # a record that keeps the curve wins over one that does not
     return pool
 
 
@@ -452,16 +453,22 @@ def claim_records(results, store_path, out_dir: Path) -> list[dict]:
                if rec.get("run_id") in ids}
     db = Store(store_path)
     try:
-        for rid in sorted(ids - in_suites):
+        # a curve-reading claim's runs are kept here with their curves, even where a suite
+        # commits the same run without one (the suites' older lines)
+        for rid in sorted((ids - in_suites) | curve_ids):
             if db.has(rid):
                 row = db.get(rid)
                 records[rid] = to_record(row)
                 if rid in curve_ids:
-                    records[rid]["curve"] = [{k: e[k] for k in CURVE_KEYS if k in e}
+                    keys = CURVE_KEYS + tuple(k for r in results if rid in r.run_ids
+                                              for c in r.claim.checks
+                                              for k in [getattr(c.statistic, "key", None)]
+                                              if k and getattr(c.statistic, "needs_curves", False))
+                    records[rid]["curve"] = [{k: e[k] for k in keys if k in e}
                                              for e in row["curve"]]
     finally:
         db.close()
-    return [rec for rid, rec in records.items() if rid not in in_suites]
+    return [rec for rid, rec in records.items() if rid not in in_suites or rid in curve_ids]
 
 
 def write_report(results, out_dir: Path, store_path=None, **meta) -> list[Path]:

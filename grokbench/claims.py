@@ -260,6 +260,39 @@ class Slope:
                         text=f"{fmt_value(value, digits=3)} ({'; '.join(texts)}{seeds})")
 
 
+@dataclass(frozen=True)
+class AtDecision:
+    """The median over a group's runs of one curve value (a metric recorded at each evaluation,
+    e.g. ``fourier_key_freqs``) at each run's decision point: the last scored evaluation, where
+    it has fit, generalized and held (docs/science.md, "Scores"); a run that never got there is
+    read at its last evaluation. It reads curves (``needs_curves``); each seed's value follows
+    the median, as for :class:`Median`."""
+
+    runs: Runs
+    key: str
+    needs_curves = True
+
+    def groups(self) -> list[Runs]:
+        return [self.runs]
+
+    def label(self) -> str:
+        return f"{self.runs.name} {self.key} at the decision point"
+
+    def measure(self, lookup: Lookup) -> Measured:
+        values = []
+        for _, rec in lookup(self.runs):
+            rec = rec or {}
+            curve = [e for e in rec.get("curve") or [] if self.key in e]
+            if not curve:
+                return Measured(math.nan, text=f"not measured (no {self.key} in the curves)")
+            decided = rec.get("decided_at")
+            at = next((e for e in curve if e["step"] == decided), curve[-1])
+            values.append(float(at[self.key]))
+        value = median(values)
+        text = fmt_value(value) + (f" (seeds: {seeds_text(values)})" if len(values) > 1 else "")
+        return Measured(value, min(values), max(values), len(values), text, tuple(values))
+
+
 class Statistic(Protocol):
     """What a check measures: Median, Ratio, Difference, Slope, or a plugin's own (the LU shape
     of a landscape, grokbench.landscape.LUShape, reads curves and says so by ``needs_curves``)."""

@@ -10,7 +10,8 @@ Sources: Prieto et al. 2025, *Grokking at the Edge of Numerical Stability* (figu
 the commands of its code's ``run_main_experiments.sh``); Liu et al. 2023, *Omnigrok*; Lee et al.
 2024, *Grokfast* (its code's README table and commands).
 """
-from grokbench import Check, Claim, LUShape, Median, Ratio, Runs, Slope, hookimpl, landscape_runs
+from grokbench import (AtDecision, Check, Claim, LUShape, Median, Ratio, Runs, Slope, hookimpl,
+                       landscape_runs)
 
 INF = float("inf")
 SEEDS = (0, 1, 2)
@@ -456,10 +457,70 @@ MUON_SOONER_TUNED = Claim(
                  "one study seed (a study is 8 runs)"),
 )
 
+# -- Nanda et al. 2023 (the Fourier fingerprint) -------------------------------------------------
+
+# Their set-up (§3 and App. B): the 1-layer transformer (our `transformer`), p = 113, 30 % of the
+# pairs for training, full batch, AdamW lr 1e-3, β = (0.9, 0.98), weight decay 1; they train
+# 40 000 steps and see grokking and its "cleanup" by ≈13 000. The fingerprint is read at the
+# decision point (fit, generalized and held), where the run stops.
+NANDA = {"model": "transformer", "train_frac": 0.3, "steps": 20000, "eval_every": 200,
+         "early_stop": True}
+nanda = Runs("modadd", "wd", SEEDS, NANDA, label="transformer + wd")
+
+FOURIER_SPARSE = Claim(
+    name="fourier-key-frequencies",
+    source="Nanda et al. 2023 (Progress measures for grokking), §4–5, Fig. 3",
+    statement="A network that has grokked modular addition computes with a few key Fourier "
+              "frequencies: they carry most of its token embedding's energy.",
+    paper_value="the embedding is sparse in the Fourier basis: 5–6 key frequencies of 56 "
+                "(a random embedding spreads its energy over all of them)",
+    checks=(
+        Check(AtDecision(nanda, "fourier_key_freqs"), "<=", 10,
+              "at most 10 of the 56 frequencies hold 90 % of the embedding's energy"),
+        Check(AtDecision(nanda, "fourier_top5_energy"), ">=", 0.5,
+              "the top 5 hold at least half of it (at initialization: ≈0.1)"),
+    ),
+    slow=True,
+    note="Nanda et al.'s 1-layer transformer, p = 113, 30 % of the pairs, full batch, AdamW lr "
+         "1e-3, β = (0.9, 0.98), weight decay 1, up to 20 000 steps, 3 seeds; the fingerprint "
+         "(docs/science.md, \"Fourier fingerprint\") read where each run stops.",
+    differences=("a budget of 20 000 steps, stopped at the decision point (they train 40 000 "
+                 "and read the fingerprint at the end, after the cleanup phase)",
+                 "key frequencies counted by our rule (the fewest holding 90 % of the energy), "
+                 "where they read them off the spectrum"),
+)
+
+# The same question on the StableMax paper's MLP (the full suite's modular settings): its
+# first-layer columns are each operand's embedding.
+fourier_wd = Runs("modadd", "wd", SEEDS, MODULAR, label="MLP + wd")
+fourier_perpgrad = Runs("modadd", "perpgrad", SEEDS, MODULAR, label="MLP ⊥AdamW")
+
+FOURIER_SPARSE_MLP = Claim(
+    name="fourier-key-frequencies-mlp",
+    source="Nanda et al. 2023 (Progress measures for grokking), applied to the StableMax paper's MLP",
+    statement="An MLP that has grokked modular addition also computes with a few key Fourier "
+              "frequencies, whichever method made it grok.",
+    paper_value="(a transformer) 5–6 key frequencies of 56",
+    checks=(
+        Check(AtDecision(fourier_wd, "fourier_key_freqs"), "<=", 10,
+              "with weight decay, at most 10 of the 56 frequencies hold 90 % of the energy"),
+        Check(AtDecision(fourier_perpgrad, "fourier_key_freqs"), "<=", 10,
+              "with ⊥AdamW, at most 10 of the 56 frequencies hold 90 % of the energy"),
+    ),
+    slow=True,
+    note="the full suite's modular MLP (p = 113, train fraction 0.4, lr 0.01, 5000 steps, stopped "
+         "at the decision point), weight decay γ = 1 and ⊥AdamW, 3 seeds; the fingerprint read "
+         "where each run stops.",
+    differences=("not a configuration of the paper's: this claim asks whether its finding holds "
+                 "for another architecture and other methods (fourier-key-frequencies is the "
+                 "paper's own)",),
+)
+
 CLAIMS = [PERPGRAD_GROKS, NORM_REMOVES_DELAY, FLOAT64_DELAYS, PRECISION_MOVES_COLLAPSE,
           STABLEMAX_GROKS, TRANSFORMER_GROKS, LARGE_INIT_TS, LARGE_INIT_MNIST, LARGE_INIT_IMDB,
           LARGE_INIT_QM9, INVERSE_WEIGHT_DECAY, GROKFAST_SPEEDUP, GROKFAST_MLP,
-          MUON_SOONER, MUON_SOONER_MLP, MUON_SOONER_TUNED, LU_TEACHER_STUDENT]
+          MUON_SOONER, MUON_SOONER_MLP, MUON_SOONER_TUNED, LU_TEACHER_STUDENT,
+          FOURIER_SPARSE, FOURIER_SPARSE_MLP]
 
 
 @hookimpl

@@ -290,3 +290,39 @@ def test_paper_claim(registry, tmp_path, name):
     if result.status == NOT_AVAILABLE:
         pytest.skip(result.reason)
     assert result.status == PASS, result.measured_text() or result.reason
+
+
+def test_a_curve_value_is_read_at_each_runs_decision_point():
+    """AtDecision reads a metric where each run was decided (its scores' decided_at), or at its
+    last evaluation when it never was; the median over seeds, each seed's value after it."""
+    from grokbench import AtDecision
+    g = Runs("modadd", "wd", (0, 1, 2))
+    curve = lambda values: [{"step": 100 * i, "fourier_key_freqs": v} for i, v in enumerate(values)]
+    rows = [({}, {"decided_at": 200, "curve": curve([50, 30, 8, 6])}),
+            ({}, {"decided_at": 100, "curve": curve([50, 12, 7])}),
+            ({}, {"decided_at": None, "curve": curve([50, 40, 35])})]
+    m = AtDecision(g, "fourier_key_freqs").measure(lambda group: rows)
+    assert m.per_seed == (8.0, 12.0, 35.0) and m.value == 12.0
+    check = Check(AtDecision(g, "fourier_key_freqs"), "<=", 10)
+    assert check.verdict(m) == "inconclusive"
+    assert math.isnan(AtDecision(g, "missing").measure(lambda group: rows).value)
+
+
+def test_the_verdict_rule_on_hand_numbers():
+    """Reproduced when the median and every seed hold, not reproduced when none does,
+    inconclusive when the seeds straddle the bound; a ratio pairs the seeds in order."""
+    from grokbench.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+    a, b = Runs("modadd", "grokfast", (0, 1, 2)), Runs("modadd", "baseline", (0, 1, 2))
+    steps = lambda *v: [({}, {"steps_to_generalize": float(x)}) for x in v]
+    table = {a.key: steps(1100, 1400, 1300), b.key: steps(39000, 12000, INF)}
+    lookup = lambda g: table[g.key]
+    ratio = Ratio(b, a).measure(lookup)
+    assert ratio.per_seed == pytest.approx((39000 / 1100, 12000 / 1400, INF))
+    assert ratio.value == pytest.approx(39000 / 1300)   # the medians: 39000 / 1300
+    assert Check(Ratio(b, a), ">=", 10).verdict(ratio) == INCONCLUSIVE    # 8.6× on seed 1
+    assert Check(Ratio(b, a), ">=", 5).verdict(ratio) == REPRODUCED
+    assert Check(Ratio(b, a), ">=", 100).verdict(ratio) == INCONCLUSIVE   # seed 2 is ∞
+    assert Check(Median(a), "<=", 1000).verdict(Median(a).measure(lookup)) == NOT_REPRODUCED
+    assert claim_verdict([REPRODUCED, INCONCLUSIVE]) == INCONCLUSIVE
+    assert claim_verdict([INCONCLUSIVE, NOT_REPRODUCED]) == NOT_REPRODUCED
+    assert claim_verdict([REPRODUCED, REPRODUCED]) == REPRODUCED
