@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from .errors import UserError
 from .stats import median, quantile
 
 # Okabe–Ito: distinguishable for colour-blind readers and in greyscale print.
@@ -113,15 +114,22 @@ def _quantiles(column):
     return quantile(xs, 0.5), xs[0], xs[-1]
 
 
-def compare_figure(groups: dict, task: str, path) -> Path:
+def compare_figure(groups: dict, task: str, path, metric: str | None = None) -> Path:
     """Test accuracy (solid) and train accuracy (thin, dashed) of each method: the median over
-    seeds, shaded between the lowest and highest seed; the median steps-to-generalize marked."""
-    return _save(draw_compare(groups, task), path)
+    seeds, shaded between the lowest and highest seed; the median steps-to-generalize marked.
+    With ``metric`` (any key the curves record, e.g. ``fourier_top5_energy``), a second panel
+    draws it the same way on the same steps, so its change can be read against the jump."""
+    return _save(draw_compare(groups, task, metric), path)
 
 
-def draw_compare(groups: dict, task: str):
+def draw_compare(groups: dict, task: str, metric: str | None = None):
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    if metric:
+        fig, (ax, low) = plt.subplots(2, 1, figsize=(7.5, 7), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 2]})
+        _draw_metric(low, groups, metric)
+    else:
+        fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for i, (label, runs) in enumerate(groups.items()):
         color = COLORS[i % len(COLORS)]
         steps, test = _aligned(runs, "test_acc")
@@ -152,6 +160,33 @@ def draw_compare(groups: dict, task: str):
     ax.grid(alpha=0.25)
     ax.legend(loc="center left", fontsize=8, frameon=False)
     return fig
+
+
+def _draw_metric(ax, groups: dict, metric: str):
+    """The lower panel of draw_compare: ``metric``'s median over seeds, min–max shaded, and each
+    method's median steps-to-generalize as a dotted line (as in the panel above)."""
+    drawn = False
+    for i, (label, runs) in enumerate(groups.items()):
+        color = COLORS[i % len(COLORS)]
+        steps, table = _aligned(runs, metric)
+        q = [_quantiles(col) for col in zip(*table)]
+        points = [(s, v) for s, v in zip(steps, q) if v[0] is not None]
+        if not points:
+            continue
+        drawn = True
+        ax.plot([s for s, _ in points], [v[0] for _, v in points], color=color, lw=2, label=label)
+        ax.fill_between([s for s, _ in points], [v[1] for _, v in points],
+                        [v[2] for _, v in points], color=color, alpha=0.18, lw=0)
+        gen = median([r["scores"]["steps_to_generalize"] for r in runs])
+        if math.isfinite(gen) and gen > 0:
+            ax.axvline(gen, color=color, lw=1, ls=":")
+    if not drawn:
+        raise UserError(f"the runs' curves have no {metric!r}; the metrics recorded are listed "
+                        "by `grokbench show RUN_ID` (e.g. fourier_top5_energy on modular tasks)")
+    ax.set_xscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.25)
 
 
 def profile_figure(lb: dict, path) -> Path:

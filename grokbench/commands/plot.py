@@ -17,8 +17,10 @@ from ..errors import UserError
 @click.option("--from", "from_file", type=click.Path(dir_okay=False), default=None,
               help="with --suite: build the profiles from a raw results file instead of the store")
 @click.option("--store", type=click.Path(dir_okay=False), default=None, help="SQLite results file")
+@click.option("--metric", default=None, help="with --task: a second panel of this recorded "
+              "metric (e.g. fourier_top5_energy) against the same steps")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None, help="PNG file to write")
-def plot(run_id, task, methods, suite, from_file, store, out):
+def plot(run_id, task, methods, suite, from_file, store, metric, out):
     """Figures as PNG: one run (RUN_ID), methods on a task (--task, --method ...), or a suite's
     performance profiles (--suite)."""
     from .. import leaderboard as lbm
@@ -29,6 +31,8 @@ def plot(run_id, task, methods, suite, from_file, store, out):
 
     if sum(bool(x) for x in (run_id, task, suite and not task)) != 1:
         raise UserError("say what to plot: a RUN_ID, --task T --method A --method B, or --suite NAME")
+    if metric and not task:
+        raise UserError("--metric adds a panel to a comparison: give --task T --method A too")
     if from_file and not suite:
         raise UserError("--from builds a suite's profiles: give --suite NAME too")
     if run_id:
@@ -53,7 +57,7 @@ def plot(run_id, task, methods, suite, from_file, store, out):
         groups = lbm.label_runs(rows)[task]
         order = {m: i for i, m in enumerate(methods)}
         groups = dict(sorted(groups.items(), key=lambda kv: order.get(kv[0].split(" (")[0], 99)))
-        path = compare_figure(groups, task, out or f"{task}-{'-'.join(methods)}.png")
+        path = compare_figure(groups, task, out or f"{task}-{'-'.join(methods)}.png", metric)
     else:
         spec = load_suite(suite)
         if from_file:
