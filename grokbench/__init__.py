@@ -13,7 +13,7 @@ from .data import (atomic_write_bytes, balanced_indices, cache_dir, cache_key, c
 from .errors import NotApplicable, UserError
 from .hookspecs import hookimpl
 from .options import Option
-from .notebook import RunResult, run, runs
+from .notebook import RunResult, load_model, run, runs
 from .version import __version__
 
 __all__ = [
@@ -34,5 +34,5 @@ __all__ = [
     "landscape_runs",
     "__version__",
     # the Python API for notebooks and scripts (README, "Notebooks and Python")
-    "run", "runs", "RunResult",
+    "run", "runs", "RunResult", "load_model",
 ]

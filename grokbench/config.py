@@ -89,7 +89,7 @@ ENGINE_OPTIONS: dict[str, Any] = {
     # Not part of a run's id (NOT_IDENTITY): saving weights changes nothing a run computes.
     "checkpoints": Option([], "save the weights at these steps, beside the store "
                           "(grokbench/checkpoints.py): steps, log:N (about N log-spaced "
-                          "evaluations) and/or last, e.g. log:10,last"),
+                          "evaluations) and/or last, e.g. log:10,last", list),
 }
 ENGINE_DECLARED: dict[str, Option] = declare_all(ENGINE_OPTIONS, "grokbench")
 ENGINE_DEFAULTS: dict[str, Any] = defaults(ENGINE_DECLARED)
@@ -170,6 +170,8 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     for key, value in overrides.items():
         if isinstance(ENGINE_DEFAULTS.get(key), list) and isinstance(value, str):
             overrides[key] = [v.strip() for v in value.split(",") if v.strip()]
+        elif key == "checkpoints" and not isinstance(value, list):  # one step: --set checkpoints=300
+            overrides[key] = [] if value is None else [value]
     task_entry = registry.get("tasks", task)
     task_cls = task_entry.obj
     method = canonical_method(registry, method)  # every later step reads the canonical order

@@ -154,8 +154,13 @@ class Batches:
         return idx
 
 
-def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> dict:
-    """Train one run and return its result: config, curve, scores, timings, versions."""
+def run(config: dict, *, registry=None, progress: bool = True, on_eval=None,
+        checkpoint_store=None, notebook_metrics=None) -> dict:
+    """Train one run and return its result: config, curve, scores, timings, versions.
+
+    ``checkpoint_store``: the results store's path, beside which the checkpoints the config asks
+    for are written (grokbench/checkpoints.py; None: none are). ``notebook_metrics``: ad-hoc
+    metrics of ``grokbench.run(..., metrics=...)`` (grokbench/notebook_metrics.py)."""
     registry = registry or get_registry()
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))
@@ -203,6 +208,10 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
     warmup = int(config.get("warmup_steps") or 0)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     curve, status = [], "finished"
+    checkpointer = None  # checkpoints: only saved, never read, so no number changes
+    if checkpoint_store is not None and config.get("checkpoints"):
+        from .checkpoints import Checkpointer
+        checkpointer = Checkpointer(config, checkpoint_store, run_id(config))
     # NaN/inf seen in any training loss since the last evaluation; kept on the device and read
     # only at evaluations, so the training step never waits for a device-to-host sync.
     nonfinite = torch.zeros((), dtype=torch.bool, device=device)
@@ -212,11 +221,14 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
     trained = False
     try:
         for step in range(steps + 1):
+            if checkpointer is not None:  # the weights after `step` updates
+                checkpointer.at(step, model)
             if step in schedule:
                 t0 = time.perf_counter()
                 with autocast():  # the model evaluated is the one trained, in its precision
                     record = evaluate(task, model, loss_fn, metrics, config, step,
-                                      train_x, train_y, test_x, test_y, probabilities)
+                                      train_x, train_y, test_x, test_y, probabilities,
+                                      notebook_metrics)
                 eval_time += time.perf_counter() - t0
                 curve.append(record)
                 for lg in loggers:
@@ -258,9 +270,13 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
             nonfinite |= ~torch.isfinite(loss.detach())
             train_time += time.perf_counter() - t0
             bar.update(1)
+        if checkpointer is not None:
+            checkpointer.finish(model, curve[-1]["step"] if curve else 0)
         trained = True
     finally:
         bar.close()
+        if checkpointer is not None and not trained:
+            checkpointer.discard()
         if not trained:
             for lg in loggers:
                 lg.close()
@@ -283,7 +299,7 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None) -> 
 
 
 def evaluate(task, model, loss_fn, metrics, config, step, train_x, train_y, test_x, test_y,
-             probabilities=None):
+             probabilities=None, notebook_metrics=None):
     """Metrics on the full train and test sets (docs/science.md, "Metrics"), in eval mode.
 
     The training-set pass keeps the graph so the same forward gives ∇L for NLM alignment
@@ -325,6 +341,8 @@ def evaluate(task, model, loss_fn, metrics, config, step, train_x, train_y, test
     record.update(task.extra_metrics(ctx))
     record.setdefault("weight_norm", math.sqrt(sum(p.detach().double().pow(2).sum().item()
                                                    for p in params)))
+    if notebook_metrics is not None:  # grokbench.run(..., metrics=...), computed last
+        record.update(notebook_metrics(ctx, record))
     return record
 
 
@@ -369,11 +387,31 @@ def run_or_load(config: dict, store=None, *, force: bool = False, progress: bool
     and replace it); a new one is trained and saved there. ``grokbench run`` and the Python API
     (``grokbench.run``) both come through here, so one config has one run id and one result."""
     rid = run_id(config)
+    if config.get("checkpoints") and store is None:
+        raise UserError("checkpoints are saved beside the results store, and this run has none "
+                        "(--no-store, save=False); drop that, or drop checkpoints")
     if store is not None and not force and store.has(rid):
-        return store.get(rid), True
+        stored = store.get(rid)
+        for line in stored_run_notes(config, stored, store.path):
+            print(line, file=sys.stderr)
+        return stored, True
     if store is not None:
         store.check_writable()  # now: a store found read-only at save time loses the run
-    result = run(config, registry=registry, progress=progress)
+    result = run(config, registry=registry, progress=progress,
+                 checkpoint_store=store.path if store is not None else None)
     if store is not None:
         store.save(result)
     return result, False
+
+def stored_run_notes(config: dict, stored: dict, store_path) -> list[str]:
+    """What a request asked for that a stored run, read instead of trained, does not give: one
+    line each (its checkpoints; its loggers, which log only while a run trains)."""
+    from .checkpoints import missing_note
+    notes = []
+    note = missing_note(config, stored, store_path)
+    if note:
+        notes.append(note)
+    if config.get("loggers"):
+        notes.append(f"loggers {', '.join(config['loggers'])} logged nothing: run {stored['run_id']} "
+                     "was read from the store, not trained; --force trains it again with them")
+    return notes

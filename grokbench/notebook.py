@@ -37,7 +37,8 @@ class RunResult:
     ``plot()`` draws the grokking figure of ``grokbench plot RUN_ID``. ``from_store`` says whether
     the result was read from the store rather than trained by this call."""
 
-    def __init__(self, result: dict, from_store: bool = False, store_path: Path | None = None):
+    def __init__(self, result: dict, from_store: bool = False, store_path: Path | None = None,
+                 stored: bool | None = None):
         from .scoring import from_jsonable, to_jsonable
         # Through the store's JSON form, so a result reads the same fresh or stored (NaN is
         # None, tuples are lists) and the two spellings of one run compare equal.
@@ -45,6 +46,8 @@ class RunResult:
                         "scores": from_jsonable(to_jsonable(result["scores"]))}
         self.from_store = from_store
         self.store_path = store_path
+        #: whether the run is in a store (False with save=False, or with notebook metrics)
+        self.stored = store_path is not None if stored is None else stored
         self._curve: pandas.DataFrame | None = None
 
     run_id = property(lambda self: self._result["run_id"], doc="the run's id (a hash of its config)")
@@ -82,6 +85,31 @@ class RunResult:
         _pyplot().close(fig)
         return fig
 
+    @property
+    def checkpoints(self) -> list[int]:
+        """The steps this run has checkpoints at (``checkpoints=...``); [] when none."""
+        from .checkpoints import saved_steps
+        return saved_steps(self.store_path, self.run_id) if self.stored else []
+
+    def model(self, step: int):
+        """The model with its weights at checkpoint ``step``, rebuilt as the run built it (same
+        task data, seeds, dtype and device), in eval mode."""
+        from .checkpoints import load_model
+        return load_model(self.run_id, step, self._store_for_checkpoints())
+
+    def evaluate(self, step: int, metrics: dict | None = None) -> dict:
+        """The evaluation record at checkpoint ``step``, recomputed from the saved weights as the
+        engine computes it (at an evaluation step: the curve's record, bit for bit, on the
+        machine that trained it); ``metrics`` adds notebook metrics to it."""
+        from .checkpoints import evaluate
+        return evaluate(self.run_id, step, self._store_for_checkpoints(), metrics)
+
+    def _store_for_checkpoints(self):
+        if not self.stored:
+            raise UserError(f"run {self.run_id} is not stored (save=False, or notebook metrics), "
+                            "so it has no checkpoints; run it with a store and checkpoints=...")
+        return self.store_path
+
     def to_dict(self) -> dict:
         """The result as ``grokbench run --json`` gives it (config, curve, scores, ...)."""
         return dict(self._result)
@@ -98,7 +126,7 @@ class RunResult:
 
 def run(task: str, method: str = "baseline", *, store=None, save: bool = True,
         force: bool = False, preset: str | None = None, progress: bool = True,
-        **settings: Any) -> RunResult:
+        metrics: dict | None = None, **settings: Any) -> RunResult:
     """Train one run, or read it from the store when an identical one is there, as
     ``grokbench run --task TASK --method METHOD`` does.
 
@@ -106,7 +134,11 @@ def run(task: str, method: str = "baseline", *, store=None, save: bool = True,
     steps=300, seed=2, p=97, betas=(0.9, 0.98)`` (a misspelled one is an error with a
     suggestion). ``store``: the SQLite results file (default: ``$GROKBENCH_STORE`` or the user
     data dir, as for the command line); ``save=False`` neither reads nor writes a store;
-    ``force`` trains again; ``preset`` is ``--preset``; ``progress`` shows a progress bar."""
+    ``force`` trains again; ``preset`` is ``--preset``; ``progress`` shows a progress bar.
+
+    ``metrics={"name": fn}``: ad-hoc metrics, ``fn(ctx)`` of the ``grokbench.EvalContext`` a
+    metric plugin gets, returning a number or a dict of numbers, at every evaluation, in the
+    curve. Such a run is trained and not stored (grokbench/notebook_metrics.py says why)."""
     from .config import resolve
     from .engine import run_or_load
     from .registry import get_registry
@@ -115,6 +147,8 @@ def run(task: str, method: str = "baseline", *, store=None, save: bool = True,
     overrides = {key: list(value) if isinstance(value, tuple) else value
                  for key, value in settings.items()}
     config = resolve(get_registry(), task, method, overrides, preset)
+    if metrics is not None:
+        return _run_with_metrics(config, metrics, progress)
     db = Store(store) if save else None
     try:
         result, from_store = run_or_load(config, db, force=force, progress=progress)
@@ -122,6 +156,27 @@ def run(task: str, method: str = "baseline", *, store=None, save: bool = True,
         if db is not None:
             db.close()
     return RunResult(result, from_store, db.path if db is not None else None)
+
+
+def _run_with_metrics(config: dict, metrics, progress: bool) -> RunResult:
+    """A run with notebook metrics: trained here, never read from or written to a store."""
+    from .engine import run as train
+    from .notebook_metrics import compute
+    hook = compute(metrics)
+    if config.get("checkpoints"):
+        raise UserError("runs with notebook metrics are not stored, and checkpoints belong to "
+                        "stored runs: train with checkpoints=... (no metrics), then "
+                        "result.evaluate(step, metrics=...) computes them on its checkpoints")
+    result = train(config, progress=progress, notebook_metrics=hook)
+    return RunResult(result, from_store=False, store_path=None, stored=False)
+
+
+def load_model(run_id: str, step: int, store=None, device=None):
+    """The model of a stored run with its weights at checkpoint ``step`` (the run must have
+    been trained with ``checkpoints=...``), in eval mode, on ``device`` (default: the one it
+    trained on). ``store``: the results file it is in (default: as for ``grokbench.run``)."""
+    from .checkpoints import load_model as load
+    return load(run_id, step, store, device)
 
 
 def runs(store=None, **filters: Any) -> pandas.DataFrame:

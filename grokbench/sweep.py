@@ -37,7 +37,8 @@ def run_job(config: dict, store_path: str | None) -> dict:
     from .engine import run
     from .store import Store
     try:
-        result = run(config, progress=False)
+        # checkpoints are written beside the store, so only by workers that write the store
+        result = run(config, progress=False, checkpoint_store=store_path)
     except Exception as exc:
         return {"run_id": run_id(config), "error": _one_line(exc)}
     if store_path is not None:
