@@ -27,6 +27,8 @@ from .config import NOT_IDENTITY, run_id
 from .errors import UserError
 from .scoring import from_jsonable, to_jsonable
 from .stats import INF, competition_ranks, median, median_ci, median_with_resolution
+from .survival import (LEVEL, chi2, exact_logrank_p, holm, kaplan_meier, letter_groups, logrank,
+                       rmst)
 
 R_MAX = 4.0
 REFERENCE = "wd"
@@ -37,8 +39,8 @@ TOLERANCE_TEXT = ("per task and method, the solved count must fall in the centra
                   "Binomial(n, (k + ½)/(n + 1)) around the committed k of n (with 3 seeds: "
                   "within ±1), and the median steps-to-generalize inside the committed median's "
                   "confidence interval (with 3 seeds: the range over seeds) widened by the "
-                  "evaluation resolution; ranks, delays, collapse onsets, accuracies and wall "
-                  "seconds are shown but not compared (they follow from these or vary with CPU "
+                  "evaluation resolution; ranks, rank groups, RMST, delays, collapse onsets, "
+                  "accuracies and wall seconds are shown but not compared (they follow from these or vary with CPU "
                   "kernels and load: leaderboards/README.md, 'Checking')")
 
 
@@ -240,6 +242,129 @@ def task_meta(runs_by_label) -> dict:
             "sc_threshold": shared.get("sc_threshold", cfg.get("sc_threshold"))}
 
 
+# -- survival view (grokbench.survival; docs/science.md, "Survival view and rank groups") --------
+
+SURVIVAL_TEXT = (
+    "Survival view: a run is an event at its steps-to-generalize, or right-censored at the "
+    "budget (or at the step of a NaN/inf stop) when it never generalized. RMST = restricted "
+    "mean time to generalize up to the budget τ, the area under the Kaplan–Meier curve: the "
+    "mean steps-to-generalize with a miss counted as τ, never ∞ (95 % CI: Greenwood variance, "
+    "normal interval, clipped to [0, τ]; with 3 seeds it is rough). Rank group: two methods "
+    "share a letter unless an exact permutation log-rank test (two-sided) separates them at "
+    "family-wise level {level:g} (Holm's correction over every pair tested on the board; "
+    "a pair neither of which generalized is not tested). With 3 seeds a side no pair can "
+    "be separated: the smallest exact p is 2/C(6, 3) = 0.1 (docs/science.md, 'Survival view and "
+    "rank groups').")
+
+
+def _sig6(value):
+    """A float to 6 significant digits (an integral value as an int), for the tables' JSON."""
+    value = float(f"{value:.6g}")
+    return int(value) if value.is_integer() else value
+
+
+def observation(rec, tau):
+    """A run as a survival observation up to step τ: (step, generalized, why censored). A run
+    that generalized by τ is an event; one stopped by NaN/inf before τ is censored at its last
+    step ('nonfinite'); every other one at τ ('budget')."""
+    scores = rec["scores"]
+    gen = _step(scores, "steps_to_generalize")
+    if gen <= tau:
+        return gen, True, None
+    if scores.get("nonfinite") or rec.get("status") == "nonfinite":
+        stop = scores.get("steps_run", (rec.get("summary") or {}).get("last_step"))
+        if stop is not None and stop < tau:
+            return float(stop), False, "nonfinite"
+    return float(tau), False, "budget"
+
+
+def table_budget(recs) -> float:
+    """τ of a task table: the smallest budget of its runs (rows with a larger one are censored
+    there, so that every row is compared over the same steps)."""
+    budgets = [r["config"]["steps"] for r in recs if r["config"].get("steps")]
+    if budgets:
+        return float(min(budgets))
+    seen = [_step(r["scores"], "steps_to_generalize") for r in recs]
+    return max([s for s in seen if math.isfinite(s)] + [1.0])
+
+
+def add_survival(tables, labelled, overall, level=LEVEL):
+    """The survival view of every task table: per row the Kaplan–Meier estimate of
+    P(generalized by step t) with its 95 % band, the censored runs with their reason, RMST up to
+    τ with its interval; per table the pairs tested (exact permutation log-rank), Holm-adjusted
+    over every pair of the board, and each row's rank group (letters); on the across-task table
+    how many orderings are significant."""
+    pairs, raw_p = [], []
+    for table in tables:
+        runs = labelled[table["task"]]
+        tau = table_budget([r for recs in runs.values() for r in recs])
+        table["meta"]["rmst_tau"] = _sig6(tau)
+        obs = {}
+        for row in table["rows"]:
+            recs = sorted(runs[row["method"]], key=lambda r: r["config"]["seed"])
+            obs[row["method"]] = seen = [observation(r, tau) for r in recs]
+            times, events = [t for t, _e, _w in seen], [e for _t, e, _w in seen]
+            mean, _var, low, high = rmst(times, events, tau)
+            row["km"] = [[_sig6(t), _sig6(1 - s), _sig6(1 - hi), _sig6(1 - lo)]
+                         for t, s, lo, hi, _n, _d in kaplan_meier(times, events)]
+            row["censored"] = [[_sig6(t), why] for t, e, why in seen if not e]
+            row["rmst"], row["rmst_ci"] = _sig6(mean), [_sig6(low), _sig6(high)]
+        table["pairs"] = []
+        for i, a in enumerate(table["rows"]):
+            for b in table["rows"][i + 1:]:
+                oa, ob = obs[a["method"]], obs[b["method"]]
+                if not any(e for _t, e, _w in oa + ob):
+                    continue  # neither generalized: nothing to order
+                args = ([t for t, _e, _w in oa], [e for _t, e, _w in oa],
+                        [t for t, _e, _w in ob], [e for _t, e, _w in ob])
+                u, v = logrank(*args)
+                p = exact_logrank_p(*args)
+                pair = {"a": a["method"], "b": b["method"], "chi2": _sig6(chi2(u, v)), "p": _sig6(p),
+                        "sooner": a["method"] if u > 0 else b["method"] if u < 0 else None,
+                        "ordered": a["rank"] != b["rank"]}
+                table["pairs"].append(pair)
+                pairs.append(pair)
+                raw_p.append(p)
+    for pair, adjusted in zip(pairs, holm(raw_p)):
+        pair["p_holm"], pair["significant"] = _sig6(adjusted), adjusted <= level
+    for table in tables:
+        different = [(p["a"], p["b"]) for p in table["pairs"] if p["significant"]]
+        letters = letter_groups([r["method"] for r in table["rows"]], different)
+        for row in table["rows"]:
+            row["rank_group"] = letters[row["method"]]
+    # Per method: task pairs in which it is significantly sooner / later than the other.
+    sooner: dict[str, int] = defaultdict(int)
+    later: dict[str, int] = defaultdict(int)
+    wins = set()
+    for pair in pairs:
+        if pair["significant"] and pair["sooner"]:
+            other = pair["b"] if pair["sooner"] == pair["a"] else pair["a"]
+            sooner[pair["sooner"]] += 1
+            later[other] += 1
+            wins.add((pair["sooner"], other))
+    for row in overall["rows"]:
+        row["significantly_sooner"], row["significantly_later"] = sooner[row["method"]], later[row["method"]]
+    # An ordering of the across-task table (a better rank than b) is significant when on some
+    # task a is significantly sooner than b, and on none b than a.
+    ranked = [r for r in overall["rows"] if r["rank"] is not None]
+    orderings = backed = 0
+    for i, x in enumerate(ranked):
+        for y in ranked[i + 1:]:
+            if x["rank"] == y["rank"]:
+                continue
+            hi, lo = (x, y) if x["rank"] < y["rank"] else (y, x)
+            orderings += 1
+            backed += (hi["method"], lo["method"]) in wins and (lo["method"], hi["method"]) not in wins
+    task_orderings = [p for p in pairs if p["ordered"]]
+    overall["significance"] = {
+        "level": level, "test": "exact permutation log-rank, two-sided, Holm over the board",
+        "pairs_tested": len(pairs), "pairs_significant": sum(p["significant"] for p in pairs),
+        "task_orderings": len(task_orderings),
+        "task_orderings_significant": sum(p["significant"] and p["sooner"] == p["a"]
+                                          for p in task_orderings),
+        "orderings": orderings, "orderings_significant": backed}
+
+
 # -- across tasks -------------------------------------------------------------------------------
 
 def profile_ratios(task_tables) -> dict:
@@ -366,6 +491,8 @@ def build(records, name="store", description="", reference=REFERENCE, r_max=R_MA
           "not_applicable": [list(m) for m in not_applicable],
           "overall": overall_table(tables, reference, r_max, incomplete_tasks(missing)),
           "tasks": tables}
+    if tuning is None:  # a tuned suite's fixed-recipe rows are single trials: no survival view
+        add_survival(tables, labelled, lb["overall"])
     if codepaths:
         lb["codepaths"] = sorted(codepaths)
         lb["sensitivity"] = sensitivity_table(tables)

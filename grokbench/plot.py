@@ -13,7 +13,8 @@ from .stats import median, quantile
 
 # Okabe–Ito: distinguishable for colour-blind readers and in greyscale print.
 LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 3))]
-COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000",
+          "#999999"]  # and grey: nine methods, nine colours
 
 
 def _pyplot():
@@ -232,6 +233,83 @@ def draw_profiles(lb: dict):
               title="method (score B)", title_fontsize=8)
     ax.text(1.01, 0.02, "equal curves are\ndrawn slightly apart", transform=ax.transAxes,
             fontsize=7, color="grey")
+    return fig
+
+
+# -- Kaplan–Meier (leaderboard.add_survival) -------------------------------------------------------
+
+def km_steps(row, tau):
+    """One row's Kaplan–Meier estimate of P(generalized by step t) as a step function from 0 to
+    τ: (steps, F, low, high), each value holding from its step to the next."""
+    steps, values, lows, highs = [0.0], [0.0], [0.0], [0.0]
+    for t, f, low, high in row.get("km") or []:
+        if t <= tau:
+            steps.append(t)
+            values.append(f)
+            lows.append(low)
+            highs.append(high)
+    steps.append(tau)
+    return steps, values + [values[-1]], lows + [lows[-1]], highs + [highs[-1]]
+
+
+def km_at(row, step) -> float:
+    """P(generalized by ``step``) of a row's Kaplan–Meier estimate."""
+    return max([f for t, f, _lo, _hi in row.get("km") or [] if t <= step] + [0.0])
+
+
+def km_figure(lb: dict, path) -> Path:
+    """A panel per task: each method's Kaplan–Meier estimate of P(generalized by step t) with
+    its pointwise 95 % band, censored runs as ticks, the budget dashed."""
+    return _save(draw_km(lb), path)
+
+
+def draw_km(lb: dict):
+    plt = _pyplot()
+    tables = [t for t in lb["tasks"] if t["meta"].get("rmst_tau")]
+    order = {r["method"]: i for i, r in enumerate(lb["overall"]["rows"])}
+    cols = min(3, max(1, len(tables)))
+    rows_n = max(1, math.ceil(len(tables) / cols))
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.3 * rows_n), squeeze=False)
+    for ax in axes.flat[len(tables):]:
+        ax.set_visible(False)
+    handles: dict = {}
+    for ax, table in zip(axes.flat, tables):
+        tau = table["meta"]["rmst_tau"]
+        first = min([r["km"][0][0] for r in table["rows"] if r.get("km")] + [tau])
+        left = min(10.0, max(first / 2, 1.0))
+        n = len(table["rows"])
+        for j, row in enumerate(table["rows"]):
+            i = order.get(row["method"], len(order) + j)
+            color, style = COLORS[i % len(COLORS)], LINESTYLES[i % len(LINESTYLES)]
+            offset = (j - (n - 1) / 2) * 0.008  # equal curves would hide each other
+            steps, values, lows, highs = km_steps(row, tau)
+            steps[0] = left
+            line, = ax.step(steps, [v + offset for v in values], where="post", color=color, ls=style,
+                            lw=1.6)
+            ax.fill_between(steps, lows, highs, step="post", color=color, alpha=0.08, lw=0)
+            censored = row.get("censored") or []
+            if censored:
+                ax.plot([t for t, _why in censored], [km_at(row, t) + offset for t, _why in censored],
+                        ls="none", marker="|", ms=10, mew=2, color=color)
+            handles.setdefault(row["method"], (i, line))
+        ax.axvline(tau, color="grey", ls="--", lw=0.8, alpha=0.6)
+        ax.set_xscale("log")
+        ax.set_xlim(left, tau * 1.25)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_title(f"{table['task']} (budget {tau:g})", fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.25)
+    for ax in axes[-1]:
+        ax.set_xlabel("training step", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("P(generalized by step)", fontsize=8)
+    ordered = sorted(handles.items(), key=lambda kv: kv[1][0])
+    fig.legend([h for _m, (_i, h) in ordered], [m for m, _h in ordered], loc="lower center",
+               ncol=min(len(ordered), 9), fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.01))
+    fig.suptitle(f"Kaplan–Meier estimates, suite {lb['name']}: P(generalized by step t) per "
+                 "method, 95 % pointwise band (log(−log)); ticks: censored runs (budget or NaN/inf "
+                 "stop); dashed: the budget", fontsize=9)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     return fig
 
 

@@ -11,7 +11,8 @@ import os
 from tabulate import tabulate
 
 from .data import atomic_write_bytes
-from .leaderboard import fmt_setting, records_jsonl
+from .leaderboard import SURVIVAL_TEXT, fmt_setting, records_jsonl
+from .survival import LEVEL
 from .scoring import from_jsonable, to_jsonable
 
 
@@ -59,10 +60,24 @@ def fmt_sensitivity(row):
     return f"**fragile**: solved {solved_text}/{runs}, median {median_text}"
 
 
+def fmt_rmst(row):
+    """RMST with its 95 % interval, in steps (n/a: no survival view, e.g. a tuned trial row)."""
+    if row.get("rmst") is None:
+        return "n/a"
+    low, high = row["rmst_ci"]
+    return f"{row['rmst']:.0f} ({low:.0f}–{high:.0f})"
+
+
+def fmt_significant(row):
+    return "n/a" if row.get("significantly_sooner") is None else \
+        f"{row['significantly_sooner']} / {row['significantly_later']}"
+
+
 TASK_HEADERS = ["rank", "method", "solved", "median steps-to-generalize", "median CI",
-                "median delay", "median collapse onset", "final test acc", "median wall s"]
+                "median delay", "median collapse onset", "final test acc", "median wall s",
+                "RMST (95 % CI)", "rank group"]
 OVERALL_HEADERS = ["rank", "method", "profile score B", "tasks solved", "speedup vs {ref}",
-                   "only it solved / only {ref} solved"]
+                   "only it solved / only {ref} solved", "significantly sooner / later"]
 
 
 def task_rows(table, not_applicable=()):
@@ -74,12 +89,13 @@ def task_rows(table, not_applicable=()):
         out.append([r["rank"], r["method"], fmt_solved(r),
                     fmt_steps(r["steps_to_generalize"], r["steps_to_generalize_resolution"]),
                     fmt_range(r["ci"]), fmt_steps(r["grokking_delay"]), onset,
-                    fmt_num(r["final_test_acc"]), fmt_num(r["wall_time"], 1)]
+                    fmt_num(r["final_test_acc"]), fmt_num(r["wall_time"], 1), fmt_rmst(r),
+                    r.get("rank_group") or "n/a"]
                    + ([fmt_sensitivity(r)] if sensitivity else []))
     for task, method, reason in not_applicable:
         if task == table["task"]:
-            out.append(["–", method, "n/a", f"not applicable: {reason}"] + [""] * (4 + sensitivity)
-                       + [""])
+            out.append(["–", method, "n/a", f"not applicable: {reason}"]
+                       + [""] * (len(TASK_HEADERS) - 4 + sensitivity))
     return out
 
 
@@ -92,8 +108,25 @@ def overall_rows(overall):
         if r.get("incomplete_tasks"):  # not ranked: see leaderboard.overall_table
             solved += f" (not yet complete: {', '.join(r['incomplete_tasks'])})"
         out.append(["–" if r["rank"] is None else r["rank"], r["method"], f"{r['score']:.3f}", solved,
-                    speed, f"{r['solved_where_reference_missed']} / {r['missed_where_reference_solved']}"])
+                    speed, f"{r['solved_where_reference_missed']} / {r['missed_where_reference_solved']}",
+                    fmt_significant(r)])
     return out
+
+
+def survival_text(level=LEVEL) -> str:
+    return SURVIVAL_TEXT.format(level=level)
+
+
+def censoring_text(table) -> str:
+    """The survival view's τ and the runs censored by a NaN/inf stop (every other censored run
+    stopped at the budget)."""
+    meta = table["meta"]
+    if meta.get("rmst_tau") is None:
+        return ""
+    stops = [f"{r['method']} at step {step:g}" for r in table["rows"]
+             for step, why in r.get("censored") or [] if why == "nonfinite"]
+    return (f" RMST up to τ = {meta['rmst_tau']:g} steps; censored at a NaN/inf stop: "
+            + (", ".join(stops) if stops else "none") + ".")
 
 
 def _settings_line(settings):
@@ -115,12 +148,26 @@ def profile_text(overall, ref) -> str:
             f"generalize is ≤ τ × the best method's; score B = 1/(r_max − 1) ∫₁^r_max ρ(τ) dτ "
             f"with r_max = {overall['r_max']:g} (1 = best on every task, 0 = never within "
             f"{overall['r_max']:g}× of the best). Speedup: geometric mean over tasks of "
-            f"{ref}'s median / the method's, over the tasks both solved; the last column counts "
+            f"{ref}'s median / the method's, over the tasks both solved; 'only it solved' counts "
             f"the tasks only one of the two solved."
             + (" A method with runs still missing is not ranked (–): its score and counts cover "
                "only the tasks it has run completely, and the best median on each task is "
                "taken over every method that ran it."
-               if any(r.get("incomplete_tasks") for r in overall["rows"]) else ""))
+               if any(r.get("incomplete_tasks") for r in overall["rows"]) else "")
+            + (" " + significance_text(overall) if overall.get("significance") else ""))
+
+
+def significance_text(overall) -> str:
+    """How many of the board's orderings its seeds can back (leaderboard.add_survival)."""
+    sig = overall["significance"]
+    return (f"Significance ({sig['test']}, family-wise level {sig['level']:g}): "
+            f"{sig['task_orderings_significant']} of the {sig['task_orderings']} pairwise orderings "
+            f"in the task tables are significant ({sig['pairs_significant']} of the "
+            f"{sig['pairs_tested']} pairs tested); {sig['orderings_significant']} of the "
+            f"{sig['orderings']} orderings of this table are backed by them (the better-ranked "
+            "method significantly sooner on some task and significantly later on none). "
+            "'Significantly sooner / later' counts the task pairs in which a method is "
+            "significantly sooner / later than another.")
 
 
 def _header(lb) -> list[str]:
@@ -153,13 +200,16 @@ def to_markdown(lb) -> str:
         return tuned_markdown(lb)
     overall, ref = lb["overall"], lb["overall"]["reference"] or "reference"
     out = _header(lb)
-    out += [f"- {SCORING_TEXT}", f"- CI tolerance (`--check`): {lb['tolerance']}.", "",
+    out += [f"- {SCORING_TEXT}"] + ([f"- {survival_text()}"] if lb["overall"].get("significance") else [])
+    out += [f"- CI tolerance (`--check`): {lb['tolerance']}.", "",
             "## Across tasks", "", profile_text(overall, ref), ""]
     headers = [h.format(ref=ref) for h in OVERALL_HEADERS]
     out += [tabulate(overall_rows(overall), headers=headers, tablefmt="github",
                      disable_numparse=True), ""]
     if lb.get("figure"):
         out += [f"![performance profiles ρ(τ)]({lb['figure']})", ""]
+    if lb.get("km_figure"):
+        out += [f"![Kaplan–Meier: P(generalized by step t) per task]({lb['km_figure']})", ""]
     if lb.get("sensitivity"):
         out += ["## Numerical sensitivity", "",
                 "The same runs (same configs and seeds) repeated under other CPU code paths "
@@ -179,7 +229,8 @@ def to_markdown(lb) -> str:
         out += [f"## {table['task']}", "",
                 f"{budget}; seeds {', '.join(map(str, meta['seeds']))}; "
                 f"generalized = {meta['target']}; fit = {meta['fit_target']}; collapse onset = "
-                f"first evaluation with SC fraction ≥ {meta['sc_threshold']} ('none': never).", "",
+                f"first evaluation with SC fraction ≥ {meta['sc_threshold']} ('none': never)."
+                + censoring_text(table), "",
                 tabulate(task_rows(table, lb.get("not_applicable") or ()),
                          headers=TASK_HEADERS + (["numerical sensitivity"] if any(
                              "codepaths" in r for r in table["rows"]) else []),
@@ -262,13 +313,15 @@ def to_csv(lb) -> str:
     fields = ["task", "rank", "method", "runs", "solved", "steps_to_generalize",
               "steps_to_generalize_resolution", "ci_low", "ci_high", "ci_coverage", "grokking_delay",
               "collapse_onset", "sc_threshold", "max_sc", "final_test_acc", "wall_time",
-              "steps", "seeds"]
+              "steps", "seeds", "rmst", "rmst_low", "rmst_high", "rank_group"]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for table in lb["tasks"]:
         for r in table["rows"]:
             writer.writerow({**{k: r.get(k) for k in fields if k in r}, "task": table["task"],
                              "ci_low": r["ci"][0], "ci_high": r["ci"][1],
+                             "rmst_low": (r.get("rmst_ci") or [None, None])[0],
+                             "rmst_high": (r.get("rmst_ci") or [None, None])[1],
                              "sc_threshold": table["meta"]["sc_threshold"],
                              "steps": table["meta"]["steps"],
                              "seeds": " ".join(map(str, r["seeds"]))})
@@ -278,7 +331,8 @@ def to_csv(lb) -> str:
 def overall_csv(lb) -> str:
     buf = io.StringIO()
     fields = ["rank", "method", "score", "tasks_solved", "tasks", "speedup", "speedup_tasks",
-              "solved_where_reference_missed", "missed_where_reference_solved"]
+              "solved_where_reference_missed", "missed_where_reference_solved",
+              "significantly_sooner", "significantly_later"]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for r in lb["overall"]["rows"]:
@@ -316,4 +370,7 @@ def write_leaderboard(lb, records, out, name, write_raw=True, codepaths=()):
     # A tuned suite's profiles are those of its tuned rows, not of its single trials.
     shown = {**lb, "overall": lb["tuned"]["overall"]} if lb.get("tuned") else lb
     written.append(profile_figure(shown, out / f"{name}.profile.png"))
+    if lb["overall"].get("significance"):  # the survival view (not on tuned suites)
+        from .plot import km_figure
+        written.append(km_figure(lb, out / f"{name}.km.png"))
     return written

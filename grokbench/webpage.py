@@ -19,9 +19,9 @@ import re
 
 from .errors import UserError
 from .leaderboard import fmt_setting, label_runs
-from .plot import COLORS, profile_steps
-from .render import (OVERALL_HEADERS, SCORING_TEXT, TASK_HEADERS, overall_rows, profile_text,
-                     task_rows, to_json)
+from .plot import COLORS, km_at, km_steps, profile_steps
+from .render import (OVERALL_HEADERS, SCORING_TEXT, TASK_HEADERS, censoring_text, overall_rows,
+                     profile_text, survival_text, task_rows, to_json)
 from .stats import quantile
 
 EXTRA_HINT = "pip install 'grokbench[html]'"
@@ -159,6 +159,56 @@ def curves_figure(go, table, runs_by_label, colors):
     return fig
 
 
+def km_figure(go, table, colors):
+    """The task's Kaplan–Meier estimates of P(generalized by step t), as in NAME.km.png: a step
+    line per method with its 95 % band, censored runs as ticks, the budget dashed."""
+    meta = table["meta"]
+    tau = meta["rmst_tau"]
+    first = min([r["km"][0][0] for r in table["rows"] if r.get("km")] + [tau])
+    left = min(10.0, max(first / 2, 1.0))
+    fig = go.Figure()
+    n = len(table["rows"])
+    for j, row in enumerate(table["rows"]):
+        color, group = colors.get(row["method"], COLORS[-1]), row["method"]
+        offset = (j - (n - 1) / 2) * 0.008  # equal curves would hide each other
+        steps, values, lows, highs = km_steps(row, tau)
+        steps[0] = left
+        fig.add_trace(go.Scatter(x=steps, y=highs, mode="lines", line={"width": 0, "shape": "hv"},
+                                 legendgroup=group, showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=steps, y=lows, mode="lines", line={"width": 0, "shape": "hv"},
+                                 fill="tonexty", fillcolor=_rgba(color, 0.10), legendgroup=group,
+                                 showlegend=False, hoverinfo="skip"))
+        low, high = row["rmst_ci"]
+        fig.add_trace(go.Scatter(
+            x=steps, y=[v + offset for v in values], customdata=list(zip(values, lows, highs)),
+            mode="lines", line={"shape": "hv", "color": color, "width": 2}, legendgroup=group,
+            name=f"{row['method']}: {row['solved']}/{row['runs']}, RMST {row['rmst']:.0f} "
+                 f"({low:.0f}–{high:.0f}), group {row.get('rank_group', '')}",
+            hovertemplate=(f"{html.escape(row['method'])}<br>from step %{{x}}<br>P(generalized) "
+                           "%{customdata[0]:.2f} (95 %: %{customdata[1]:.2f}–%{customdata[2]:.2f})"
+                           "<extra></extra>")))
+        censored = row.get("censored") or []
+        if censored:
+            fig.add_trace(go.Scatter(
+                x=[t for t, _why in censored], y=[km_at(row, t) + offset for t, _why in censored],
+                mode="markers", marker={"symbol": "line-ns-open", "size": 14, "color": color,
+                                        "line": {"width": 2, "color": color}},
+                legendgroup=group, showlegend=False, customdata=[why for _t, why in censored],
+                hovertemplate=(f"{html.escape(row['method'])}: censored at step %{{x}} "
+                               "(%{customdata})<extra></extra>")))
+    fig.add_vline(x=tau, line={"color": "grey", "width": 1, "dash": "dash"},
+                  annotation_text=f"budget {tau:g}", annotation_position="top left")
+    fig.update_layout(
+        template="plotly_white", height=430 + 22 * n, margin={"l": 60, "r": 20, "t": 40, "b": 50},
+        title={"text": f"{table['task']}: Kaplan–Meier estimate of P(generalized by step t), "
+                       "95 % band; ticks: censored runs", "font": {"size": 14}},
+        legend={"font": {"size": 11}, "yanchor": "top", "y": -0.18, "x": 0, "orientation": "h"},
+        xaxis={"type": "log", "range": [math.log10(left), math.log10(tau * 1.25)],
+               "title": {"text": "training step"}},
+        yaxis={"range": [-0.05, 1.05], "title": {"text": "P(generalized by step t)"}})
+    return fig
+
+
 def profiles_figure(go, lb, colors):
     overall = lb["overall"]
     r_max, n_rows = overall["r_max"], len(overall["rows"])
@@ -207,14 +257,16 @@ def task_keys(row) -> list:
     return [row["rank"], row["method"], row["solved"],
             row["steps_to_generalize"], row["ci"][0], row["grokking_delay"],
             None if row.get("max_sc") is None else row["collapse_onset"], row["final_test_acc"],
-            row["wall_time"]] + ([int(bool(row.get("sensitive")))] if "codepaths" in row else [])
+            row["wall_time"], row.get("rmst"), row.get("rank_group")] + (
+                [int(bool(row.get("sensitive")))] if "codepaths" in row else [])
 
 
 def overall_keys(row) -> list:
     # an unranked (incomplete) method sorts after the ranked ones
     return [1e9 if row["rank"] is None else row["rank"], row["method"],
             row["score"], row["tasks_solved"], row["speedup"],
-            row["solved_where_reference_missed"] - row["missed_where_reference_solved"]]
+            row["solved_where_reference_missed"] - row["missed_where_reference_solved"],
+            row.get("significantly_sooner")]
 
 
 def _cell(text) -> str:
@@ -290,6 +342,13 @@ CURVES_CAPTION = ("Solid: the median over seeds of the test accuracy at each eva
                   "curve ends where its last seed stopped.")
 
 
+KM_CAPTION = ("Kaplan–Meier estimate of P(generalized by step t) from the runs' steps-to-"
+              "generalize alone (no curves needed): a step up at each run that generalized, ticks "
+              "for the censored runs (at the budget, dashed, or at a NaN/inf stop), the band its "
+              "pointwise 95 % interval (Greenwood, log(−log)). Equal curves are drawn slightly "
+              "apart.")
+
+
 def _p(text, cls=None) -> str:
     return f'<p{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}>{html.escape(text)}</p>'
 
@@ -316,7 +375,8 @@ def to_html(lb, curve_groups_by_task=None, curves_note="", config_text="", comma
     if lb.get("not_applicable"):
         facts.append("Not applicable (not run): " + "; ".join(f"{t}/{m} ({why})"
                                                               for t, m, why in lb["not_applicable"]))
-    facts += [SCORING_TEXT, f"CI tolerance (--check): {lb['tolerance']}."]
+    facts += [SCORING_TEXT] + ([survival_text()] if overall.get("significance") else [])
+    facts += [f"CI tolerance (--check): {lb['tolerance']}."]
     out.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in facts) + "</ul>")
 
     out += ["<h2>Regenerate</h2>", "<p>This page:</p>", f"<pre><code>{html.escape(command)}</code></pre>"]
@@ -352,10 +412,13 @@ def to_html(lb, curve_groups_by_task=None, curves_note="", config_text="", comma
         out += [f'<h2 id="task-{slug}">{html.escape(table["task"])}</h2>',
                 _p(f"{budget}; seeds {', '.join(map(str, meta['seeds']))}; generalized = "
                    f"{meta['target']}; fit = {meta['fit_target']}; collapse onset = first evaluation "
-                   f"with SC fraction ≥ {meta['sc_threshold']} ('none': never)."),
+                   f"with SC fraction ≥ {meta['sc_threshold']} ('none': never)." + censoring_text(table)),
                 table_html(f"table-{slug}", TASK_HEADERS + (["numerical sensitivity"] if sensitivity else []),
                            task_rows(table, lb.get("not_applicable") or ()),
                            [task_keys(r) for r in table["rows"]])]
+        if meta.get("rmst_tau"):
+            out.append(_figure_html(km_figure(go, table, colors), f"km-{slug}"))
+            out.append(_p(KM_CAPTION, "note"))
         runs_by_label = curve_groups_by_task.get(table["task"])
         if runs_by_label:
             out.append(_figure_html(curves_figure(go, table, runs_by_label, colors), f"curves-{slug}"))

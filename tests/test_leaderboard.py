@@ -164,6 +164,56 @@ def test_markdown_shows_infinity_none_and_provenance():
     assert "A,3,y,3,1,inf" in csv_text
 
 
+def test_survival_view_of_the_task_tables_hand_computed():
+    """Task A of two_task_records, budget 3000: x = 50, ∞, 60 → RMST (50 + 60 + 3000)/3 =
+    1036.67; KM P(generalized) 1/3 at 50 and 2/3 at 60, one run censored at the budget.
+    With 3 seeds a side no pair is significant (smallest exact p 0.1): one rank group."""
+    board = lb.build(two_task_records(), "t")
+    a = rows_by_method(board["tasks"][0])
+    assert a["x"]["rmst"] == pytest.approx(1036.67) and a["wd"]["rmst"] == 200
+    assert [k[:2] for k in a["x"]["km"]] == [[50, pytest.approx(1 / 3, abs=1e-6)],
+                                             [60, pytest.approx(2 / 3, abs=1e-6)]]
+    assert a["x"]["censored"] == [[3000, "budget"]] and a["wd"]["censored"] == []
+    assert board["tasks"][0]["meta"]["rmst_tau"] == 3000
+    assert {r["rank_group"] for t in board["tasks"] for r in t["rows"]} == {"a"}
+    wd_y = next(p for p in board["tasks"][0]["pairs"] if {p["a"], p["b"]} == {"wd", "y"})
+    assert (wd_y["p"], wd_y["sooner"], wd_y["significant"]) == (0.1, "wd", False)
+    assert wd_y["p_holm"] == pytest.approx(0.6)  # 6 pairs tested, each at p ≥ 0.1
+    sig = board["overall"]["significance"]
+    assert (sig["pairs_tested"], sig["task_orderings"], sig["task_orderings_significant"]) == (6, 6, 0)
+    assert (sig["orderings"], sig["orderings_significant"]) == (3, 0)
+    md = render.to_markdown(board)
+    assert "| 1037 (0–2608)    | a " in md and "0 of the 6 pairwise orderings" in md
+
+
+def test_rank_groups_split_where_the_seeds_can_say_so():
+    """8 seeds a side: complete separation gives the exact p 2/C(16, 8) = 0.000155, which
+    survives Holm over the board's 3 pairs (0.05/3): three groups, every ordering significant.
+    A NaN stop is censored at its step with its reason; with no run generalized, Ŝ stays 1
+    and RMST is the budget whatever the censoring."""
+    runs = []
+    for method, gen in {"fast": 100, "slow": 900, "never": INF}.items():
+        runs += [rec("T", method, s, gen) for s in range(8)]
+    nan = next(r for r in runs if (r["method"], r["seed"]) == ("never", 7))
+    nan["status"] = "nonfinite"
+    nan["scores"].update(nonfinite=True, steps_run=1500)
+    board = lb.build(runs, "t")
+    table = board["tasks"][0]
+    groups = {r["method"]: r["rank_group"] for r in table["rows"]}
+    assert groups == {"fast": "a", "slow": "b", "never": "c"}
+    assert all(p["significant"] for p in table["pairs"])
+    assert table["pairs"][0]["p"] == pytest.approx(2 / 12870, rel=1e-5)
+    never = rows_by_method(table)["never"]
+    assert never["censored"][-1] == [1500, "nonfinite"] and never["rmst"] == 3000
+    sig = board["overall"]["significance"]
+    # across tasks slow (9× the best) and never share B = 0, so 2 orderings there, both backed
+    assert (sig["task_orderings_significant"], sig["orderings"], sig["orderings_significant"]) == (3, 2, 2)
+    assert {r["method"]: (r["significantly_sooner"], r["significantly_later"])
+            for r in board["overall"]["rows"]} == {"fast": (2, 0), "slow": (1, 1), "never": (0, 2)}
+    assert "censored at a NaN/inf stop: never at step 1500" in render.to_markdown(board)
+    assert render.to_csv(board).splitlines()[1].endswith(",100,100,100,a")
+
+
 def test_json_round_trip_keeps_infinity():
     board = lb.build(two_task_records(), "t")
     again = render.read_json(render.to_json(board))

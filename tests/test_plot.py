@@ -79,6 +79,29 @@ def test_profile_figure_steps_at_the_ratios(tmp_path):
     png_size(plot.profile_figure(board, tmp_path / "p.png"))
 
 
+def test_km_figure_steps_at_the_events_with_ticks_and_budget(tmp_path):
+    """Task A of two_task_records (budget 3000): x generalizes at 50 and 60 and misses once,
+    so its step goes 0 → 1/3 at 50 → 2/3 at 60 and holds to the budget, where its censored run
+    is a tick; wd reaches 1 at 300 with no tick; the budget is the dashed line at 3000."""
+    from test_leaderboard import two_task_records
+    board = lb.build(two_task_records(), "t")
+    fig = plot.draw_km(board)
+    ax = fig.axes[0]
+    assert ax.get_title() == "A (budget 3000)"
+    steps = [line for line in ax.lines if line.get_linestyle() != "None" and len(line.get_xdata()) > 2]
+    x = next(line for line, row in zip(steps, board["tasks"][0]["rows"]) if row["method"] == "x")
+    assert list(x.get_xdata()) == [10, 50, 60, 3000]
+    assert list(x.get_ydata()) == pytest.approx([0, 1 / 3, 2 / 3, 2 / 3], abs=0.01)  # ± an offset
+    ticks = [line for line in ax.lines if line.get_marker() == "|"]
+    assert [list(t.get_xdata()) for t in ticks] == [[3000], [3000, 3000]]  # x's miss; y's two
+    assert [list(t.get_ydata()) for t in ticks] == [pytest.approx([2 / 3], abs=0.01),
+                                                    pytest.approx([1 / 3] * 2, abs=0.01)]
+    assert [line for line in ax.lines if line.get_linestyle() == "--"
+            and list(line.get_xdata()) == [3000, 3000]]  # the budget
+    assert len([a for a in fig.axes if a.get_visible()]) == 2  # a panel per task
+    png_size(plot.km_figure(board, tmp_path / "km.png"))
+
+
 def test_plot_command_writes_pngs(runs, tmp_path):
     from grokbench.store import Store
     db = tmp_path / "runs.db"

@@ -67,7 +67,7 @@ def test_page_from_store_and_from_raw_results(tiny_suite, tmp_path, capsys, monk
     assert page_digest(page) == tables_digest(lb)
     for row in lb["tasks"][0]["rows"]:
         assert f'<td data-sort="{row["method"]}">{row["method"]}</td>' in page
-    assert 'id="curves-modadd"' in page and 'id="profiles"' in page
+    assert 'id="curves-modadd"' in page and 'id="profiles"' in page and 'id="km-modadd"' in page
     assert "Curves of 6 of the 6 runs, read from the results store." in page
     assert "grokbench leaderboard --suite tiny --format html" in page  # how to regenerate it
     assert 'steps = 5' in page  # the suite's configuration
@@ -95,6 +95,7 @@ def test_page_from_store_and_from_raw_results(tiny_suite, tmp_path, capsys, monk
     page = (tmp_path / "b" / "tiny.html").read_text(encoding="utf-8")
     assert "Test-accuracy curves are not shown" in page and "grokbench sweep --suite tiny" in page
     assert 'id="curves-modadd"' not in page and 'id="profiles"' in page
+    assert 'id="km-modadd"' in page  # Kaplan–Meier needs no curves, only the scores
     assert not (tmp_path / "absent.db").exists()  # looking for curves creates no store
 
 
@@ -151,15 +152,15 @@ def test_committed_quick_page_in_headless_chromium(tmp_path):
         plots = []
         while time.monotonic() - started < 60:  # generous: CI machines may be loaded
             plots = browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")
-            if len(plots) == 1 + len(lb["tasks"]) and all(
+            if len(plots) == 1 + 2 * len(lb["tasks"]) and all(
                     p.find_elements(By.CSS_SELECTOR, "svg.main-svg g.trace") for p in plots):
                 break
             time.sleep(0.2)
         errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
         assert errors == []
         state = browser.execute_script("return [document.readyState, typeof Plotly]")
-        # the profiles and one curve figure per task
-        assert len(plots) == 1 + len(lb["tasks"]), f"page state {state}, log {browser.get_log('browser')}"
+        # the profiles, and per task its Kaplan–Meier and curve figures
+        assert len(plots) == 1 + 2 * len(lb["tasks"]), f"page state {state}, log {browser.get_log('browser')}"
         for plot in plots:
             assert len(plot.find_elements(By.CSS_SELECTOR, "svg.main-svg g.trace.scatter path.js-line")) >= 3
         # the tables: every method of the JSON, in its order

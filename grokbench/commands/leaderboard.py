@@ -109,6 +109,8 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
                codepaths=codepaths or None, tuning=tuning)
     if spec:
         lb["figure"] = f"{name}.profile.png"
+        if lb["overall"].get("significance"):  # the survival view's Kaplan–Meier panels
+            lb["km_figure"] = f"{name}.km.png"
 
     if check:
         problems = check_committed(lb, out, name, from_file)
