@@ -74,9 +74,15 @@ def check_committed(fresh, out, name, from_file=None) -> list[str]:
     if not json_path.exists():
         raise UserError(f"no committed tables {json_path}; make them with "
                         f"`grokbench leaderboard --suite {name} --write`")
-    committed = read_json(json_path.read_text(encoding="utf-8"))
-    problems = [f"fresh vs committed: {d}" for d in compare(committed, fresh)]
-    problems += [f"{json_path.name}: {d}" for d in self_consistent(committed)]
+    try:  # a committed file is input too: damaged or edited, it is named, not a traceback
+        committed = read_json(json_path.read_text(encoding="utf-8"))
+        problems = [f"fresh vs committed: {d}" for d in compare(committed, fresh)]
+        problems += [f"{json_path.name}: {d}" for d in self_consistent(committed)]
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        reason = " ".join(str(exc).split())[:100]
+        raise UserError(f"{json_path} is not a leaderboard's tables ({type(exc).__name__}: "
+                        f"{reason}); restore it (git checkout {json_path}) or regenerate it: "
+                        f"grokbench leaderboard --suite {name} --write") from None
     if not md_path.exists():
         problems.append(f"{md_path.name} is missing")
     else:

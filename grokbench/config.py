@@ -74,7 +74,7 @@ ENGINE_OPTIONS: dict[str, Any] = {
     "sc_threshold": Option(0.1, "collapse onset = first evaluation with sc_fraction ≥ this "
                            "(the StableMax paper's figures drew 0.4/0.5)", float),
     "hold_evals": Option(3, "the target counts as held after this many evaluations in a row",
-                         int),
+                         int, minimum=1),
     "early_stop": Option(False, "stop at the decision point (scores are read up to it anyway)",
                          bool),
     "softmax_precision": Option("float32", "precision of the softmax-view Softmax Collapse "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import torch
 
 from .errors import UserError
+from .files import output_file
 
 
 def data_dir(config_value=None, env_var: str | None = None) -> Path | None:
@@ -39,10 +41,18 @@ def cache_key(**settings) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _umask() -> int:
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, write) -> Path:
     """Call ``write(fileobj)`` on a temporary file beside ``path`` and rename it into place:
-    a reader sees either no file or the whole file, never a half-written one."""
-    path = Path(path)
+    a reader sees either no file or the whole file, never a half-written one. A symlink is
+    written through and anything but a regular file refused (:func:`output_file`), never
+    replaced by the rename; the file gets the permissions open() would give."""
+    path = output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -50,6 +60,9 @@ def atomic_write_bytes(path: Path, write) -> Path:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        # the permissions open() would give: an existing file's, else those of the umask
+        # (mkstemp's file is private)
+        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode) if path.exists() else 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -64,10 +64,13 @@ def columns(rows: list[dict], first=()) -> list[str]:
 
 def write(rows: list[dict], path, fmt: str, first=()) -> Path:
     """Write rows as CSV or Parquet; the file appears whole or not at all (a temporary file,
-    renamed), so an interrupted export never leaves a truncated table behind."""
+    renamed), so an interrupted export never leaves a truncated table behind. The rename
+    replaces only a regular file: a symlink is written through, a FIFO or device refused
+    (:func:`grokbench.data.output_file`)."""
+    from .data import output_file
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    path = Path(path)
+    shown, path = path, output_file(path, "choose another file with -o PATH")
     cols = columns(rows, first)
     if fmt == "parquet":
         try:
@@ -88,13 +91,15 @@ def write(rows: list[dict], path, fmt: str, first=()) -> Path:
             table = pa.Table.from_pylist([{c: row.get(c) for c in cols} for row in rows],
                                          schema=_arrow_schema(pa, rows, cols))
             pq.write_table(table, tmp)
+        if path.exists():  # an overwritten export keeps its permissions
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
         os.replace(tmp, path)
     except OSError as exc:
         raise UserError(f"cannot write {path} ({exc.strerror or exc}); choose another place "
                         "with -o PATH") from None
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+    return Path(shown)
 
 
 def _flatten(prefix: str, value) -> dict:

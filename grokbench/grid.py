@@ -3,7 +3,9 @@ TOML file, and how ``grokbench sweep``'s options are read into one. Named suites
 in the project's ``leaderboards/`` folder."""
 from __future__ import annotations
 
+import difflib
 import itertools
+import math
 import re
 import sys
 from pathlib import Path
@@ -62,12 +64,33 @@ def validate_spec(spec: dict, where: str) -> dict:
     if extra:
         raise UserError(f"{where}: unknown keys {sorted(extra)}; allowed: {sorted(allowed)}")
     for key in ("tasks", "methods"):
-        if not spec.get(key) or not isinstance(spec[key], list):
-            raise UserError(f"{where}: '{key}' must be a non-empty list")
+        if not spec.get(key) or not isinstance(spec[key], list) or \
+                not all(isinstance(name, str) for name in spec[key]):
+            raise UserError(f"{where}: '{key}' must be a non-empty list of names, e.g. "
+                            f"{key} = [\"{'modadd' if key == 'tasks' else 'wd'}\"]")
     spec["seeds"] = file_seeds(spec.get("seeds", [0, 1, 2]), where)
     spec.setdefault("settings", {})
     spec.setdefault("task_settings", {})
     spec.setdefault("grid", {})
+    for key in ("settings", "task_settings", "grid"):
+        if not isinstance(spec[key], dict):
+            raise UserError(f"{where}: '{key}' must be a table of settings, e.g. [{key}] then "
+                            f"lines key = value; got {spec[key]!r}")
+    for key, values in spec["grid"].items():
+        if values == []:
+            raise UserError(f"{where}: grid '{key}' names no value; e.g. {key} = [1, 2]")
+    if spec["task_settings"]:
+        from .registry import get_registry
+        known = get_registry().names("tasks")
+        for task, settings in spec["task_settings"].items():
+            if task not in known:  # a misspelled task's settings would be silently ignored
+                close = difflib.get_close_matches(task, known, 1)
+                raise UserError(f"{where}: task_settings names no task {task!r}"
+                                + (f"; did you mean {close[0]!r}?" if close else
+                                   f"; tasks: {', '.join(known)}"))
+            if not isinstance(settings, dict):
+                raise UserError(f"{where}: task_settings.{task} must be a table of settings; "
+                                f"got {settings!r}")
     spec.setdefault("reference", "wd")
     if spec.get("tuning") is not None:
         from .tuning import check_trials
@@ -111,6 +134,11 @@ def expand(registry, spec: dict, not_applicable: list | None = None) -> list[dic
     grid_keys = sorted(spec["grid"])
     grid_values = [spec["grid"][k] if isinstance(spec["grid"][k], list) else [spec["grid"][k]]
                    for k in grid_keys]
+    total = len(spec["tasks"]) * len(spec["methods"]) * len(spec["seeds"]) * math.prod(
+        len(v) for v in grid_values)
+    if total > MAX_RUNS:  # counted, before any run is resolved
+        raise UserError(f"the grid has {total} runs, more than one sweep takes ({MAX_RUNS}); "
+                        "sweep fewer seeds, tasks, methods or --grid values at a time")
     configs = []
     for task, method, *values in itertools.product(spec["tasks"], spec["methods"], *grid_values):
         for seed in spec["seeds"]:
@@ -143,21 +171,35 @@ def parse_shard(text: str | None):
     return i, n
 
 
+#: the most seeds, and runs, one grid may name: a grid is resolved run by run before any
+#: work (ids, --dry-run's count), so ``--seeds 0-100000000`` took 7.3 GB. 100 000 runs are
+#: decades of CPU time at the bundled tasks' speeds; a larger study is several sweeps.
+MAX_SEEDS = MAX_RUNS = 100_000
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``0,1,2`` or ranges ``0-9`` (inclusive) or both: ``0-4,10``."""
-    seeds = []
+    """``0,1,2`` or ranges ``0-9`` (inclusive) or both: ``0-4,10``; ranges are counted before
+    they are expanded, and more than :data:`MAX_SEEDS` seeds is an error."""
+    seeds: list[int] = []
     try:
+        parts = []
         for part in text.split(","):
             part = part.strip()
             if not part:
                 continue
-            if "-" in part:
-                lo, hi = part.split("-", 1)
-                seeds += list(range(int(lo), int(hi) + 1))
+            if "-" in part[1:]:  # a range; a leading - is a negative seed
+                cut = part.index("-", 1)
+                parts.append((int(part[:cut]), int(part[cut + 1:])))
             else:
-                seeds.append(int(part))
+                parts.append((int(part), int(part)))
     except ValueError:
         raise UserError(f"--seeds takes integers and ranges, e.g. 0,1,2 or 0-9; got {text!r}") from None
+    count = sum(max(0, hi - lo + 1) for lo, hi in parts)
+    if count > MAX_SEEDS:
+        raise UserError(f"--seeds {text} names {count} seeds, more than one sweep takes "
+                        f"({MAX_SEEDS}); sweep fewer seeds at a time, e.g. --seeds 0-99")
+    for lo, hi in parts:
+        seeds += range(lo, hi + 1)
     if not seeds:
         raise UserError(f"--seeds names no seed: {text!r}; e.g. --seeds 0,1,2")
     return list(dict.fromkeys(seeds))
@@ -172,6 +214,8 @@ def parse_grid(pairs) -> dict:
             raise UserError(f"--grid takes key=v1,v2,..., got {pair!r} (e.g. --grid lr=0.01,0.001)")
         key, text = pair.split("=", 1)
         grid[key.strip().replace("-", "_")] = [parse_value(v) for v in _top_level_items(text)]
+        if not grid[key.strip().replace("-", "_")]:  # else a sweep of 0 runs that "succeeds"
+            raise UserError(f"--grid {pair} names no value; e.g. --grid {key.strip()}=0.01,0.001")
     return grid
 
 

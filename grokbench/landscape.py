@@ -231,29 +231,57 @@ def points_from_store(store, configs, size_key: str | None) -> list[dict]:
 
 
 def write_points(points, path) -> Path:
+    from .data import atomic_write_bytes
     from .scoring import to_jsonable
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
-        for p in points:
-            fh.write(json.dumps(to_jsonable(p), sort_keys=True, allow_nan=False) + "\n")
-    return path
+    text = "".join(json.dumps(to_jsonable(p), sort_keys=True, allow_nan=False) + "\n"
+                   for p in points)
+    atomic_write_bytes(Path(path), lambda fh: fh.write(text.encode("utf-8")))
+    return Path(path)
 
 
 def read_points(path) -> list[dict]:
+    """The points of a --jsonl file, each checked before any is drawn (a hand-edited file with
+    a negative w failed in the log-scale figure, after the first figure was written)."""
+    from .files import read_jsonl
     from .scoring import from_jsonable
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UserError(f"cannot read {path} ({exc.strerror}); give a points file written by "
-                        "grokbench landscape --jsonl") from None
-    try:
-        points = [from_jsonable(json.loads(line)) for line in lines if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path} is not a JSONL file of landscape points ({exc})") from None
-    if not points or not all(isinstance(p, dict) and "alpha" in p and "status" in p for p in points):
-        raise UserError(f"{path} holds no landscape points (written by grokbench landscape --jsonl)")
+    fix = "give a points file written by grokbench landscape --jsonl"
+    points = []
+    for n, value in read_jsonl(path, fix):
+        point = from_jsonable(value)
+        problem = point_problem(point)
+        if problem:
+            raise UserError(f"{path}:{n} {problem}; {fix}")
+        points.append(point)
+    if not points:
+        raise UserError(f"{path} holds no landscape points; {fix}")
     return points
+
+
+def point_problem(p) -> str | None:
+    if not isinstance(p, dict):
+        return "is not a JSON object"
+    missing = {"task", "alpha", "status", "seed", "run_id", "converged"} - set(p)
+    if missing:
+        return f"lacks {sorted(missing)}"
+    if not (isinstance(p["task"], str) and isinstance(p["status"], str)
+            and isinstance(p["run_id"], str) and isinstance(p["converged"], bool)
+            and isinstance(p["seed"], int) and not isinstance(p["seed"], bool)):
+        return "has a task, status, run_id, seed or converged of the wrong type"
+    if not (_number(p["alpha"]) and 0 < p["alpha"] < math.inf):
+        return f"has alpha {p['alpha']!r}, not a positive number"
+    if p.get("n") is not None and not (_number(p["n"]) and p["n"] >= 0):
+        return f"has n {p['n']!r}, not a size"
+    for key in ("w", "w0", "train_loss", "test_loss", "train_err", "test_err", "wall_time"):
+        value = p.get(key)
+        if value is not None and not _number(value):
+            return f"has {key} {value!r}, not a number"
+        if key in ("w", "w0") and value is not None and not value > 0:  # drawn on a log axis
+            return f"has {key} {value!r}, not a positive norm"
+    return None
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # -- the landscape: points over seeds, w_c, the LU claim --------------------------------------

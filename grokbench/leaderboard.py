@@ -102,25 +102,61 @@ def records_jsonl(records) -> str:
                    for r in rows)
 
 
-def read_records(path) -> list[dict]:
-    try:
-        lines = open(path, encoding="utf-8").read().splitlines()
-    except FileNotFoundError:
-        raise UserError(f"no results file {path}; build one with `grokbench leaderboard "
-                        "--suite NAME --write` after `grokbench sweep --suite NAME`") from None
-    records = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = from_jsonable(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{n} is not JSON ({exc.msg}); regenerate the file") from None
-        missing = {"task", "method", "seed", "config", "scores"} - set(rec)
-        if missing:
-            raise UserError(f"{path}:{n} lacks {sorted(missing)}; it is not a results file")
+def read_records(path, unique: bool = True) -> list[dict]:
+    """The records of a raw results file, each line checked against the schema before any is
+    used (a results file is input: hand-edited, truncated or not ours at all). ``unique``: a
+    run id on two lines is an error (one would silently win); a codepaths file has the same
+    runs under several CPU code paths."""
+    from .files import read_jsonl
+    fix = "regenerate it with `grokbench leaderboard --suite NAME --write`"
+    records: list[dict] = []
+    lines: dict[str, int] = {}
+    for n, value in read_jsonl(path, fix):
+        rec = from_jsonable(value)
+        problem = record_problem(rec)
+        if problem is None and unique and rec["run_id"] in lines:
+            problem = f"repeats run {rec['run_id']} of line {lines[rec['run_id']]}"
+        if problem:
+            raise UserError(f"{path}:{n} {problem}; it is not a results file line: {fix}")
+        lines[rec["run_id"]] = n
         records.append(rec)
     return records
+
+
+# Scores that count steps: a step is ≥ 0, ∞ when not reached (None where not measured).
+_STEP_SCORES = ("steps_to_fit", "steps_to_generalize", "collapse_onset", "steps_run")
+
+
+def record_problem(rec) -> str | None:
+    """What is wrong with a results record (as a sentence's predicate), or None."""
+    if not isinstance(rec, dict):
+        return "is not a JSON object"
+    missing = {"run_id", "task", "method", "seed", "config", "scores"} - set(rec)
+    if missing:
+        return f"lacks {sorted(missing)}"
+    for key, kind in (("run_id", str), ("task", str), ("method", str), ("config", dict),
+                      ("scores", dict)):
+        if not isinstance(rec[key], kind):
+            return f"has a {key} that is not a {'string' if kind is str else 'JSON object'}"
+    if not isinstance(rec["seed"], int) or isinstance(rec["seed"], bool):
+        return "has a seed that is not an integer"
+    for key, value in rec["scores"].items():
+        if value is not None and (isinstance(value, bool) != (key == "nonfinite")
+                                  or not isinstance(value, (int, float))):
+            return f"has a score {key} that is not a number"
+        if key in _STEP_SCORES and value is not None and not value >= 0:
+            return f"has a step count {key} of {value}, not ≥ 0"
+    config = rec["config"]
+    if (config.get("task"), config.get("method"), config.get("seed")) != \
+            (rec["task"], rec["method"], rec["seed"]):
+        return "has a task, method or seed that its config does not"
+    try:
+        computed = run_id(config)
+    except (TypeError, ValueError):
+        return "has a config that is not a run's settings"
+    if computed != rec["run_id"]:
+        return f"has run_id {rec['run_id']}, but its config's id is {computed}"
+    return None
 
 
 # -- per-task tables ----------------------------------------------------------------------------
@@ -629,7 +665,8 @@ def suite_records(registry, spec, pool: dict, where: str, allow_missing=False):
 
 def store_pool(store) -> dict:
     """{run id: record} of the store's runs."""
-    return {i: to_record(store.get(i)) for i in sorted(store.done_ids())}
+    # every readable run (a malformed row is skipped with a warning naming it)
+    return {r["run_id"]: to_record(r) for r in sorted(store.results(), key=lambda r: r["run_id"])}
 
 
 def suite_commands(name) -> dict:

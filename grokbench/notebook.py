@@ -11,6 +11,7 @@ light as before.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,6 +145,12 @@ def run(task: str, method: str = "baseline", *, store=None, save: bool = True,
     from .registry import get_registry
     from .store import Store
 
+    _check_argument("task", task, (str,), "grokbench.run('parity')")
+    _check_argument("method", method, (str,), "method='wd+perpgrad' (methods joined by +)")
+    _check_argument("preset", preset, (str, type(None)), "preset='paper'")
+    _check_argument("store", store, (str, os.PathLike, type(None)), "store='runs.db'")
+    for flag, value in (("save", save), ("force", force), ("progress", progress)):
+        _check_argument(flag, value, (bool,), f"{flag}=True")
     overrides = {key: list(value) if isinstance(value, tuple) else value
                  for key, value in settings.items()}
     config = resolve(get_registry(), task, method, overrides, preset)
@@ -179,6 +186,16 @@ def load_model(run_id: str, step: int, store=None, device=None):
     return load(run_id, step, store, device)
 
 
+def _check_argument(name: str, value, kinds: tuple, example: str):
+    """An API argument of the wrong type is a one-line error naming the fix, not an
+    AttributeError from deep inside (``grokbench.run("parity", ["wd", "perpgrad"])``)."""
+    if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+        wanted = " or ".join("None" if k is type(None) else "a path" if k is os.PathLike
+                             else {str: "a string", bool: "True or False"}.get(k, k.__name__)
+                             for k in kinds)
+        raise UserError(f"{name} must be {wanted}, e.g. {example}; got {value!r}")
+
+
 def runs(store=None, **filters: Any) -> pandas.DataFrame:
     """The stored runs as a DataFrame, one row per run, oldest first: ``run_id``, ``task``,
     ``method``, ``seed``, ``status``, ``created_at`` (Unix time), the scores by name
@@ -193,6 +210,16 @@ def runs(store=None, **filters: Any) -> pandas.DataFrame:
     from .export import ID_COLUMNS, columns, run_rows
     from .store import Store, default_store_path
 
+    _check_argument("store", store, (str, os.PathLike, type(None)), "store='runs.db'")
+    for key in ("task", "method", "status", "run_id", "seed"):
+        kind = int if key == "seed" else str
+        value = filters.get(key)
+        values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+        if value is not None and not all(isinstance(v, kind) and not isinstance(v, bool)
+                                         for v in values):
+            example = "seed=[0, 1]" if key == "seed" else f"{key}=['a', 'b']"
+            raise UserError(f"runs({key}=...) takes {'an int' if key == 'seed' else 'a string'} "
+                            f"or a list of them, e.g. runs({example}); got {value!r}")
     path = Path(store) if store else default_store_path()
     if not path.exists():  # nothing run yet: an empty table, and no store file created
         return pd.DataFrame(columns=list(ID_COLUMNS))
@@ -205,7 +232,7 @@ def runs(store=None, **filters: Any) -> pandas.DataFrame:
         by_column["method"] = ([stored_method_name(registry, m) for m in names]
                                if isinstance(names, (list, tuple, set))
                                else stored_method_name(registry, names))
-    db = Store(path)
+    db = Store(path, readonly=True)  # reading creates nothing and changes nothing
     try:
         rows = run_rows(db.records(**by_column))
     finally:

@@ -29,10 +29,16 @@ def _pyplot():
 
 
 def _save(fig, path):
+    # Through the atomic writer: a symlink is written through and a FIFO or device refused,
+    # never replaced or blocked on; the format is the file name's (PNG when it has none).
+    from .data import atomic_write_bytes
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130, bbox_inches="tight")
-    _pyplot().close(fig)
+    kind = path.suffix.lstrip(".").lower() or "png"
+    try:
+        atomic_write_bytes(path, lambda fh: fig.savefig(fh, format=kind, dpi=130,
+                                                        bbox_inches="tight"))
+    finally:
+        _pyplot().close(fig)
     return path
 
 

@@ -76,7 +76,11 @@ class Registry:
         allow = _env_list("GROKBENCH_LOAD_PLUGINS")
         deny = set(_env_list("GROKBENCH_DISABLE_PLUGINS") or [])
         seen = set()
-        for ep in entry_points(group="grokbench"):
+        # The bundled plugins first, whatever the discovery order: their names are reserved, so
+        # a third-party plugin registering one (``wd``) is the one refused, not the bundled one
+        # (which left ``--method wd`` training the stranger's recipe under the trusted name).
+        eps = sorted(entry_points(group="grokbench"), key=lambda ep: _distribution(ep) != "grokbench")
+        for ep in eps:
             if ep.name in seen or ep.name in deny or (allow is not None and ep.name not in allow):
                 continue
             seen.add(ep.name)
@@ -167,6 +171,12 @@ class Registry:
         def register(*args, **kwargs):
             entry = _make_entry(kind, plugin, *args, **kwargs)
             existing = self.entries[kind].get(entry.name)
+            if existing is not None and self.plugins[existing.plugin].distribution == "grokbench" \
+                    and info.distribution != "grokbench":
+                raise UserError(f"plugin {plugin!r} registers the {singular(kind)} {entry.name!r}, "
+                                f"a name reserved by the bundled plugin {existing.plugin!r}; to "
+                                f"use {plugin}'s instead, say so: set GROKBENCH_DISABLE_PLUGINS="
+                                f"{existing.plugin}")
             if existing is not None:
                 raise UserError(f"{singular(kind)} {entry.name!r} is registered twice, by plugins "
                                 f"{existing.plugin!r} and {plugin!r}; disable one with "
@@ -236,6 +246,11 @@ def _warn(message: str):
 
 def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _distribution(ep) -> str | None:
+    dist = getattr(ep, "dist", None)
+    return dist.name if dist else None
 
 
 def _env_list(var):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
@@ -65,8 +66,15 @@ class Store:
     COLUMNS = ("run_id", "task", "method", "seed", "status", "config", "scores", "curve",
                "versions", "wall_time", "created_at")
 
-    def __init__(self, path=None):
+    def __init__(self, path=None, readonly: bool = False, missing_ok: bool = False):
+        """Open (creating if need be) the store at ``path`` for reading and writing; with
+        ``readonly`` only read it: SQLite's mode=ro, no WAL switch, no CREATE, so a store in a
+        read-only folder or file can be read and a mistyped path is not created (an error,
+        or with ``missing_ok`` an empty store in memory)."""
         self.path = Path(path) if path else default_store_path()
+        if readonly:
+            self.db = self._open_readonly(missing_ok)
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=60)
@@ -78,6 +86,44 @@ class Store:
         except OSError as exc:
             raise UserError(f"cannot create the results store at {self.path} ({exc.strerror}); "
                             "choose a writable place with --store PATH") from None
+
+    def _open_readonly(self, missing_ok: bool):
+        from urllib.parse import quote
+        if not self.path.exists():
+            if missing_ok:
+                db = sqlite3.connect(":memory:")
+                db.executescript(SCHEMA)
+                return db
+            raise UserError(f"there is no results store at {self.path}; give one with --store "
+                            "FILE (grokbench run and sweep create it)")
+        if not self.path.is_file():
+            raise UserError(f"{self.path} is not a file; give a results store with --store FILE")
+        uri = "file:" + quote(str(self.path.resolve()))
+        try:
+            try:
+                if os.access(self.path, os.W_OK) and os.access(self.path.resolve().parent,
+                                                               os.W_OK | os.X_OK):
+                    # Where it could write, a mode=ro connection to a WAL store would leave
+                    # -wal and -shm files behind (it cannot remove them): read through one that
+                    # cannot change anything (query_only) and tidies up on closing, as before.
+                    db = sqlite3.connect(uri + "?mode=rw", uri=True, timeout=60)
+                    db.execute("PRAGMA query_only = 1")
+                else:
+                    db = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=60)
+                tables = db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+            except sqlite3.OperationalError:
+                # A WAL store whose -shm file is missing and cannot be made (a read-only
+                # folder): nobody can be writing to it, so read it as it is.
+                db = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, timeout=60)
+                tables = db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"cannot read {self.path} as a results store ({exc}); "
+                            + CORRUPT_FIX) from None
+        if ("runs",) not in tables:
+            db.close()
+            raise UserError(f"{self.path} is not a grokbench results store (it has no runs "
+                            "table); give one with --store FILE")
+        return db
 
     def check_writable(self):
         """Fail now, not after training, when a run could not be saved here (a read-only file,
@@ -126,8 +172,11 @@ class Store:
             rows = self.db.execute(
                 "SELECT run_id, task, method, seed, status, scores FROM runs WHERE run_id IN "
                 f"({','.join('?' * len(chunk))})", chunk)
-            out += [{"run_id": r[0], "task": r[1], "method": r[2], "seed": r[3], "status": r[4],
-                     "scores": from_jsonable(json.loads(r[5]))} for r in rows]
+            for r in rows:
+                rec = self._parsed({"run_id": r[0], "task": r[1], "method": r[2], "seed": r[3],
+                                    "status": r[4], "scores": r[5]}, ("scores",))
+                if rec is not None:
+                    out.append(rec)
         return out
 
     def get(self, run_id: str) -> dict:
@@ -140,7 +189,12 @@ class Store:
             raise UserError(f"no run {run_id!r} in {self.path}; `grokbench show` lists the runs")
         if len(rows) > 1:
             raise UserError(f"{run_id!r} matches {len(rows)} runs; give more of the id")
-        return self._row(rows[0])
+        rec = self._row(rows[0], warn=False)
+        if rec is None:
+            raise UserError(f"run {rows[0][0]} in {self.path} is malformed (its config, scores, "
+                            "curve or versions are not the JSON a run stores); run it again "
+                            "with --force, or " + CORRUPT_FIX)
+        return rec
 
     def results(self, task=None, method=None) -> list[dict]:
         query = "SELECT * FROM runs WHERE 1=1"
@@ -149,7 +203,8 @@ class Store:
             query, args = query + " AND task=?", args + [task]
         if method:
             query, args = query + " AND method=?", args + [method]
-        return [self._row(r) for r in self.db.execute(query + " ORDER BY created_at", args)]
+        rows = (self._row(r) for r in self.db.execute(query + " ORDER BY created_at", args))
+        return [r for r in rows if r is not None]
 
     def records(self, curves: bool = False, **filters) -> list[dict]:
         """Stored runs, oldest first, whose ``task``, ``method``, ``seed``, ``status`` or
@@ -170,16 +225,39 @@ class Store:
             args += values
         out = []
         for row in self.db.execute(query + " ORDER BY created_at, run_id", args):
-            rec = dict(zip(columns + ("curve",), row))
-            for key in ("config", "scores", "versions") + (("curve",) if curves else ()):
-                rec[key] = from_jsonable(json.loads(rec[key]))
-            out.append(rec)
+            rec = self._parsed(dict(zip(columns + ("curve",), row)),
+                               ("config", "scores", "versions") + (("curve",) if curves else ()))
+            if rec is not None:
+                out.append(rec)
         return out
 
-    def _row(self, row) -> dict:
-        rec = dict(zip(self.COLUMNS, row))
-        for key in ("config", "scores", "curve", "versions"):
-            rec[key] = from_jsonable(json.loads(rec[key]))
+    def _row(self, row, warn: bool = True) -> dict | None:
+        return self._parsed(dict(zip(self.COLUMNS, row)),
+                            ("config", "scores", "curve", "versions"), warn)
+
+    # what each JSON column holds in a run written by save()
+    _KINDS = {"config": dict, "scores": dict, "curve": list, "versions": dict}
+
+    def _parsed(self, rec: dict, keys, warn: bool = True) -> dict | None:
+        """The row with its JSON columns read, or None (with a warning naming the run) when one
+        is not what a run stores: one malformed row, written by another tool or damaged, must
+        not make the whole store unreadable."""
+        try:
+            for key in keys:
+                rec[key] = from_jsonable(json.loads(rec[key]))
+                if not isinstance(rec[key], self._KINDS[key]) or (
+                        key == "curve" and not all(isinstance(p, dict) for p in rec[key])):
+                    raise ValueError(f"{key} is not a JSON {self._KINDS[key].__name__}")
+            if "scores" in keys and not all(v is None or isinstance(v, (int, float))
+                                            for v in rec["scores"].values()):
+                raise ValueError("a score is not a number")
+            if not all(isinstance(rec.get(k, ""), str) for k in ("run_id", "task", "method")):
+                raise ValueError("its id, task or method is not text")
+        except (TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+            if warn:
+                print(f"warning: skipped run {rec.get('run_id')!r} of {self.path}: it is "
+                      f"malformed ({exc})", file=sys.stderr)
+            return None
         return rec
 
     def close(self):

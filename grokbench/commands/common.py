@@ -47,9 +47,9 @@ def scores_table(result) -> str:
     return tabulate(rows, tablefmt="simple_outline")
 
 
-def open_store(path):
+def open_store(path, readonly: bool = False):
     from ..store import Store
-    return Store(path)
+    return Store(path, readonly=readonly)
 
 
 OVERRIDES = [

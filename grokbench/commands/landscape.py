@@ -97,6 +97,13 @@ def landscape(task, alphas, sizes, seeds, steps, eval_every, assignments, preset
     from ..store import Store
     from ..sweep import db_timings, plan, projection, run_sweep
 
+    from ..files import output_file
+    for target, flag in ((jsonl, "--jsonl"), (plot_path, "--plot")):
+        if target:  # before any training: a path that cannot be written, a FIFO or a device
+            output_file(target, f"choose another file with {flag} PATH")
+    if plot_path:
+        output_file(Path(plot_path).with_name(Path(plot_path).stem + "-heatmaps.png"),
+                    "choose another file with --plot PATH")
     if from_file:
         if task or alphas or sizes or dry_run:
             raise UserError("--from reads finished points: drop --task/--alpha/--n/--dry-run")
@@ -113,8 +120,8 @@ def landscape(task, alphas, sizes, seeds, steps, eval_every, assignments, preset
                                    ls.parse_sizes(sizes) if sizes else None, parse_seeds(seeds),
                                    budget, eval_every, settings, preset)
         size_key = ls.size_setting(registry, task) if sizes else None
-        db = Store(store)
-        if dry_run:
+        if dry_run:  # counts what is stored: creates no store at a mistyped path
+            db = Store(store, readonly=True, missing_ok=True)
             try:
                 todo = plan(configs, db)
                 history = db_timings(db)
@@ -128,7 +135,6 @@ def landscape(task, alphas, sizes, seeds, steps, eval_every, assignments, preset
                                                    "from", "CPU-hours"]))
                 click.echo(f"projected: {total:.2f} CPU-hours; wall time ≈ that / workers")
             return
-        db.close()
         report = run_sweep(configs, executor, workers, store, registry=registry,
                            progress=not quiet)
         db = Store(store)

@@ -50,12 +50,17 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
         raise UserError("--check compares a suite's committed tables: give --suite NAME")
     name = suite or "store"
     out = Path(out_dir) if out_dir else suites_dir()
+    if (write or fmt == "html") and not check:  # a folder that cannot be written: before any work
+        from ..data import output_file
+        output_file(out / f"{name}.md", "choose another folder with --out-dir DIR")
     missing, not_applicable, codepaths = [], [], {}
     if from_file:
         pool = {r["run_id"]: r for r in read_records(from_file)}
         source = str(from_file)
     else:
-        db = Store(store)
+        # a suite's missing store is a suite with every run missing (the error names the sweep
+        # that makes them); no store is created either way
+        db = Store(store, readonly=True, missing_ok=bool(spec))
         try:
             pool = store_pool(db)
         finally:
@@ -71,7 +76,7 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
                                                          allow_missing)
         cells = {(r["task"], r["method"], r["seed"]) for r in records}
         for path in codepath_stores:
-            db = Store(path)
+            db = Store(path, readonly=True)
             try:  # matched by task, method and seed: the same runs, whatever ids they had
                 recs = [r for r in store_pool(db).values()
                         if (r["task"], r["method"], r["seed"]) in cells]
@@ -81,7 +86,7 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
                 codepaths[", ".join(sorted({codepath(r) for r in recs}))] = recs
         codepaths_file = out / f"{name}.codepaths.jsonl"
         if not codepath_stores and not (check and not from_file) and codepaths_file.exists():
-            for rec in read_records(codepaths_file):
+            for rec in read_records(codepaths_file, unique=False):
                 if (rec["task"], rec["method"], rec["seed"]) in cells:
                     codepaths.setdefault(codepath(rec), []).append(rec)
     else:
@@ -164,7 +169,7 @@ def page_curves(records, from_file, store, suite):
         return {}, (f"Test-accuracy curves are not shown: {from_file} holds each run's scores, not "
                     f"its curve, and there is no results store {path}; `{sweep}` stores the same "
                     "runs (same ids), then build this page again.")
-    db = Store(path)
+    db = Store(path, readonly=True)
     try:
         stored = {r["run_id"]: db.get(r["run_id"]) for r in records
                   if not r.get("curve") and db.has(r["run_id"])}

@@ -2,6 +2,8 @@
 performance profiles (the drawing is in :mod:`grokbench.plot`)."""
 from __future__ import annotations
 
+import re
+
 import click
 
 from ..config import stored_method_name
@@ -35,15 +37,20 @@ def plot(run_id, task, methods, suite, from_file, store, metric, out):
         raise UserError("--metric adds a panel to a comparison: give --task T --method A too")
     if from_file and not suite:
         raise UserError("--from builds a suite's profiles: give --suite NAME too")
+    if out:  # before any work: a path that cannot be written, or a FIFO/device/folder
+        from ..data import output_file
+        output_file(out, "choose another file with -o PATH")
     if run_id:
-        db = Store(store)
+        db = Store(store, readonly=True)
         result = db.get(run_id)
-        path = run_figure(result, out or f"grokbench-{result['run_id'][:8]}.png")
+        # a stored id is not trusted as a file name (``../x`` would leave this folder)
+        safe = re.sub(r"[^A-Za-z0-9_-]", "_", result["run_id"][:8])
+        path = run_figure(result, out or f"grokbench-{safe}.png")
     elif task:
         if not methods:
             raise UserError(f"which methods? e.g. --task {task} --method baseline --method perpgrad")
         methods = [stored_method_name(get_registry(), m) for m in methods]
-        db = Store(store)
+        db = Store(store, readonly=True)
         rows = [row for m in methods for row in db.results(task=task, method=m)]
         if suite:  # only the suite's configurations, not whatever else the store holds
             from ..config import run_id as make_id
@@ -63,7 +70,7 @@ def plot(run_id, task, methods, suite, from_file, store, metric, out):
         if from_file:
             records = lbm.read_records(from_file)
         else:
-            db = Store(store)
+            db = Store(store, readonly=True)
             try:
                 pool = lbm.store_pool(db)
             finally:

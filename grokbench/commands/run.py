@@ -6,6 +6,7 @@ import json
 import click
 
 from ..config import resolve
+from ..errors import UserError
 from ..registry import get_registry
 from ..scoring import to_jsonable
 from .common import collect_overrides, open_store, override_options, scores_table
@@ -28,6 +29,11 @@ from .common import collect_overrides, open_store, override_options, scores_tabl
 def run(task, method, preset, as_json, curve_file, store, no_store, force, show_config, quiet, **kwargs):
     """Train one run and print its scores."""
     from ..engine import run_or_load
+    if curve_file and not as_json:
+        raise UserError("--curve-file is written with --json: add --json, or drop --curve-file")
+    if curve_file:  # before training: with --no-store a run that cannot be written is lost
+        from ..files import output_file
+        output_file(curve_file, "choose another file with --curve-file PATH")
     config = resolve(get_registry(), task, method, collect_overrides(kwargs), preset)
     if show_config:
         click.echo(json.dumps(config, indent=2, sort_keys=True))
@@ -39,8 +45,9 @@ def run(task, method, preset, as_json, curve_file, store, no_store, force, show_
     if as_json:
         out = to_jsonable(dict(result))
         if curve_file:
-            with open(curve_file, "w") as fh:
-                json.dump(out.pop("curve"), fh)
+            from ..data import atomic_write_bytes
+            text = json.dumps(out.pop("curve"))
+            atomic_write_bytes(curve_file, lambda fh: fh.write(text.encode("utf-8")))
             out["curve_file"] = curve_file
         click.echo(json.dumps(out))
     else:

@@ -16,7 +16,7 @@ from .common import fmt_num, fmt_steps, open_store, scores_table
 @click.option("--json", "as_json", is_flag=True, help="print the stored result as JSON")
 def show(run_id, store, as_json):
     """Show a stored run's scores (or list stored runs)."""
-    db = open_store(store)
+    db = open_store(store, readonly=True)  # reading never creates or changes a store
     if run_id is None:
         rows = [(r["run_id"], r["task"], r["method"], r["seed"], r["status"],
                  fmt_steps(r["scores"]["steps_to_generalize"]), fmt_num(r["scores"]["final_test_acc"]))

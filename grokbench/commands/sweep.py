@@ -64,8 +64,8 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, tu
         configs = shard_of(configs, *piece)
     committed = committed_records(spec["name"]) if skip_committed else []
     also_done = {r["run_id"] for r in committed}
-    if dry_run:
-        db = Store(store)
+    if dry_run:  # counts what is stored: creates no store at a mistyped path
+        db = Store(store, readonly=True, missing_ok=True)
         try:
             todo = plan(configs, db, also_done)
             history = db_timings(db) + committed_timings(committed or committed_records(spec["name"]))
