@@ -6,14 +6,14 @@ import re
 
 import click
 
-from ..config import stored_method_name
 from ..errors import UserError
 
 
 @click.command()
 @click.argument("run_id", required=False)
 @click.option("--task", default=None, help="compare methods on this task (with --method)")
-@click.option("--method", "methods", multiple=True, help="a method to compare (repeatable)")
+@click.option("--method", "methods", multiple=True,
+              help="methods to compare: repeat or comma-separate (a+b is one combination)")
 @click.option("--suite", default=None, help="performance profiles of a suite's leaderboard "
               "(with --task: only that suite's runs)")
 @click.option("--from", "from_file", type=click.Path(dir_okay=False), default=None,
@@ -49,13 +49,15 @@ def plot(run_id, task, methods, suite, from_file, store, metric, out):
     elif task:
         if not methods:
             raise UserError(f"which methods? e.g. --task {task} --method baseline --method perpgrad")
-        methods = [stored_method_name(get_registry(), m) for m in methods]
+        from .common import method_list
+        methods = method_list(methods)  # repeated or a,b; a+b is one combination
         db = Store(store, readonly=True)
         rows = [row for m in methods for row in db.results(task=task, method=m)]
         if suite:  # only the suite's configurations, not whatever else the store holds
             from ..config import run_id as make_id
             from ..grid import expand
-            ids = {make_id(c) for c in expand(get_registry(), load_suite(suite))}
+            # a pair the suite lists as not applicable has no runs to keep
+            ids = {make_id(c) for c in expand(get_registry(), load_suite(suite), [])}
             rows = [r for r in rows if r["run_id"] in ids]
         missing = [m for m in methods if not any(r["method"] == m for r in rows)]
         if missing:
