@@ -77,7 +77,13 @@ TASK_HEADERS = ["rank", "method", "solved", "median steps-to-generalize", "media
                 "median delay", "median collapse onset", "final test acc", "median wall s",
                 "RMST (95 % CI)", "rank group"]
 OVERALL_HEADERS = ["rank", "method", "profile score B", "tasks solved", "speedup vs {ref}",
-                   "only it solved / only {ref} solved", "significantly sooner / later"]
+                   "only it solved / only {ref} solved"]
+SIGNIFICANCE_HEADER = "significantly sooner / later"  # where the board has its survival view
+
+
+def overall_headers(overall, ref) -> list[str]:
+    return [h.format(ref=ref) for h in OVERALL_HEADERS] + (
+        [SIGNIFICANCE_HEADER] if overall.get("significance") else [])
 
 
 def task_rows(table, not_applicable=()):
@@ -108,8 +114,8 @@ def overall_rows(overall):
         if r.get("incomplete_tasks"):  # not ranked: see leaderboard.overall_table
             solved += f" (not yet complete: {', '.join(r['incomplete_tasks'])})"
         out.append(["–" if r["rank"] is None else r["rank"], r["method"], f"{r['score']:.3f}", solved,
-                    speed, f"{r['solved_where_reference_missed']} / {r['missed_where_reference_solved']}",
-                    fmt_significant(r)])
+                    speed, f"{r['solved_where_reference_missed']} / {r['missed_where_reference_solved']}"]
+                   + ([fmt_significant(r)] if overall.get("significance") else []))
     return out
 
 
@@ -203,8 +209,7 @@ def to_markdown(lb) -> str:
     out += [f"- {SCORING_TEXT}"] + ([f"- {survival_text()}"] if lb["overall"].get("significance") else [])
     out += [f"- CI tolerance (`--check`): {lb['tolerance']}.", "",
             "## Across tasks", "", profile_text(overall, ref), ""]
-    headers = [h.format(ref=ref) for h in OVERALL_HEADERS]
-    out += [tabulate(overall_rows(overall), headers=headers, tablefmt="github",
+    out += [tabulate(overall_rows(overall), headers=overall_headers(overall, ref), tablefmt="github",
                      disable_numparse=True), ""]
     if lb.get("figure"):
         out += [f"![performance profiles ρ(τ)]({lb['figure']})", ""]
@@ -268,7 +273,7 @@ def tuned_markdown(lb) -> str:
             f"Performance-profile score B (r_max = {tuned['overall']['r_max']:g}) and the "
             f"geometric-mean speedup over {ref}, as for fixed recipes, over the tuned medians.", "",
             tabulate(overall_rows(tuned["overall"]),
-                     headers=[h.format(ref=ref) for h in OVERALL_HEADERS], tablefmt="github",
+                     headers=overall_headers(tuned["overall"], ref), tablefmt="github",
                      disable_numparse=True), ""]
     metas = {t["task"]: t["meta"] for t in lb["tasks"]}
     for table in tuned["tasks"]:
@@ -331,8 +336,9 @@ def to_csv(lb) -> str:
 def overall_csv(lb) -> str:
     buf = io.StringIO()
     fields = ["rank", "method", "score", "tasks_solved", "tasks", "speedup", "speedup_tasks",
-              "solved_where_reference_missed", "missed_where_reference_solved",
-              "significantly_sooner", "significantly_later"]
+              "solved_where_reference_missed", "missed_where_reference_solved"]
+    if lb["overall"].get("significance"):
+        fields += ["significantly_sooner", "significantly_later"]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for r in lb["overall"]["rows"]:

@@ -20,7 +20,7 @@ import re
 from .errors import UserError
 from .leaderboard import fmt_setting, label_runs
 from .plot import COLORS, km_at, km_steps, profile_steps
-from .render import (OVERALL_HEADERS, SCORING_TEXT, TASK_HEADERS, censoring_text, overall_rows,
+from .render import (SCORING_TEXT, TASK_HEADERS, censoring_text, overall_headers, overall_rows,
                      profile_text, survival_text, task_rows, to_json)
 from .stats import quantile
 
@@ -386,7 +386,7 @@ def to_html(lb, curve_groups_by_task=None, curves_note="", config_text="", comma
                                     for what, cmd in cmds) + "</ul>")
 
     out += ['<h2 id="across-tasks">Across tasks</h2>', _p(profile_text(overall, ref)),
-            table_html("table-overall", [h.format(ref=ref) for h in OVERALL_HEADERS],
+            table_html("table-overall", overall_headers(overall, ref),
                        overall_rows(overall), [overall_keys(r) for r in overall["rows"]]),
             _figure_html(profiles_figure(go, lb, colors), "profiles")]
     if lb.get("sensitivity"):
