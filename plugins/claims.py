@@ -24,7 +24,6 @@ MODULAR = {"steps": 5000, "eval_every": 100, "early_stop": True}
 TEACHER_STUDENT = {"steps": 40000, "eval_every": 500, "early_stop": True}
 MNIST = {"steps": 20000, "eval_every": 250, "early_stop": True}
 IMDB = {"steps": 3000, "eval_every": 200, "early_stop": True}
-QM9 = {"steps": 30000, "eval_every": 500, "early_stop": True}
 
 # -- Prieto et al. 2025 -----------------------------------------------------------------------------
 
@@ -228,8 +227,11 @@ LARGE_INIT_IMDB = Claim(
                  "LSTM step over 500 tokens costs ≈5× more on a CPU",),
 )
 
-qm9_large = Runs("qm9", "baseline", SEEDS, QM9, label="α = 3")
-qm9_small = Runs("qm9", "baseline", SEEDS, {**QM9, "init_scale": 1.0}, label="α = 1")
+# The paper's budget, 1e5 steps: α = 3 runs stop at their decision point, α = 1 within 100 steps
+# (the full suite's 30 000 steps left two of three seeds undecided).
+QM9_PAPER = {"steps": 100000, "eval_every": 500, "early_stop": True}
+qm9_large = Runs("qm9", "baseline", SEEDS, QM9_PAPER, label="α = 3")
+qm9_small = Runs("qm9", "baseline", SEEDS, {**QM9_PAPER, "init_scale": 1.0}, label="α = 1")
 
 LARGE_INIT_QM9 = Claim(
     name="large-init-groks-qm9",
@@ -242,10 +244,10 @@ LARGE_INIT_QM9 = Claim(
         Check(Ratio(qm9_large, qm9_small), ">=", 5, "… at least 5× later than α = 1"),
     ),
     slow=True,
-    note="100 molecules, 30 000 steps, target test R² ≥ 0.5, 3 seeds; the full suite's runs for "
-         "α = 3.",
-    differences=("100 molecules (paper 200) and 30 000 steps (paper 1e5): the full suite's "
-                 "budget; at 1e5 steps the six runs are projected at ≈1.3 CPU-hours, not run yet",),
+    note="100 molecules, the paper's 1e5 steps, target test R² ≥ 0.5, 3 seeds.",
+    differences=("100 molecules (paper 200), the full suite's QM9 set-up",
+                 "'generalized' is test R² ≥ 0.5, a threshold on the test loss's drop that the "
+                 "paper reads off its curve"),
 )
 
 norm = Runs("modadd", "norm", FIVE_SEEDS, MODULAR, label="norm")

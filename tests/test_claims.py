@@ -269,8 +269,6 @@ BUNDLED = [name for name, entry in get_registry().entries["claims"].items() if e
 NOT_REPRODUCED_HERE: dict[str, str] = {
     "grokfast-speedup-mlp": "Grokfast's modular recipe on the MLP collapses at step 100 and never "
                             "generalizes within 5000 steps (3 of 3 seeds)",
-    "large-init-groks-qm9": "α = 3 reaches test R² ≥ 0.5 within 30 000 steps in 1 of 3 seeds "
-                            "(21 500); the paper ran 1e5 steps",
     "muon-sooner-than-adamw": "on the modular MLP (p = 113) Muon's median is 1300 steps against "
                               "AdamW's 600 at the fixed recipes (the paper: a transformer)",
     "muon-sooner-than-adamw-tuned": "best of 8 trials at p = 97: Muon 4600, AdamW 1300",
