@@ -281,8 +281,9 @@ def draw_km(lb: dict):
     handles: dict = {}
     for ax, table in zip(axes.flat, tables):
         tau = table["meta"]["rmst_tau"]
-        first = min([r["km"][0][0] for r in table["rows"] if r.get("km")] + [tau])
-        left = min(10.0, max(first / 2, 1.0))
+        firsts = [r["km"][0][0] for r in table["rows"] if r.get("km")]
+        # from half the first event on (the log axis has room); no event: two decades
+        left = max(min(firsts) / 2, 1.0) if firsts else max(tau / 100, 1.0)
         n = len(table["rows"])
         for j, row in enumerate(table["rows"]):
             i = order.get(row["method"], len(order) + j)
@@ -312,9 +313,11 @@ def draw_km(lb: dict):
     ordered = sorted(handles.items(), key=lambda kv: kv[1][0])
     fig.legend([h for _m, (_i, h) in ordered], [m for m, _h in ordered], loc="lower center",
                ncol=min(len(ordered), 9), fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.01))
-    fig.suptitle(f"Kaplan–Meier estimates, suite {lb['name']}: P(generalized by step t) per "
-                 "method, 95 % pointwise band (log(−log)); ticks: censored runs (budget or NaN/inf "
-                 "stop); dashed: the budget", fontsize=9)
+    import textwrap
+    title = (f"Kaplan–Meier estimates, suite {lb['name']}: P(generalized by step t) per method, "
+             "95 % pointwise band (log(−log)); ticks: censored runs (budget or NaN/inf stop); "
+             "dashed: the budget")
+    fig.suptitle("\n".join(textwrap.wrap(title, 75 * cols)), fontsize=9)
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     return fig
 

@@ -164,8 +164,9 @@ def km_figure(go, table, colors):
     line per method with its 95 % band, censored runs as ticks, the budget dashed."""
     meta = table["meta"]
     tau = meta["rmst_tau"]
-    first = min([r["km"][0][0] for r in table["rows"] if r.get("km")] + [tau])
-    left = min(10.0, max(first / 2, 1.0))
+    firsts = [r["km"][0][0] for r in table["rows"] if r.get("km")]
+    # from half the first event on (the log axis has room); no event: two decades
+    left = max(min(firsts) / 2, 1.0) if firsts else max(tau / 100, 1.0)
     fig = go.Figure()
     n = len(table["rows"])
     for j, row in enumerate(table["rows"]):
@@ -353,6 +354,29 @@ def _p(text, cls=None) -> str:
     return f'<p{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}>{html.escape(text)}</p>'
 
 
+def tables_html(lb) -> dict[str, str]:
+    """{element id: the HTML table} of every table the page shows, built from the tables'
+    JSON alone: ``leaderboard --check`` finds each of them, cell for cell, in the committed page."""
+    overall, ref = lb["overall"], lb["overall"]["reference"] or "reference"
+    out = {"table-overall": table_html("table-overall", overall_headers(overall, ref),
+                                       overall_rows(overall),
+                                       [overall_keys(r) for r in overall["rows"]])}
+    if lb.get("sensitivity"):
+        out["table-sensitivity"] = table_html(
+            "table-sensitivity", ["method", "fragile task cells", "where"],
+            [[o["method"], f"{o['sensitive']}/{o['cells']}", ", ".join(o["tasks"]) or "–"]
+             for o in lb["sensitivity"]],
+            [[o["method"], o["sensitive"] / max(o["cells"], 1), ", ".join(o["tasks"])]
+             for o in lb["sensitivity"]])
+    for table in lb["tasks"]:
+        slug = _slug(table["task"])
+        sensitivity = any("codepaths" in r for r in table["rows"])
+        out[f"table-{slug}"] = table_html(
+            f"table-{slug}", TASK_HEADERS + (["numerical sensitivity"] if sensitivity else []),
+            task_rows(table, lb.get("not_applicable") or ()), [task_keys(r) for r in table["rows"]])
+    return out
+
+
 def to_html(lb, curve_groups_by_task=None, curves_note="", config_text="", command="") -> str:
     """The page. ``curve_groups_by_task``: :func:`curve_groups` (None or empty: no curves, and
     ``curves_note`` says why); ``config_text``: the suite's TOML; ``command``: the command that
@@ -360,6 +384,7 @@ def to_html(lb, curve_groups_by_task=None, curves_note="", config_text="", comma
     go, get_plotlyjs = require_plotly()
     colors = _colors(lb)
     overall, ref = lb["overall"], lb["overall"]["reference"] or "reference"
+    tables = tables_html(lb)
     curve_groups_by_task = curve_groups_by_task or {}
     out = [f"<h1>grokbench leaderboard: {html.escape(lb['name'])}</h1>"]
     for para in (lb.get("description") or "").strip().split("\n\n"):
@@ -386,20 +411,14 @@ def to_html(lb, curve_groups_by_task=None, curves_note="", config_text="", comma
                                     for what, cmd in cmds) + "</ul>")
 
     out += ['<h2 id="across-tasks">Across tasks</h2>', _p(profile_text(overall, ref)),
-            table_html("table-overall", overall_headers(overall, ref),
-                       overall_rows(overall), [overall_keys(r) for r in overall["rows"]]),
-            _figure_html(profiles_figure(go, lb, colors), "profiles")]
+            tables["table-overall"], _figure_html(profiles_figure(go, lb, colors), "profiles")]
     if lb.get("sensitivity"):
         out += ["<h2>Numerical sensitivity</h2>",
                 _p("The same runs (same configs and seeds) repeated under other CPU code paths "
                    f"(ATen kernels: {', '.join(lb['codepaths'])}, forced with ATEN_CPU_CAPABILITY) "
                    "round floating point differently. A task cell is fragile when its solved count "
                    "or median steps-to-generalize changes between code paths."),
-                table_html("table-sensitivity", ["method", "fragile task cells", "where"],
-                           [[o["method"], f"{o['sensitive']}/{o['cells']}", ", ".join(o["tasks"]) or "–"]
-                            for o in lb["sensitivity"]],
-                           [[o["method"], o["sensitive"] / max(o["cells"], 1), ", ".join(o["tasks"])]
-                            for o in lb["sensitivity"]])]
+                tables["table-sensitivity"]]
 
     if not curve_groups_by_task and curves_note:
         out.append(_p(curves_note, "note"))
@@ -408,14 +427,11 @@ def to_html(lb, curve_groups_by_task=None, curves_note="", config_text="", comma
         budget = (f"Budget {meta['steps']} steps, evaluated every {meta['eval_every']} "
                   f"(every step up to 10, then log-spaced)" if meta["steps"] and meta["eval_every"]
                   else "Budget and evaluation schedule differ between rows (see the settings)")
-        sensitivity = any("codepaths" in r for r in table["rows"])
         out += [f'<h2 id="task-{slug}">{html.escape(table["task"])}</h2>',
                 _p(f"{budget}; seeds {', '.join(map(str, meta['seeds']))}; generalized = "
                    f"{meta['target']}; fit = {meta['fit_target']}; collapse onset = first evaluation "
                    f"with SC fraction ≥ {meta['sc_threshold']} ('none': never)." + censoring_text(table)),
-                table_html(f"table-{slug}", TASK_HEADERS + (["numerical sensitivity"] if sensitivity else []),
-                           task_rows(table, lb.get("not_applicable") or ()),
-                           [task_keys(r) for r in table["rows"]])]
+                tables[f"table-{slug}"]]
         if meta.get("rmst_tau"):
             out.append(_figure_html(km_figure(go, table, colors), f"km-{slug}"))
             out.append(_p(KM_CAPTION, "note"))

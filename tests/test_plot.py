@@ -90,7 +90,7 @@ def test_km_figure_steps_at_the_events_with_ticks_and_budget(tmp_path):
     assert ax.get_title() == "A (budget 3000)"
     steps = [line for line in ax.lines if line.get_linestyle() != "None" and len(line.get_xdata()) > 2]
     x = next(line for line, row in zip(steps, board["tasks"][0]["rows"]) if row["method"] == "x")
-    assert list(x.get_xdata()) == [10, 50, 60, 3000]
+    assert list(x.get_xdata()) == [25, 50, 60, 3000]  # from half the first event (50)
     assert list(x.get_ydata()) == pytest.approx([0, 1 / 3, 2 / 3, 2 / 3], abs=0.01)  # ± an offset
     ticks = [line for line in ax.lines if line.get_marker() == "|"]
     assert [list(t.get_xdata()) for t in ticks] == [[3000], [3000, 3000]]  # x's miss; y's two
