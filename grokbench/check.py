@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .leaderboard import REFERENCE, build, incomplete_tasks, overall_table, read_records
-from .render import fmt_range, fmt_steps, read_json, to_json, to_markdown
+from .render import fmt_range, fmt_steps, overall_csv, read_json, to_csv, to_json, to_markdown
 from .stats import INF, binomial_band
 
 
@@ -93,13 +93,33 @@ def check_committed(fresh, out, name, from_file=None) -> list[str]:
                                              md_path.name, lineterm="", n=0))
             problems.append(f"{md_path.name} is not the rendering of {json_path.name} (edited by "
                             "hand?):\n      " + "\n      ".join(diff[:20]))
+    # The CSVs render the same tables: a hand edit or a forgotten regeneration shows here too.
+    for csv_path, render_csv in ((out / f"{name}.csv", to_csv),
+                                 (out / f"{name}.overall.csv", overall_csv)):
+        if not csv_path.exists():
+            problems.append(f"{csv_path.name} is missing")
+        elif csv_path.read_text(encoding="utf-8") != render_csv(committed):
+            diff = list(difflib.unified_diff(render_csv(committed).splitlines(),
+                                             csv_path.read_text(encoding="utf-8").splitlines(),
+                                             "rendered from " + json_path.name, csv_path.name,
+                                             lineterm="", n=0))
+            problems.append(f"{csv_path.name} is not the rendering of {json_path.name} (edited by "
+                            "hand?):\n      " + "\n      ".join(diff[:20]))
     html_path = out / f"{name}.html"
     if html_path.exists():
-        # The web page is not compared cell by cell: it renders NAME.json, whose digest it
-        # carries, so a page left behind when the tables were regenerated shows here.
-        from .webpage import page_digest  # no plotly needed to read the digest
+        # The web page renders NAME.json and carries its digest: a page left behind when the
+        # tables were regenerated shows here, and so does a page whose cells were edited.
+        from .webpage import page_digest, tables_html  # no plotly needed for either
         digest = hashlib.sha256(json_path.read_bytes()).hexdigest()
-        if page_digest(html_path.read_text(encoding="utf-8")) != digest:
+        page = html_path.read_text(encoding="utf-8")
+        # and its tables, cell for cell: a page whose digest was kept while a cell was edited
+        unshown = [table_id for table_id, table in tables_html(committed).items()
+                   if table not in page]
+        if unshown:
+            problems.append(f"{html_path.name} does not show the committed {', '.join(unshown)} "
+                            f"of {json_path.name} cell for cell (edited by hand? regenerate it: "
+                            f"`grokbench leaderboard --suite {name} --from {raw_path} --format html`)")
+        elif page_digest(page) != digest:
             problems.append(f"{html_path.name} does not show the tables of {json_path.name} (regenerate "
                             f"it: `grokbench leaderboard --suite {name} --from {raw_path} --format html`)")
     if not raw_path.exists():

@@ -25,6 +25,11 @@ def main():
                    + ("is another program holding it?" if "locked" in reason else CORRUPT_FIX),
                    err=True)
         sys.exit(2)
+    except click.UsageError as exc:  # a mistyped option or value: one line, as any bad input
+        command = exc.ctx.command_path if exc.ctx else "grokbench"
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        click.echo(f"Error: {message}; see `{command} --help`", err=True)
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

@@ -196,6 +196,11 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     model = lookup(layers(task_cls.defaults.get("model", ENGINE_DEFAULTS["model"])), "model")
     above = layers(model)
     wrappers = lookup(above, "wrappers")
+    if isinstance(wrappers, list) and len(set(map(str, wrappers))) != len(wrappers):
+        # a wrapper listed twice would run twice, under a method name that does not say so
+        twice = sorted({str(w) for w in wrappers if wrappers.count(w) > 1})
+        raise UserError(f"wrappers lists {', '.join(twice)} more than once; each wrapper runs "
+                        f"once: e.g. --set wrappers={','.join(dict.fromkeys(map(str, wrappers)))}")
     components = [("models", model), ("losses", lookup(above, "loss")),
                   ("optimizers", lookup(above, "optimizer"))]
     components += [("optimizers", w) for w in wrappers]

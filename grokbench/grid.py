@@ -28,13 +28,26 @@ def suites_dir() -> Path:
     return Path(os.environ.get("GROKBENCH_SUITES_DIR", SUITES_DIR))
 
 
+#: the largest grid file read (the bundled suites are a few kB)
+MAX_GRID_FILE = 16 << 20
+
+
 def load_grid_file(path) -> dict:
     path = Path(path)
     try:
         with open(path, "rb") as fh:
-            spec = tomllib.load(fh)
+            data = fh.read(MAX_GRID_FILE + 1)  # bounded: --file /dev/zero must not fill memory
+        if len(data) > MAX_GRID_FILE:
+            raise UserError(f"{path} is over {MAX_GRID_FILE >> 20} MB, too big for a grid file; "
+                            "give a TOML grid file")
+        spec = tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise UserError(f"no grid file {path}; give an existing TOML file") from None
+    except OSError as exc:
+        raise UserError(f"cannot read the grid file {path} ({exc.strerror}); give a TOML "
+                        "file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; give a TOML grid file") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path} is not valid TOML ({exc}); fix the file") from None
     spec.setdefault("name", path.stem)

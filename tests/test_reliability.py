@@ -175,6 +175,11 @@ CASES = {
                                "--show-config"], "in [0, 1)"),
     "negative hold_evals": (lambda tmp: ["run", "--task", "modadd", "--set", "hold_evals=-1",
                                          "--show-config"], "hold_evals must be an int ≥ 1"),
+    "a wrapper twice": (lambda tmp: ["run", "--task", "modadd", "--set",
+                                     "wrappers=perpgrad,perpgrad", "--show-config"],
+                        "wrappers lists perpgrad more than once"),
+    "a mistyped option": (lambda tmp: ["run", "--tsk", "modadd"], "No such option '--tsk'"),
+    "a folder for a file": (lambda tmp: ["export", "-o", tmp], "is a directory"),
     # results files, line by line
     "results line that is a number": (_results_file(["42"]), "bad.jsonl:1 is not a JSON object"),
     "results line without run_id": (_results_file([_edited(run_id=None)]), "lacks ['run_id']"),
@@ -194,6 +199,8 @@ CASES = {
                                    "did you mean 'modadd'"),
     "a task that is not a name": (_suite('tasks = [1]\nmethods = ["wd"]\n'),
                                   "'tasks' must be a non-empty list of names"),
+    "an endless grid file": (lambda tmp: ["sweep", "--file", "/dev/zero", "--dry-run"],
+                             "too big for a grid file"),
     # other malformed files
     "landscape point with a negative w": (_points, "has w -3.0, not a positive norm"),
     "corrupt committed JSON under --check": (_corrupt_committed, "quick.json is not"),
@@ -311,6 +318,17 @@ def test_a_store_on_a_read_only_file_system_is_read(tmp_path):
                            f"--task modadd --set p=7 --steps 1 --store {store}"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     one_line_error(proc, "as a results store")
+    # and writing tables or a figure there is refused before any work
+    for args, says in ((["leaderboard", "--from", QUICK, "--write", "--out-dir", folder / "boards"],
+                        "is not writable"),
+                       (["plot", "--suite", "quick", "--from", QUICK, "-o", folder / "p.png"],
+                        "is not writable")):
+        command = " ".join(map(str, [sys.executable, "-m", "grokbench", *args]))
+        proc = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind {folder} {folder} && "
+                               f"mount -o remount,bind,ro {folder} && {command}"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=120)
+        one_line_error(proc, says)
+    assert snapshot(folder) == before
 
 
 def test_the_evaluation_schedule_is_lazy_and_the_same():
@@ -376,3 +394,39 @@ def test_a_plugin_cannot_take_over_a_bundled_name(tmp_path):
                env={**env, "GROKBENCH_DISABLE_PLUGINS": "weight_decay"})
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["weight_decay"] == 9.0
+
+
+def test_check_compares_the_committed_csvs(tmp_path):
+    """--check covers every file it names: a cell edited in the committed CSV is found."""
+    board = tmp_path / "board"
+    shutil.copytree(ROOT / "leaderboards", board,
+                    ignore=shutil.ignore_patterns("*.png", "*.html", "full*", "tuned*"))
+    text = (board / "quick.csv").read_text()
+    header, first, rest = text.split("\n", 2)
+    (board / "quick.csv").write_text("\n".join([header, first.replace(",3,", ",2,", 1), rest]))
+    proc = cli("leaderboard", "--suite", "quick", "--from", board / "quick.results.jsonl",
+               "--check", "--out-dir", board, cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "quick.csv is not the rendering of quick.json" in proc.stderr
+    assert "quick.overall.csv" not in proc.stderr
+
+
+def test_check_compares_the_web_pages_tables_cell_for_cell(tmp_path):
+    """A page is checked by its tables, not only by the digest it carries: a cell edited under
+    the right digest is found."""
+    from grokbench.render import read_json
+    from grokbench.webpage import DIGEST_META, tables_digest, tables_html
+    board = tmp_path / "board"
+    shutil.copytree(ROOT / "leaderboards", board,
+                    ignore=shutil.ignore_patterns("*.png", "*.html", "full*", "tuned*"))
+    lb = read_json((board / "quick.json").read_text(encoding="utf-8"))
+    page = (f'<meta name="{DIGEST_META}" content="{tables_digest(lb)}">'
+            + "".join(tables_html(lb).values()))
+    args = ["leaderboard", "--suite", "quick", "--from", board / "quick.results.jsonl", "--check",
+            "--out-dir", board]
+    (board / "quick.html").write_text(page, encoding="utf-8")
+    assert "quick.html" not in cli(*args, cwd=tmp_path).stderr
+    (board / "quick.html").write_text(page.replace(">perpgrad</td>", ">wd</td>", 1), encoding="utf-8")
+    proc = cli(*args, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "quick.html does not show the committed table-overall of quick.json cell for cell" in proc.stderr

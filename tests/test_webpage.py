@@ -79,6 +79,11 @@ def test_page_from_store_and_from_raw_results(tiny_suite, tmp_path, capsys, monk
     page.write_text(text.replace(page_digest(text), "0" * 64), encoding="utf-8")
     code, _, err = cli(capsys, "leaderboard", "--suite", "tiny", "--check")
     assert code == 1 and "tiny.html does not show the tables of tiny.json" in err
+    # ... and so is a cell edited under the right digest: the tables are compared, not only it
+    method = lb["tasks"][0]["rows"][0]["method"]
+    page.write_text(text.replace(f'">{method}</td>', '">edited</td>', 1), encoding="utf-8")
+    code, _, err = cli(capsys, "leaderboard", "--suite", "tiny", "--check")
+    assert code == 1 and "tiny.html does not show the committed table-overall of tiny.json" in err
 
     # Built from the raw results, curves come from the store by run id, and say so...
     raw = str(suites / "tiny.results.jsonl")
