@@ -160,6 +160,34 @@ def merge_methods(registry, method_expr: str) -> dict:
     return merged
 
 
+def recipe_conflicts(registry, task_cls, task: str, method: str, found: dict) -> dict:
+    """Settings on which two of the methods disagree once each method's published recipe for
+    this task and the task's own defaults for it are counted as that method's settings (Grokfast's
+    modadd recipe sets weight decay 0.005, wd sets 1: ``grokfast+wd`` is a conflict, not whichever
+    layer comes last). A method's recipe may change its own settings. {key: (m1, v1, m2, v2)},
+    the methods named with the layer that set the value; keys already in ``found`` are left."""
+    names = method_names(registry, method)
+    if len(names) < 2:
+        return {}
+    own: dict[str, dict[str, tuple[Any, str]]] = {}
+    for name in names:
+        settings = {k: (v, name) for k, v in registry.get("methods", name).obj.items()
+                    if k != "wrappers"}
+        settings.update({k: (v, f"{name} (its recipe for {task})")
+                         for k, v in registry.get("methods", name).per_task.get(task, {}).items()})
+        settings.update({k: (v, f"{name} (task {task}'s default for it)")
+                         for k, v in task_cls.method_defaults.get(name, {}).items()})
+        own[name] = settings
+    out: dict = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            for key in own[a].keys() & own[b].keys():
+                (va, wa), (vb, wb) = own[a][key], own[b][key]
+                if key not in found and key not in out and _canon(va) != _canon(vb):
+                    out[key] = (wa, va, wb, vb)
+    return out
+
+
 def resolve(registry, task: str, method: str = "baseline", overrides: dict | None = None,
             preset: str | None = None) -> dict:
     # An override that is None was given as none (--set batch_size=none: full batch), so it is
@@ -177,10 +205,11 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     method = canonical_method(registry, method)  # every later step reads the canonical order
     methods = merge_methods(registry, method)
     conflicts = methods.pop("__conflicts__", {})
+    conflicts.update(recipe_conflicts(registry, task_cls, task, method, conflicts))
     for key, (m1, v1, m2, v2) in conflicts.items():
         if key not in overrides:
-            raise UserError(f"methods {m1!r} and {m2!r} conflict on {key} ({v1!r} vs {v2!r}); "
-                            f"drop one or choose with --set {key}=VALUE")
+            raise UserError(f"methods {_quoted(m1)} and {_quoted(m2)} conflict on {key} ({v1!r} "
+                            f"vs {v2!r}); drop one or choose with --set {key}=VALUE")
     if preset is not None and preset not in task_cls.presets:
         raise UserError(f"task {task!r} has no preset {preset!r}; presets: "
                         f"{', '.join(sorted(task_cls.presets)) or 'none'}")
@@ -253,19 +282,61 @@ def settings_layers(registry, task_cls, task: str, method: str, methods: dict,
     """The settings layers above what the engine, the chosen components and the task declare,
     lowest first (a later layer wins), the command line last. This list is the one place their
     order is written: :func:`resolve` chooses the components from it and builds the config
-    from it."""
+    from it, and ``--show-config --explain`` names them (:func:`explain`)."""
+    return [layer for _, layer in named_settings_layers(
+        registry, task_cls, task, method, methods, preset_settings, overrides, model)]
+
+
+def named_settings_layers(registry, task_cls, task: str, method: str, methods: dict,
+                          preset_settings: dict, overrides: dict,
+                          model: str) -> list[tuple[str, dict]]:
+    """:func:`settings_layers`, each with its name."""
     names = [n.strip() for n in method.split("+") if n.strip()]
+    preset = next((n for n, p in task_cls.presets.items() if p is preset_settings), None)
     return [
-        task_cls.defaults,                                # the task's defaults
-        task_cls.model_defaults.get(model, {}),           # ... for the chosen model
-        preset_settings,                                  # --preset
-        methods,                                          # the methods' settings, merged
+        (f"task {task}'s defaults", task_cls.defaults),                   # the task's defaults
+        (f"task {task}'s defaults for model {model}",                     # ... for the model
+         task_cls.model_defaults.get(model, {})),
+        (f"preset {preset}", preset_settings),                            # --preset
+        ("methods", methods),                                             # the methods, merged
         # each method's published recipe for this task
-        *(registry.get("methods", name).per_task.get(task, {}) for name in names),
+        *((f"method {name}'s recipe for {task}", registry.get("methods", name).per_task.get(task, {}))
+          for name in names),
         # the task's own settings for a method it is run with
-        *(task_cls.method_defaults.get(name, {}) for name in names),
-        overrides,                                        # the command line
+        *((f"task {task}'s default for method {name}", task_cls.method_defaults.get(name, {}))
+          for name in names),
+        ("command line", overrides),                                      # the command line
     ]
+
+
+def explain(registry, config: dict, overrides: dict | None = None) -> dict[str, str]:
+    """Which layer set each value of a resolved ``config`` (``--show-config --explain``): the
+    highest of :func:`named_settings_layers` that sets it, else who declares its default."""
+    task, method, model = config["task"], config["method"], config["model"]
+    task_entry = registry.get("tasks", task)
+    methods = merge_methods(registry, method)
+    methods.pop("__conflicts__", None)
+    preset_settings = task_entry.obj.presets.get(config["preset"], {}) if config["preset"] else {}
+    out = {key: "grokbench default" for key in ENGINE_DECLARED}
+    components = [("model", model), ("loss", config["loss"]), ("optimizer", config["optimizer"])]
+    components += [("optimizer", w) for w in config["wrappers"]]
+    for kind, name in components:
+        entry = registry.get(f"{kind}s" if kind != "loss" else "losses", name)
+        out.update({key: f"{kind} {name}'s option default" for key in entry.options})
+    out.update({key: f"task {task}'s option default" for key in task_entry.options})
+    out["target_metric"] = out["target"] = f"task {task}"
+    for name, layer in named_settings_layers(registry, task_entry.obj, task, method, methods,
+                                             preset_settings, overrides or {}, model):
+        for key in layer:
+            if layer is methods:  # which of them
+                owners = [m for m in method_names(registry, method)
+                          if key in registry.get("methods", m).obj]
+                out[key] = "method " + "+".join(owners) if owners else name
+            else:
+                out[key] = name
+    out.update({"task": "--task", "method": "--method", "preset": "--preset",
+                "plugin_versions": "the installed plugins"})
+    return {key: out.get(key, "?") for key in config}
 
 
 def lookup(layers: list[dict], key: str):
@@ -329,6 +400,12 @@ def plugin_versions(registry, config: dict) -> dict:
 def canonical(config: dict) -> dict:
     """JSON round trip: tuples become lists, so a config and its stored copy compare equal."""
     return json.loads(json.dumps(config, sort_keys=True))
+
+
+def _quoted(who: str) -> str:
+    """'wd', or 'grokfast' (its recipe for modadd): the method quoted, the layer after it."""
+    name, _, layer = who.partition(" ")
+    return repr(name) + (f" {layer}" if layer else "")
 
 
 def _canon(value):

@@ -81,7 +81,8 @@ def test_transformer_and_other_tasks_run(registry):
 
 
 def test_methods_compose_and_conflicts_are_explained(registry):
-    config = resolve(registry, "modadd", "perpgrad+stablemax+grokfast")
+    # ⊥Grad's ε 1e-8 and StableMax's modadd recipe's ε 1e-25 are settled on the command line
+    config = resolve(registry, "modadd", "perpgrad+stablemax+grokfast", {"eps": 1e-25})
     assert config["wrappers"] == ["perpgrad", "grokfast"] and config["loss"] == "stablemax"
     # named in the canonical order, however the combination was spelled
     with pytest.raises(UserError, match="'norm' and 'wd' conflict on weight_decay"):
@@ -91,6 +92,20 @@ def test_methods_compose_and_conflicts_are_explained(registry):
     assert resolve(registry, "modadd", "norm", {"init_scale": 1})["init_scale"] == 1.0
     # An explicit choice settles the conflict.
     assert resolve(registry, "modadd", "wd+norm", {"weight_decay": 0.1})["weight_decay"] == 0.1
+    # A method's recipe for the task is that method's setting too: Grokfast's modadd recipe
+    # (γ 0.005) against wd's γ 1 is a conflict, not whichever layer comes last...
+    with pytest.raises(UserError, match=r"methods 'grokfast' \(its recipe for modadd\) and 'wd' "
+                                        r"conflict on weight_decay \(0.005 vs 1.0\); drop one or "
+                                        r"choose with --set weight_decay=VALUE"):
+        resolve(registry, "modadd", "grokfast+wd")
+    with pytest.raises(UserError, match=r"'perpgrad' and 'stablemax' \(its recipe for modadd\) "
+                                        r"conflict on eps"):
+        resolve(registry, "modadd", "perpgrad+stablemax")
+    # ... where the recipes agree (teacher-student: both 0.05) there is none, and the value is
+    # the one every layer gives; a recipe may change its own method's settings
+    assert resolve(registry, "teacher-student", "grokfast+wd")["weight_decay"] == 0.05
+    assert resolve(registry, "modadd", "grokfast+perpgrad")["weight_decay"] == 0.005
+    assert resolve(registry, "modadd", "grokfast+wd", {"weight_decay": 1})["weight_decay"] == 1.0
 
 
 def test_unknown_settings_are_errors_with_a_hint(registry):
@@ -122,12 +137,12 @@ def test_spellings_of_one_method_combination_are_one_run(registry):
     assert resolve(registry, "modadd", "wd+")["method"] == "wd"
     assert run_id(resolve(registry, "modadd", "wd+")) == run_id(resolve(registry, "modadd", "wd"))
     # Wrappers stack in the order written (the first sees the gradient first): another run.
-    a = resolve(registry, "modadd", "perpgrad+grokfast+wd")
-    b = resolve(registry, "modadd", "wd+grokfast+perpgrad")
+    a = resolve(registry, "modadd", "perpgrad+grokfast+wd", {"weight_decay": 1})
+    b = resolve(registry, "modadd", "wd+grokfast+perpgrad", {"weight_decay": 1})
     assert a["wrappers"] == ["perpgrad", "grokfast"] and b["wrappers"] == ["grokfast", "perpgrad"]
     assert (a["method"], b["method"]) == ("perpgrad+grokfast+wd", "grokfast+perpgrad+wd")
     assert run_id(a) != run_id(b)
-    assert resolve(registry, "modadd", "grokfast+wd+perpgrad")["method"] == b["method"]
+    assert resolve(registry, "modadd", "grokfast+wd+perpgrad", {"weight_decay": 1})["method"] == b["method"]
 
 
 def test_settings_take_the_type_of_their_default(registry):

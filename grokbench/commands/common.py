@@ -8,6 +8,7 @@ import click
 from tabulate import tabulate
 
 from ..config import parse_assignments
+from ..errors import UserError
 
 
 def fmt_steps(value, resolution=None):
@@ -24,8 +25,24 @@ def fmt_num(value, digits=4):
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
+def read_at(result) -> tuple[str, dict | None]:
+    """Where a run's scores were read, in words ("at the decision point (step 250)", "at the
+    last evaluation (step 3000)"), and the last evaluation's record when the run went on past
+    its decision point (its values differ from the scores'), else None."""
+    from ..scoring import decision_index
+    curve = [r for r in result.get("curve") or [] if "train_acc" in r]
+    if not curve:
+        return "at the last evaluation", None
+    decided = decision_index(curve, result["config"])
+    if decided is None:
+        return f"at the last evaluation (step {curve[-1]['step']})", None
+    last = curve[-1] if decided < len(curve) - 1 else None
+    return f"at the decision point (step {curve[decided]['step']})", last
+
+
 def scores_table(result) -> str:
     s, c = result["scores"], result["config"]
+    at, last = read_at(result)
     rows = [
         ("task / method", f"{c['task']} / {c['method']}  (seed {c['seed']}, {c['dtype']}, {c['device']})"),
         ("run id", result["run_id"]),
@@ -36,15 +53,56 @@ def scores_table(result) -> str:
         (f"collapse onset (SC ≥ {s['sc_threshold']})",
          fmt_steps(s["collapse_onset"], s["collapse_onset_resolution"]) if s["max_sc"] is not None else "n/a"),
         ("max SC fraction", fmt_num(s["max_sc"])),
-        ("final train / test acc", f"{fmt_num(s['final_train_acc'])} / {fmt_num(s['final_test_acc'])}"),
-        ("best test acc", fmt_num(s["best_test_acc"])),
-        ("NLM cosine (final)", fmt_num(s["nlm_cosine"])),
-        ("weight norm (final)", fmt_num(s["weight_norm"])),
+        (f"train / test acc {at}", f"{fmt_num(s['final_train_acc'])} / {fmt_num(s['final_test_acc'])}"),
+        ("best test acc" + (" up to the decision point" if "decision" in at else ""),
+         fmt_num(s["best_test_acc"])),
+        (f"NLM cosine {at}", fmt_num(s["nlm_cosine"])),
+        (f"weight norm {at}", fmt_num(s["weight_norm"])),
+    ]
+    if last is not None:  # trained past its decision point: what the weights ended at
+        step = last["step"]
+        rows += [
+            (f"train / test acc at the last evaluation (step {step})",
+             f"{fmt_num(last.get('train_acc'))} / {fmt_num(last.get('test_acc'))}"),
+            (f"NLM cosine at the last evaluation (step {step})", fmt_num(last.get("nlm_cosine"))),
+            (f"weight norm at the last evaluation (step {step})", fmt_num(last.get("weight_norm"))),
+        ]
+    rows += [
         ("steps run", f"{s['steps_run']} of {c['steps']}" + ("  (stopped: NaN/inf)" if s["nonfinite"] else "")),
         ("wall time", f"{s['wall_time']:.1f} s" if s.get("wall_time") is not None else "n/a"),
         ("steps/s (training steps only)", fmt_num(s["steps_per_s"])),
     ]
     return tabulate(rows, tablefmt="simple_outline")
+
+
+def one_value(flag: str, values, several: str) -> str:
+    """The one value of an option a command takes once: given twice, it is an error naming
+    what does take several (click would silently keep the last)."""
+    if len(values) > 1:
+        raise UserError(f"{flag} given {len(values)} times ({', '.join(values)}); this command "
+                        f"takes one: {several}")
+    return values[0]
+
+
+def method_list(values) -> list[str]:
+    """Several methods, as plot, leaderboard and sweep take them: --method repeated or
+    comma-separated (a,b), each a method or a combination a+b, under its canonical name."""
+    from ..config import stored_method_name
+    from ..registry import get_registry
+    names = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    registry = get_registry()
+    return list(dict.fromkeys(stored_method_name(registry, n) for n in names))
+
+
+def explained_config(config: dict, overrides: dict) -> str:
+    """``--show-config --explain``: each setting, its value and the layer that set it."""
+    import json
+
+    from ..config import explain
+    from ..registry import get_registry
+    who = explain(get_registry(), config, overrides)
+    rows = [(key, json.dumps(config[key]), who[key]) for key in sorted(config)]
+    return tabulate(rows, headers=["setting", "value", "set by"], tablefmt="simple")
 
 
 def open_store(path, readonly: bool = False):

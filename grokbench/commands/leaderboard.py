@@ -23,7 +23,8 @@ from ..render import to_csv, to_json, to_markdown, write_leaderboard
 @click.option("--store", type=click.Path(dir_okay=False), default=None,
               help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
 @click.option("--task", "tasks", multiple=True, help="only these tasks (repeatable)")
-@click.option("--method", "methods", multiple=True, help="only these methods (repeatable)")
+@click.option("--method", "methods", multiple=True,
+              help="only these methods: repeat or comma-separate (a+b is one combination)")
 @click.option("--reference", default=None, help="reference method for the speedup (default: the suite's, else wd)")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json", "html"]), default="markdown",
               show_default=True, help="what to print; html writes a self-contained web page NAME.html "
@@ -94,6 +95,8 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
     if tasks:
         records = [r for r in records if r["task"] in tasks]
     if methods:
+        from .common import method_list
+        methods = method_list(methods)  # repeated or a,b; a+b is one combination
         records = [r for r in records if r["method"] in methods]
     if not records:
         raise UserError(f"no runs to rank in {source}"

@@ -9,13 +9,16 @@ from ..config import resolve
 from ..errors import UserError
 from ..registry import get_registry
 from ..scoring import to_jsonable
-from .common import collect_overrides, open_store, override_options, scores_table
+from .common import (collect_overrides, explained_config, one_value, open_store, override_options,
+                     scores_table)
 
 
 @click.command()
-@click.option("--task", required=True, help="task name (grokbench list tasks)")
-@click.option("--method", default="baseline", show_default=True,
-              help="method or methods joined by +, e.g. perpgrad+stablemax")
+@click.option("--task", "tasks", multiple=True, required=True,
+              help="task name (grokbench list tasks)")
+@click.option("--method", "methods", multiple=True,
+              help="method or methods joined by +, e.g. perpgrad+wd (default: baseline); one "
+                   "run has one: several are `grokbench sweep --method a,b`")
 @override_options
 @click.option("--json", "as_json", is_flag=True, help="print the result as one JSON object")
 @click.option("--curve-file", type=click.Path(dir_okay=False), default=None,
@@ -25,16 +28,28 @@ from .common import collect_overrides, open_store, override_options, scores_tabl
 @click.option("--no-store", is_flag=True, help="do not save the run")
 @click.option("--force", is_flag=True, help="train again even if this exact run is stored")
 @click.option("--show-config", is_flag=True, help="print the resolved settings and exit")
+@click.option("--explain", is_flag=True,
+              help="with --show-config: name the layer that set each value")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
-def run(task, method, preset, as_json, curve_file, store, no_store, force, show_config, quiet, **kwargs):
+def run(tasks, methods, preset, as_json, curve_file, store, no_store, force, show_config, explain,
+        quiet, **kwargs):
     """Train one run and print its scores."""
     from ..engine import run_or_load
+    task = one_value("--task", tasks, "grokbench sweep --task a,b")
+    method = one_value("--method", methods, "--method a+b combines them into one run; "
+                       "grokbench sweep --method a,b runs each") if methods else "baseline"
+    if explain and not show_config:
+        raise UserError("--explain goes with --show-config: add --show-config")
     if curve_file and not as_json:
         raise UserError("--curve-file is written with --json: add --json, or drop --curve-file")
     if curve_file:  # before training: with --no-store a run that cannot be written is lost
         from ..files import output_file
         output_file(curve_file, "choose another file with --curve-file PATH")
-    config = resolve(get_registry(), task, method, collect_overrides(kwargs), preset)
+    overrides = collect_overrides(kwargs)
+    config = resolve(get_registry(), task, method, overrides, preset)
+    if show_config and explain:
+        click.echo(explained_config(config, overrides))
+        return
     if show_config:
         click.echo(json.dumps(config, indent=2, sort_keys=True))
         return
