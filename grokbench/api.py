@@ -100,6 +100,12 @@ class Task:
     def load(self, config: dict) -> TaskData:
         raise NotImplementedError
 
+    def data_missing(self, config: dict) -> str | None:
+        """Why this task's data is not on this machine, with the fix, or None when it is (or the
+        task bundles or generates it). ``grokbench sweep --dry-run`` warns with it, so a suite is
+        not projected as if its runs could train here. Cheap: it must not load the data."""
+        return None
+
     # The engine calls these three; override them for data that is not a plain tensor (graphs).
     def select(self, x, index):
         """The samples of ``x`` at ``index`` (a LongTensor or a slice)."""

@@ -317,16 +317,26 @@ def calibrate(config: dict) -> tuple:
     return result["train_time"] / 20, result["eval_time"] / len(result["curve"]), "calibrated"
 
 
+def typical_time(values) -> float:
+    """The time a run of a kind takes on a core to itself, from its recorded timings: their lower
+    quartile by nearest rank (the lowest of up to 4, the 3rd lowest of 10). Load only ever slows
+    a run down, so the faster timings are the machine's; the median of 2 timings is their mean,
+    and one run recorded beside 9 other jobs made a projection 25× too dear."""
+    xs = sorted(values)
+    return xs[(len(xs) - 1) // 4]
+
+
 def kind_timing(config: dict, history, cache: dict) -> tuple | None:
-    """(s/step, s/evaluation, source) of this kind of run: the median of its recorded timings
-    (``history``: (kind, s/step, s/eval, source) tuples), else a 20-step calibration. ``cache``
-    holds what was worked out, per kind; None where neither exists (its data is not here)."""
+    """(s/step, s/evaluation, source) of this kind of run: the lower quartile of its recorded
+    timings (``history``: (kind, s/step, s/eval, source) tuples; :func:`typical_time`), else a
+    20-step calibration. ``cache`` holds what was worked out, per kind; None where neither
+    exists (its data is not here)."""
     kind = speed_kind(config)
     if kind not in cache:
         seen = [(a, b, src) for k, a, b, src in history if k == kind]
         if seen:
-            cache[kind] = (median([a for a, _, _ in seen]), median([b for _, b, _ in seen]),
-                           seen[0][2])
+            cache[kind] = (typical_time([a for a, _, _ in seen]),
+                           typical_time([b for _, b, _ in seen]), seen[0][2])
         else:
             _say(f"calibrating {config['task']} ({config['model']}, 20 steps)…")
             try:
@@ -336,7 +346,7 @@ def kind_timing(config: dict, history, cache: dict) -> tuple | None:
                 # the task's other kinds of run are a rougher guess, and are named as one
                 import json
                 task = [(a, b) for k, a, b, _ in history if json.loads(k)["task"] == config["task"]]
-                cache[kind] = (median([a for a, _ in task]), median([b for _, b in task]),
+                cache[kind] = (typical_time([a for a, _ in task]), typical_time([b for _, b in task]),
                                "other runs of the task") if task else None
     return cache[kind]
 
@@ -350,8 +360,8 @@ def run_seconds(config: dict, t_step: float, t_eval: float) -> float:
 
 def projection(configs, history, registry=None) -> tuple[list, float]:
     """Rows (what, new runs, s/step, s/eval, source, CPU-hours) and the total CPU-hours, per
-    kind of run (SPEED_KEYS), from measured timings: the median over the kind's recorded runs,
-    else a short calibration. A row is named by its task, and by the settings that set its
+    kind of run (SPEED_KEYS), from measured timings: the lower quartile of the kind's recorded
+    runs, else a short calibration. A row is named by its task, and by the settings that set its
     kind apart from the task's other kinds here."""
     by_kind: dict[str, list[dict]] = {}
     for cfg in configs:

@@ -273,6 +273,13 @@ class IMDb(Task):
     #: what `grokbench data fetch imdb` downloads
     download = {"url": OFFICIAL_URL, "filename": ARCHIVE, "sha256": OFFICIAL_SHA256}
 
+    def data_missing(self, config):
+        try:
+            find_source(config.get("data_dir"))
+        except UserError as exc:
+            return str(exc)
+        return None
+
     def load(self, config):
         data = preprocess(config)
         info = TaskInfo("binary", 1, "tokens", vocab_size=len(data["vocab"]) + 1,

@@ -78,6 +78,8 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, tu
                    + (f", shard {piece[0]}/{piece[1]}" if piece else "")
                    + f"): {len(todo.stored)} already stored in {db.path}"
                    + (" or committed" if skip_committed else "") + f", {len(todo.new)} new")
+        for line in missing_data(todo.new, registry):
+            click.echo(f"warning: {line}", err=True)
         if todo.new:
             rows, total = projection(todo.new, history, registry)
             click.echo(tabulate(rows, headers=["task", "new runs", "s / step", "s / evaluation",
@@ -101,3 +103,18 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, tu
         click.echo("failed runs are not stored: fix the cause and run the same command to retry",
                    err=True)
         sys.exit(1)  # not ctx.exit: cli.main runs click with standalone_mode=False, which drops it
+
+
+def missing_data(configs, registry) -> list[str]:
+    """One line per task of ``configs`` whose data is not on this machine (Task.data_missing):
+    its new runs would fail when trained, whatever the projection says."""
+    by_task: dict[tuple, list] = {}
+    for cfg in configs:
+        by_task.setdefault((cfg["task"], str(cfg.get("data_dir"))), []).append(cfg)
+    lines = []
+    for (task, _), cfgs in by_task.items():
+        why = registry.get("tasks", task).obj().data_missing(cfgs[0])
+        if why:
+            lines.append(f"{len(cfgs)} new {task} run{'s' if len(cfgs) != 1 else ''} cannot "
+                         f"train here: {why}")
+    return lines
