@@ -452,6 +452,17 @@ def run_or_load(config: dict, store=None, *, force: bool = False, progress: bool
         for line in stored_run_notes(config, stored, store.path):
             print(line, file=sys.stderr)
         return stored, True
+    if store is not None and not force and not config.get("checkpoints"):
+        derived = early_stopped_from_full(config, store)
+        if derived is not None:
+            print(f"(read off the stored full-budget run {derived['derived_from']}: an early-stopped "
+                  "run is its curve up to the decision point; --force trains it)", file=sys.stderr)
+            try:
+                store.check_writable()
+                store.save(derived)  # found by its own id from now on
+            except UserError:
+                pass  # a store that cannot be written still answers
+            return derived, True
     if store is not None:
         store.check_writable()  # now: a store found read-only at save time loses the run
     result = run(config, registry=registry, progress=progress,
@@ -459,6 +470,29 @@ def run_or_load(config: dict, store=None, *, force: bool = False, progress: bool
     if store is not None:
         store.save(result)
     return result, False
+
+def early_stopped_from_full(config: dict, store) -> dict | None:
+    """An early-stopped request served by the same run trained to its full budget, if the store
+    has it: early stop changes no step before the decision point (each step's randomness has its
+    own stream), so the early-stopped run's curve is the full run's curve up to that evaluation,
+    bit for bit, and its scores are the same (docs/science.md, "Scores"). The reverse cannot be
+    done: a run that stopped early lacks the rest of the curve. Its timings are the full run's
+    (``derived_from`` names it)."""
+    if not config.get("early_stop"):
+        return None
+    full_id = run_id({**config, "early_stop": False})
+    if not store.has(full_id):
+        return None
+    full = store.get(full_id)
+    curve, status = full["curve"], full["status"]
+    decided = decision_index(curve, config)
+    if decided is not None:
+        curve, status = curve[:decided + 1], "stopped_early"
+    result = {**full, "run_id": run_id(config), "config": config, "curve": curve,
+              "status": status, "derived_from": full_id}
+    result["scores"] = score(curve, config, status, result)
+    return result
+
 
 def stored_run_notes(config: dict, stored: dict, store_path) -> list[str]:
     """What a request asked for that a stored run, read instead of trained, does not give: one

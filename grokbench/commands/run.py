@@ -46,6 +46,13 @@ def run(tasks, methods, preset, as_json, curve_file, store, no_store, force, sho
         from ..files import output_file
         output_file(curve_file, "choose another file with --curve-file PATH")
     overrides = collect_overrides(kwargs)
+    # `run` stops at the decision point unless told not to (--set early_stop=false trains the
+    # full budget), as the suites do, so a run and a sweep of the same settings share one run
+    # id; and it trains on one thread unless given --threads, as each sweep worker does: on a
+    # 2-core machine beside another job, 2 threads ran the main job at 3.1 steps/s against
+    # 18.4 with one (README, "Machines").
+    overrides.setdefault("early_stop", True)
+    overrides.setdefault("threads", 1)
     config = resolve(get_registry(), task, method, overrides, preset)
     if show_config and explain:
         click.echo(explained_config(config, overrides))
