@@ -131,6 +131,33 @@ def keep_freed_memory():
     mallopt(m_trim_threshold, 1 << 30)
 
 
+def check_model_size(build, info, config: dict, device: torch.device):
+    """Refuse a model the machine cannot hold, before any of it is allocated (a width of 10^5
+    started allocating 40 GB of weights). The model is built on the meta device, which
+    allocates nothing and draws no random numbers; the estimate is its weights, their gradients
+    and two optimizer moments in the run's dtype, against the memory free now (Linux's
+    MemAvailable; elsewhere, or on an accelerator, nothing is checked)."""
+    if device.type != "cpu":
+        return
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            free = next(int(line.split()[1]) * 1024 for line in fh
+                        if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return
+    try:
+        with torch.device("meta"):
+            count = sum(p.numel() for p in build(info, config).parameters())
+    except Exception:  # a builder that cannot run on the meta device is built for real
+        return
+    need = 4 * count * torch.empty((), dtype=getattr(torch, config["dtype"])).element_size()
+    if need > free:
+        raise UserError(f"the {config['model']} model has {count:,} parameters: about "
+                        f"{need / 2**30:.1f} GB with gradients and optimizer state, more than "
+                        f"the {free / 2**30:.1f} GB of memory free; choose a smaller model "
+                        "(e.g. a smaller width or depth)")
+
+
 def check_device(device: torch.device):
     """A device this machine has, checked before any data is loaded (a resolved config only
     says the name is a device: a sweep's workers may run where the devices are)."""
@@ -241,6 +268,7 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None,
     train_y = data.train_y.to(device, dtype if float_y else None)
     test_y = data.test_y.to(device, dtype if float_y else None)
 
+    check_model_size(registry.get("models", config["model"]).obj, data.info, config, device)
     torch.manual_seed(derive_seed(seed, "model"))
     model = registry.get("models", config["model"]).obj(data.info, config)
     with torch.no_grad():  # Omnigrok's α: scale every parameter after the default init

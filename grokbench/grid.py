@@ -92,6 +92,9 @@ def validate_spec(spec: dict, where: str) -> dict:
     for key, values in spec["grid"].items():
         if values == []:
             raise UserError(f"{where}: grid '{key}' names no value; e.g. {key} = [1, 2]")
+    # a scalar under [grid] is a one-value axis (expand reads it so; the counts need its list)
+    spec["grid"] = {key: values if isinstance(values, list) else [values]
+                    for key, values in spec["grid"].items()}
     if spec["task_settings"]:
         from .registry import get_registry
         known = get_registry().names("tasks")
@@ -141,17 +144,17 @@ def expand(registry, spec: dict, not_applicable: list | None = None) -> list[dic
     ``not_applicable`` list, a task × method pair that cannot run (a classification loss on a
     regression task) is appended to it as (task, method, reason) instead of raising. A tuned
     grid (``tuning = N``) gives the runs of its trials (grokbench.tuning)."""
-    if spec.get("tuning"):
-        from .tuning import plan_trials
-        return [t.config for t in plan_trials(registry, spec, not_applicable)]
     grid_keys = sorted(spec["grid"])
     grid_values = [spec["grid"][k] if isinstance(spec["grid"][k], list) else [spec["grid"][k]]
                    for k in grid_keys]
     total = len(spec["tasks"]) * len(spec["methods"]) * len(spec["seeds"]) * math.prod(
-        len(v) for v in grid_values)
+        len(v) for v in grid_values) * (spec.get("tuning") or 1)
     if total > MAX_RUNS:  # counted, before any run is resolved
         raise UserError(f"the grid has {total} runs, more than one sweep takes ({MAX_RUNS}); "
-                        "sweep fewer seeds, tasks, methods or --grid values at a time")
+                        "sweep fewer seeds, tasks, methods, --grid values or trials at a time")
+    if spec.get("tuning"):
+        from .tuning import plan_trials
+        return [t.config for t in plan_trials(registry, spec, not_applicable)]
     configs = []
     for task, method, *values in itertools.product(spec["tasks"], spec["methods"], *grid_values):
         for seed in spec["seeds"]:

@@ -173,10 +173,10 @@ class Registry:
             existing = self.entries[kind].get(entry.name)
             if existing is not None and self.plugins[existing.plugin].distribution == "grokbench" \
                     and info.distribution != "grokbench":
-                raise UserError(f"plugin {plugin!r} registers the {singular(kind)} {entry.name!r}, "
-                                f"a name reserved by the bundled plugin {existing.plugin!r}; to "
-                                f"use {plugin}'s instead, say so: set GROKBENCH_DISABLE_PLUGINS="
-                                f"{existing.plugin}")
+                raise UserError(f"{singular(kind)} {entry.name!r} is registered twice, by plugins "
+                                f"{existing.plugin!r} and {plugin!r}: a name of the bundled plugin "
+                                f"{existing.plugin!r} is reserved; to use {plugin}'s instead, say "
+                                f"so: set GROKBENCH_DISABLE_PLUGINS={existing.plugin}")
             if existing is not None:
                 raise UserError(f"{singular(kind)} {entry.name!r} is registered twice, by plugins "
                                 f"{existing.plugin!r} and {plugin!r}; disable one with "

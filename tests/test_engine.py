@@ -151,12 +151,12 @@ def test_settings_take_the_type_of_their_default(registry):
     assert rid(weight_decay=0) == rid(weight_decay=0.0) == rid(weight_decay="0")
     assert rid(bias=True) == rid(bias=1) == rid(bias="true") != rid(bias=0) == rid(bias=False)
     assert rid(p=23) == rid(p=23.0) == rid(p="23")
-    assert rid(betas=[0.9, 1]) == rid(betas=[0.9, 1.0]) and rid(batch_size=32) == rid(batch_size=32.0)
+    assert rid(betas=[0, 0.9]) == rid(betas=[0.0, 0.9]) and rid(batch_size=32) == rid(batch_size=32.0)
     for bad, match in [({"lr": "abc"}, "lr must be a number ≥ 0 (grokbench setting: learning rate); got 'abc'"),
                        ({"weight_decay": True}, "weight_decay must be a number ≥ 0"),
                        ({"p": 23.5}, "p must be an int ≥ 2 (task modadd option: "),
                        ({"bias": 2}, "bias must be true or false (model mlp option: "),
-                       ({"betas": "x,y"}, "betas must be a list of numbers (grokbench setting"),
+                       ({"betas": "x,y"}, "betas must be a list of numbers in [0, 1) (grokbench setting"),
                        ({"seed": 2**63}, "seed must be an int in [-9223372036854775808, 9223372036854775807]"),
                        ({"steps": -5}, "steps must be an int ≥ 0 (grokbench setting")]:
         with pytest.raises(UserError) as exc:
@@ -195,7 +195,7 @@ def test_cli_run_json_store_and_show(tmp_path):
     (["run", "--task", "modadd", "--set", "weight_decy=1"], "did you mean"),
     (["run", "--task", "modadd", "--method", "wd+norm"], "--set weight_decay=VALUE"),
     (["run", "--task", "modadd", "--set", "p"], "key=value"),
-    (["show", "deadbeef"], "grokbench show"),
+    (["show", "deadbeef"], "there is no results store"),  # a read command creates none
     (["run", "--task", "modadd", "--set", "lr=abc"], "--set lr="),
     (["run", "--task", "modadd", "--set", "betas=x,y"], "--set betas=0.9,"),
     # refused before training: a seed the store cannot keep, a negative budget

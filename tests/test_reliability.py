@@ -115,6 +115,14 @@ def _suite(text):
     return setup
 
 
+def _good_points(tmp):
+    point = {"task": "teacher-student", "alpha": 1.0, "status": "converged", "seed": 0,
+             "run_id": "0123456789abcdef", "converged": True, "w": 3.0, "w0": 3.0,
+             "train_loss": 0.1, "test_loss": 0.2, "train_err": 0.0, "test_err": 0.1}
+    (tmp / "good-points.jsonl").write_text(json.dumps(point) + "\n")
+    return tmp / "good-points.jsonl"
+
+
 def _points(tmp):
     point = {"task": "teacher-student", "alpha": 1.0, "status": "converged", "seed": 0,
              "run_id": "0123456789abcdef", "converged": True, "w": -3.0, "w0": 1.0,
@@ -194,6 +202,12 @@ CASES = {
     # suite files
     "a scalar [grid]": (_suite('tasks = ["modadd"]\nmethods = ["wd"]\ngrid = 5\n'),
                         "'grid' must be a table"),
+    "a [grid] value that is no setting's": (_suite('tasks = ["modadd"]\nmethods = ["wd"]\n'
+                                                   'seeds = [0]\n[grid]\nlr = {a = 1}\n'),
+                                            "lr must be a number"),
+    "a model too big for the machine": (lambda tmp: ["run", "--task", "modadd", "--set",
+                                                     "width=1000000", "--no-store"],
+                                        "parameters: about"),
     "a misspelled task_settings": (_suite('tasks = ["modadd"]\nmethods = ["wd"]\n'
                                           '[task_settings.modad]\np = 23\n'),
                                    "did you mean 'modadd'"),
@@ -322,6 +336,8 @@ def test_a_store_on_a_read_only_file_system_is_read(tmp_path):
     for args, says in ((["leaderboard", "--from", QUICK, "--write", "--out-dir", folder / "boards"],
                         "is not writable"),
                        (["plot", "--suite", "quick", "--from", QUICK, "-o", folder / "p.png"],
+                        "is not writable"),
+                       (["landscape", "--from", _good_points(tmp_path), "--plot", folder / "lu.png"],
                         "is not writable")):
         command = " ".join(map(str, [sys.executable, "-m", "grokbench", *args]))
         proc = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind {folder} {folder} && "
@@ -389,7 +405,8 @@ def test_a_plugin_cannot_take_over_a_bundled_name(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["weight_decay"] != 9.0
     warning = [line for line in proc.stderr.splitlines() if "stranger" in line]
-    assert len(warning) == 1 and "reserved by the bundled plugin 'weight_decay'" in warning[0]
+    assert len(warning) == 1 and "method 'wd' is registered twice, by plugins 'weight_decay' and " \
+        "'stranger': a name of the bundled plugin 'weight_decay' is reserved" in warning[0]
     proc = cli("run", "--task", "modadd", "--method", "wd", "--show-config", cwd=tmp_path,
                env={**env, "GROKBENCH_DISABLE_PLUGINS": "weight_decay"})
     assert proc.returncode == 0, proc.stderr
@@ -430,3 +447,13 @@ def test_check_compares_the_web_pages_tables_cell_for_cell(tmp_path):
     proc = cli(*args, cwd=tmp_path)
     assert proc.returncode == 1
     assert "quick.html does not show the committed table-overall of quick.json cell for cell" in proc.stderr
+
+
+def test_a_scalar_under_grid_is_one_value(tmp_path):
+    (tmp_path / "grid.toml").write_text('tasks = ["modadd"]\nmethods = ["wd"]\nseeds = [0]\n'
+                                        '[settings]\np = 23\n[grid]\nlr = 0.01\n')
+    proc = cli("sweep", "--file", tmp_path / "grid.toml", "--dry-run", "--store", tmp_path / "s.db",
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 runs in the grid (1 tasks × 1 methods × 1 seeds × 1 lr)" in proc.stdout
+    assert not (tmp_path / "s.db").exists()  # a dry run creates no store
