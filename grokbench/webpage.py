@@ -81,15 +81,19 @@ def seed_band(runs, key="test_acc"):
     return out
 
 
-def curve_groups(lb, records, curves) -> dict:
-    """{task: {row label: [{"seed", "status", "curve"}]}} of the runs whose curve is known, rows
-    labelled as the tables label them. ``curves``: {run id: curve}; a record that carries its
-    own ``curve`` uses it."""
+def curve_groups(lb, records, curves, store_scores=None) -> dict:
+    """{task: {row label: [{"seed", "status", "curve", "scores", "store_scores"}]}} of the runs
+    whose curve is known, rows labelled as the tables label them. ``curves``: {run id: curve}; a
+    record that carries its own ``curve`` uses it. ``store_scores``: {run id: scores} of the runs
+    whose curve comes from a store where they scored otherwise than in ``records``."""
     groups: dict = {}
+    store_scores = store_scores or {}
     for task, rows in label_runs(records).items():
         for label, recs in rows.items():
             runs = [{"seed": r["seed"], "status": r.get("status"),
-                     "curve": r.get("curve") or curves.get(r["run_id"])} for r in recs]
+                     "curve": r.get("curve") or curves.get(r["run_id"]),
+                     "scores": r.get("scores"), "store_scores": store_scores.get(r["run_id"])}
+                    for r in recs]
             runs = sorted((r for r in runs if r["curve"]), key=lambda r: r["seed"])
             if runs:
                 groups.setdefault(task, {})[label] = runs
@@ -100,10 +104,45 @@ def _slug(text) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "x"
 
 
+# The Okabe–Ito colours (COLORS, colour-blind safe), ordered for the page so that the first six
+# methods differ in hue and in lightness: blue next to sky blue (norm and StableMax on the quick
+# page) was hard to tell apart. Each method also has its own dash pattern, a cue without colour.
+PAGE_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#000000", "#56B4E9",
+               "#999999", "#F0E442"]
+DASHES = ["solid", "dash", "dashdot", "dot", "longdash", "longdashdot"]
+
+
 def _colors(lb):
     """One colour per method, the same in every figure (order of the across-tasks table)."""
     methods = [r["method"] for r in lb["overall"]["rows"]]
-    return {m: COLORS[i % len(COLORS)] for i, m in enumerate(methods)}
+    return {m: PAGE_COLORS[i % len(PAGE_COLORS)] for i, m in enumerate(methods)}
+
+
+def _dashes(lb):
+    """One dash pattern per method, as the profiles figure draws them."""
+    return {r["method"]: DASHES[i % len(DASHES)] for i, r in enumerate(lb["overall"]["rows"])}
+
+
+def disagreements(table, runs_by_label) -> dict[str, str]:
+    """{method: what its curves' runs score against what the table says} for the rows whose
+    curves were read from a store whose runs (same ids) scored otherwise than the table's runs
+    (computed again, e.g. on a CPU that rounds differently): those curves are not the table's."""
+    from .stats import median
+    out = {}
+    for row in table["rows"]:
+        runs = runs_by_label.get(row["method"]) or []
+        if not any(r.get("store_scores") is not None for r in runs):
+            continue
+        steps = [(r.get("store_scores") or r.get("scores") or {}).get("steps_to_generalize", math.inf)
+                 for r in runs]
+        steps = [math.inf if s is None else s for s in steps]
+        solved, mid = sum(not math.isinf(s) for s in steps), median(steps)
+        gen = row["steps_to_generalize"]
+        out[row["method"]] = (
+            f"the curves' runs: {solved}/{len(runs)} solved, median "
+            + ("∞" if math.isinf(mid) else f"{mid:g}") + f" steps; the table: {row['solved']}/"
+            f"{row['runs']} solved, median " + ("∞" if math.isinf(gen) else f"{gen:g}") + " steps")
+    return out
 
 
 def _rgba(hex_color, alpha):
@@ -116,9 +155,10 @@ def _figure_html(fig, div_id) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG)
 
 
-def curves_figure(go, table, runs_by_label, colors):
+def curves_figure(go, table, runs_by_label, colors, dashes=None):
     meta = table["meta"]
     fig = go.Figure()
+    odd = disagreements(table, runs_by_label)
     for row in table["rows"]:
         runs = runs_by_label.get(row["method"])
         if not runs:
@@ -137,8 +177,11 @@ def curves_figure(go, table, runs_by_label, colors):
         gen = row["steps_to_generalize"]
         name = (f"{row['method']}: {row['solved']}/{row['runs']} solved, median "
                 + ("∞" if math.isinf(gen) else f"{gen:g}") + " steps")
+        if row["method"] in odd:  # marked: these curves are not the table's runs
+            name = f"⚠ {row['method']}, NOT the table's runs: {odd[row['method']]}"
+        line = {"color": color, "width": 2, "dash": (dashes or {}).get(row["method"], "solid")}
         fig.add_trace(go.Scatter(
-            x=steps, y=med, mode="lines", name=name, legendgroup=group, line={"color": color, "width": 2},
+            x=steps, y=med, mode="lines", name=name, legendgroup=group, line=line,
             customdata=[[lo, hi, n] for lo, hi, n in zip(low, high, counted)],
             hovertemplate=(f"{html.escape(row['method'])}<br>step %{{x}}<br>median test acc %{{y:.3f}}"
                            "<br>seeds: min %{customdata[0]:.3f}, max %{customdata[1]:.3f} "
@@ -332,11 +375,13 @@ tbody tr:nth-child(even) { background: #fafbfc; }
 code, pre { background: #f4f4f4; border-radius: 3px; }
 pre { padding: 0.6em; white-space: pre-wrap; font-size: 0.88em; }
 .note { color: #555; font-size: 0.92em; }
+.warn { color: #7a3d00; background: #fff4e0; border-left: 4px solid #D55E00; padding: 0.4em 0.7em; }
 details { margin: 0.4em 0 1em; }
 """
 
 
-CURVES_CAPTION = ("Solid: the median over seeds of the test accuracy at each evaluation; band: "
+CURVES_CAPTION = ("Lines (each method its colour and dash pattern): the median over seeds of the "
+                  "test accuracy at each evaluation; band: "
                   "from the lowest to the highest seed; dashed: the target. A run that reached "
                   "its decision point (fit, target reached and held for 3 evaluations) stopped "
                   "there (early_stop) and is held at its last value while other seeds go on; a "
@@ -436,8 +481,16 @@ def to_html(lb, curve_groups_by_task=None, curves_note="", config_text="", comma
             out.append(_figure_html(km_figure(go, table, colors), f"km-{slug}"))
             out.append(_p(KM_CAPTION, "note"))
         runs_by_label = curve_groups_by_task.get(table["task"])
+        odd = disagreements(table, runs_by_label) if runs_by_label else {}
+        if odd:
+            out.append(_p("⚠ The curves below come from the results store, whose runs of the same "
+                          "ids scored otherwise than this table's (computed again: another CPU "
+                          "rounds differently): " + "; ".join(f"{m}: {why}" for m, why in odd.items())
+                          + ". Those curves are marked ⚠ in the legend and do not show the "
+                          "table's runs.", "warn"))
         if runs_by_label:
-            out.append(_figure_html(curves_figure(go, table, runs_by_label, colors), f"curves-{slug}"))
+            out.append(_figure_html(curves_figure(go, table, runs_by_label, colors, _dashes(lb)),
+                                    f"curves-{slug}"))
             out.append(_p(CURVES_CAPTION + (" " + curves_note if curves_note else ""), "note"))
         elif curve_groups_by_task:
             out.append(_p("No curves for this task's runs.", "note"))

@@ -138,9 +138,9 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
         from ..grid import suites_dir as _suites_dir
         from ..webpage import curve_groups, require_plotly, to_html
         require_plotly()  # the missing extra is reported before the store is read for curves
-        curves, note = page_curves(records, from_file, store, name if spec else None)
+        curves, note, differ = page_curves(records, from_file, store, name if spec else None)
         config_text = (_suites_dir() / f"{name}.toml").read_text(encoding="utf-8") if spec else ""
-        page = to_html(lb, curve_groups(lb, records, curves), note, config_text,
+        page = to_html(lb, curve_groups(lb, records, curves, differ), note, config_text,
                        page_command(name if spec else None, from_file, store, out_dir, tasks, methods,
                                     reference, lb))
     if write:
@@ -160,18 +160,20 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
 
 
 def page_curves(records, from_file, store, suite):
-    """{run id: curve} for the web page's curve figures, and a note saying where they come from.
-    Raw results files keep each run's scores, not its curve: built from one, the curves come
-    from the store (``--store`` or the default one) by run id, i.e. the same config and seed."""
+    """{run id: curve} for the web page's curve figures, a note saying where they come from, and
+    {run id: the store's scores} of the runs that scored otherwise in the store than in the raw
+    results (the page marks their curves). Raw results files keep each run's scores, not its
+    curve: built from one, the curves come from the store (``--store`` or the default one) by run
+    id, i.e. the same config and seed."""
     from ..store import Store, default_store_path
     if all(r.get("curve") for r in records):
-        return {}, ""
+        return {}, "", {}
     path = Path(store) if store else default_store_path()
     sweep = f"grokbench sweep --suite {suite}" if suite else "grokbench sweep (the same runs)"
     if from_file and not path.exists():
         return {}, (f"Test-accuracy curves are not shown: {from_file} holds each run's scores, not "
                     f"its curve, and there is no results store {path}; `{sweep}` stores the same "
-                    "runs (same ids), then build this page again.")
+                    "runs (same ids), then build this page again."), {}
     db = Store(path, readonly=True)
     try:
         stored = {r["run_id"]: db.get(r["run_id"]) for r in records
@@ -181,19 +183,21 @@ def page_curves(records, from_file, store, suite):
     curves = {i: row["curve"] for i, row in stored.items()}
     if not curves:
         return {}, (f"Test-accuracy curves are not shown: none of these runs is in the results store "
-                    f"{path}; `{sweep}` stores them (same ids), then build this page again.")
+                    f"{path}; `{sweep}` stores them (same ids), then build this page again."), {}
     note = (f"Curves of {len(curves)} of the {len(records)} runs, read from the results store"
             + (f" by run id (same config and seed; the tables come from {from_file})" if from_file else ""))
+    differ: dict = {}
     if from_file:
         by_id = {r["run_id"]: r for r in records}
-        same = sum(all(row["scores"].get(k) == by_id[i]["scores"].get(k)
-                       for k in ("steps_to_fit", "steps_to_generalize", "final_test_acc"))
-                   for i, row in stored.items())
+        differ = {i: row["scores"] for i, row in stored.items()
+                  if any(row["scores"].get(k) != by_id[i]["scores"].get(k)
+                         for k in ("steps_to_fit", "steps_to_generalize", "final_test_acc"))}
+        same = len(stored) - len(differ)
         note += (f"; {same} of them score exactly as in the raw results"
                  + ("" if same == len(curves) else
                     " (the others were run again and scored differently: their curves are not "
                     "exactly those of the tables' runs)"))
-    return curves, note + "."
+    return curves, note + ".", differ
 
 
 def page_command(suite, from_file, store, out_dir, tasks, methods, reference, lb) -> str:
