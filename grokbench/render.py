@@ -248,7 +248,21 @@ def to_markdown(lb) -> str:
             if settings:
                 out.append(f"- {row['method']}: {_settings_line(settings)}")
         out += ["", "</details>", ""]
+        if table.get("pairs"):
+            out += ["<details><summary>pairwise tests (exact log-rank)</summary>", "",
+                    tabulate(pair_rows(table), headers=PAIR_HEADERS, tablefmt="github",
+                             disable_numparse=True), "", "</details>", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+PAIR_HEADERS = ["method", "against", "sooner (log-rank)", "χ²", "exact p", "Holm p (board)",
+                "significant"]
+
+
+def pair_rows(table) -> list[list]:
+    """Every pair of a task table that was tested (leaderboard.add_survival), in table order."""
+    return [[p["a"], p["b"], p["sooner"] or "–", f"{p['chi2']:.2f}", f"{p['p']:.3g}",
+             f"{p['p_holm']:.3g}", "yes" if p["significant"] else "no"] for p in table["pairs"]]
 
 
 def _settings_short(settings) -> str:

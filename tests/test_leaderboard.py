@@ -184,6 +184,8 @@ def test_survival_view_of_the_task_tables_hand_computed():
     assert (sig["orderings"], sig["orderings_significant"]) == (3, 0)
     md = render.to_markdown(board)
     assert "| 1037 (0–2608)    | a " in md and "0 of the 6 pairwise orderings" in md
+    assert ["wd", "y", "wd", "5.05", "0.1", "0.6", "no"] in render.pair_rows(board["tasks"][0])
+    assert "pairwise tests (exact log-rank)" in md
 
 
 def test_rank_groups_split_where_the_seeds_can_say_so():
