@@ -28,7 +28,9 @@ NOTEBOOK_RUNS = [("parity", "norm"), ("parity", "wd")]
 def parity_store(tmp_path_factory):
     """A store holding the notebook's two runs, trained here through the API."""
     path = tmp_path_factory.mktemp("nb") / "runs.db"
-    results = [grokbench.run(task, method, steps=300, store=path, progress=False, threads=1)
+    # with the notebook's checkpoints (no part of the run id: the same runs, weights kept)
+    results = [grokbench.run(task, method, steps=300, store=path, progress=False, threads=1,
+                             checkpoints="log:5,last")
                for task, method in NOTEBOOK_RUNS]
     return path, results
 
@@ -134,3 +136,7 @@ def test_example_notebook_executes(parity_store, monkeypatch):
     assert results[4].data["text/plain"] == "(True, True)"
     table = results[5].data["text/plain"]
     assert norm.run_id in table and wd.run_id in table
+    # a checkpoint reloaded in the kernel: its evaluation is the curve's row, bit for bit
+    steps = norm.checkpoints
+    assert results[6].data["text/plain"] == f"({steps}, {steps[-2]}, True)"
+    assert all(f"{s}: " in results[7].data["text/plain"] for s in steps)  # logit_max per step
