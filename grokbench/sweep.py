@@ -83,6 +83,27 @@ def plan(configs, store, also_done=frozenset()) -> Plan:
     return Plan(list(unique.values()), stored, [c for i, c in unique.items() if i not in stored])
 
 
+def stored_notes(todo: Plan, store) -> list[str]:
+    """What the stored runs a sweep skips do not give that its settings ask for, one line each:
+    loggers (they log while a run trains) and checkpoints (saved while it trains)."""
+    from .checkpoints import missing_note
+    from .config import run_id
+    if not any(c.get("loggers") or c.get("checkpoints") for c in todo.configs):
+        return []
+    stored = [c for c in todo.configs if run_id(c) in todo.stored and store.has(run_id(c))]
+    logged = sum(bool(c.get("loggers")) for c in stored)
+    lacking = sum(bool(c.get("checkpoints")) and missing_note(c, store.get(run_id(c)), store.path)
+                  is not None for c in stored)
+    lines = []
+    if logged:
+        lines.append(f"{logged} of the stored runs were read, not trained, so the loggers logged "
+                     "nothing for them (grokbench run --force trains one again)")
+    if lacking:
+        lines.append(f"{lacking} of the stored runs lack checkpoints asked for; a sweep does not "
+                     "train a stored run again (grokbench run ... --force does, and saves them)")
+    return lines
+
+
 def shard_of(configs: list, i: int, n: int) -> list:
     """The i-th of n contiguous pieces of the grid (in grid order, so a piece finishes whole
     task × method cells and the tables fill in cell by cell). Pieces depend only on the grid,
@@ -131,6 +152,8 @@ def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = N
     report = SweepReport(store.path, todo.total, len(todo.stored))
     _say(f"{todo.total} runs: {len(todo.stored)} already stored in {store.path}"
          + (" or committed" if also_done else "") + f", {len(todo.new)} to run")
+    for line in stored_notes(todo, store):
+        _say(line)
     t0 = time.perf_counter()
     if todo.new:
         store.check_writable()  # before any run trains, not at each run's save

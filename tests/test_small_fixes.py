@@ -88,3 +88,17 @@ def test_the_dry_run_warns_about_data_that_is_not_here(tmp_path, task, warned):
         assert "grokbench data fetch imdb" in lines[0]
     else:
         assert lines == []
+
+
+def test_a_sweep_says_what_its_stored_runs_do_not_give(tmp_path):
+    """Stored runs are skipped: loggers and checkpoints asked for now get nothing from them."""
+    args = ["sweep", "--task", "modadd", "--method", "wd", "--seeds", "0,1", "--set", "p=23",
+            "--set", "steps=5", "--executor", "inprocess", "-q", "--store", str(tmp_path / "r.db")]
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr
+    assert "stored runs" not in first.stderr
+    again = cli(*args, "--set", "loggers=tensorboard", "--set", "checkpoints=last")
+    assert again.returncode == 0, again.stderr
+    assert ("2 of the stored runs were read, not trained, so the loggers logged nothing for "
+            "them") in again.stderr
+    assert "2 of the stored runs lack checkpoints asked for" in again.stderr
