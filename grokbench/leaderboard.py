@@ -34,7 +34,8 @@ R_MAX = 4.0
 REFERENCE = "wd"
 # Settings that say nothing about the science (or are the rows/columns themselves).
 NOT_SHOWN = {"seed", "method", "task", "threads", "loggers", "log_dir", "eval_batch_size", "preset",
-             "plugin_versions"}  # versions are listed once, in the header
+             "plugin_versions",  # versions are listed once, in the header
+             "checkpoints"}  # weights kept or not: the same runs
 TOLERANCE_TEXT = ("per task and method, the solved count must fall in the central 80 % band of "
                   "Binomial(n, (k + ½)/(n + 1)) around the committed k of n (with 3 seeds: "
                   "within ±1), and the median steps-to-generalize inside the committed median's "

@@ -145,3 +145,16 @@ def test_early_stop_saves_last_at_the_decision_point(tmp_path):
     last = result.records[-1]["step"]
     assert result.status == "stopped_early" and last < 1000 and result.checkpoints == [last]
     assert result.evaluate(last) == result.records[-1]
+
+
+def test_leaderboards_do_not_show_checkpoints(registry):
+    """Weights kept or not, the runs are the same: a table's settings do not list checkpoints,
+    so runs stored with and without them (and raw results from before the setting) make one
+    table."""
+    from grokbench.leaderboard import task_meta
+    with_them = resolve(registry, "modadd", "wd", {"p": 23, "checkpoints": "log:10"})
+    old = {k: v for k, v in resolve(registry, "modadd", "perpgrad", {"p": 23}).items()
+           if k != "checkpoints"}  # a run stored before the setting existed
+    meta = task_meta({"wd": [{"config": with_them}], "perpgrad": [{"config": old}]})
+    assert "checkpoints" not in meta["settings"]
+    assert all("checkpoints" not in row for row in meta["row_settings"].values())
