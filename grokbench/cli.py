@@ -40,7 +40,32 @@ def main():
         sys.exit(exc.exit_code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class PluginCommands(click.Group):
+    """The core commands, and those plugins register (``register_commands``). Plugins are loaded
+    (which imports torch) only when a name that is not a core command is asked for, or the
+    list is shown, so ``grokbench run ...`` starts no slower for them."""
+
+    def _plugin_commands(self) -> dict:
+        from .registry import get_registry
+        registry = get_registry()
+        out = {}
+        for name in registry.names("commands"):
+            entry = registry.get("commands", name)
+            if name in self.commands:
+                raise UserError(f"plugin {entry.plugin!r} registers the command {name!r}, which "
+                                "grokbench has already; the plugin must name it otherwise (or "
+                                f"set GROKBENCH_DISABLE_PLUGINS={entry.plugin})")
+            out[name] = entry.obj
+        return out
+
+    def list_commands(self, ctx):
+        return sorted({*self.commands, *self._plugin_commands()})
+
+    def get_command(self, ctx, cmd_name):
+        return self.commands.get(cmd_name) or self._plugin_commands().get(cmd_name)
+
+
+@click.group(cls=PluginCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="grokbench")
 def cli():
     """grokbench: does method X make task Y generalize sooner, and does it avoid Softmax Collapse?"""

@@ -83,6 +83,10 @@ class RegisterClaim(Protocol):
     def __call__(self, claim: Claim, /) -> None: ...
 
 
+class RegisterCommand(Protocol):
+    def __call__(self, command: Any, /) -> None: ...
+
+
 @hookspec
 def register_tasks(register: RegisterTask) -> None:
     """Register tasks: ``register(TaskClass)``, a subclass of :class:`grokbench.Task`.
@@ -173,3 +177,12 @@ def register_claims(register: RegisterClaim) -> None:
     task × method × seeds × settings, with the budget), its checks (a statistic of the stored
     scores, :class:`grokbench.Median`, ``Ratio``, ``Difference`` or ``Slope``, against a bound),
     the paper's value, and whether it is ``slow``. ``grokbench claims`` runs and reports them."""
+
+
+@hookspec
+def register_commands(register: RegisterCommand) -> None:
+    """Register subcommands of the ``grokbench`` command line: ``register(command)``, a
+    ``click.Command`` (decorate a function with ``@click.command()``); its name is the
+    subcommand's (as simonw/llm's ``register_commands``). A name the core already uses (run,
+    sweep, ...) is refused. Plugins are loaded for them only when a command that is not a
+    core one is asked for, or the command list is shown (``grokbench --help``)."""

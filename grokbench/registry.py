@@ -25,7 +25,7 @@ from .errors import UserError
 from .options import Option, declare_all
 
 KINDS = ("tasks", "models", "losses", "optimizers", "methods", "metrics", "executors", "loggers",
-         "claims")
+         "claims", "commands")
 
 
 def singular(kind: str) -> str:
@@ -216,6 +216,14 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
             raise UserError(f"plugin {plugin!r} registered {claim!r} as a claim: a claim is a "
                             "grokbench.Claim")
         return Entry(kind, claim.name, claim, claim.statement, plugin)
+    if kind == "commands":
+        (command,) = args
+        # a click.Command, known by what it has (the library modules do not import click)
+        if not (callable(getattr(command, "invoke", None)) and getattr(command, "name", None)):
+            raise UserError(f"plugin {plugin!r} registered {command!r} as a command: a command "
+                            "is a click.Command (a function decorated with @click.command())")
+        return Entry(kind, command.name, command, (command.help or "").strip().split("\n")[0],
+                     plugin)
     if kind == "methods":
         name, settings, description = args
         space = kwargs.get("search_space")

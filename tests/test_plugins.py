@@ -89,6 +89,9 @@ def test_the_plugin_guide_examples_work(tmp_path):
         assert executor.submit(pow, 2, 5).result() == 32 and executor.workers == 2
     finally:
         executor.shutdown()
+    from click.testing import CliRunner
+    out = CliRunner().invoke(reg.get("commands", "fits").obj, ["parity", "--steps", "3"])
+    assert out.exit_code == 0 and out.output.startswith("parity: fits at step"), out.output
 
 
 class RecipeWithALoss:
