@@ -55,6 +55,10 @@ STATUSES = ("converged", "stalled", "unsettled", "nonfinite")
 
 # -- the grid ---------------------------------------------------------------------------------
 
+#: the most α values one landscape takes (the paper's has 11)
+MAX_ALPHAS = 1000
+
+
 def parse_alphas(text: str) -> list[float]:
     """``lo:hi:n`` (n points log-spaced from lo to hi, both included) or a list ``0.5,1,2``."""
     text = text.strip()
@@ -64,6 +68,9 @@ def parse_alphas(text: str) -> list[float]:
             lo, hi, n = float(lo_text), float(hi_text), int(n_text)
             if n < 1:
                 raise ValueError
+            if n > MAX_ALPHAS:  # each α is a run per N and seed, and the list is built whole
+                raise UserError(f"--alpha {text} asks for {n} values of α, more than a landscape "
+                                f"takes ({MAX_ALPHAS}); e.g. 0.1:10:11")
             if n == 1:
                 alphas = [lo]
             else:

@@ -75,6 +75,10 @@ class Store:
         if readonly:
             self.db = self._open_readonly(missing_ok)
             return
+        if self.path.exists() and not self.path.is_file():
+            # SQLite would try /dev/null (and leave /dev/null-journal behind) or a FIFO
+            raise UserError(f"{self.path} is not a regular file; choose a results store with "
+                            "--store FILE")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=60)

@@ -164,6 +164,9 @@ CASES = {
     "a hundred million seeds": (lambda tmp: ["sweep", "--task", "modadd", "--seeds", "0-100000000",
                                              "--dry-run", "--store", tmp / "s.db"],
                                 "names 100000001 seeds"),
+    "a hundred million α values": (lambda tmp: ["landscape", "--task", "teacher-student", "--alpha",
+                                                "0.1:10:100000000", "--dry-run", "--store",
+                                                tmp / "s.db"], "values of α, more than"),
     "an empty --grid": (lambda tmp: ["sweep", "--task", "modadd", "--grid", "lr=", "--dry-run",
                                      "--store", tmp / "s.db"], "names no value"),
     "an endless input file": (lambda tmp: ["leaderboard", "--from", "/dev/zero"],
@@ -218,7 +221,9 @@ CASES = {
     # other malformed files
     "landscape point with a negative w": (_points, "has w -3.0, not a positive norm"),
     "corrupt committed JSON under --check": (_corrupt_committed, "quick.json is not"),
-    # stores: read commands never create one
+    # stores: read commands never create one; a store is a regular file
+    "a store that is /dev/null": (lambda tmp: ["run", "--task", "modadd", "--store", "/dev/null"],
+                                  "/dev/null is not a regular file"),
     "show a mistyped store": (lambda tmp: ["show", "--store", tmp / "typo" / "runs.db"],
                               "there is no results store"),
     "export a mistyped store": (lambda tmp: ["export", "--store", tmp / "typo.db"],
@@ -236,7 +241,7 @@ def test_bad_input_gets_one_line_and_changes_nothing(case, tmp_path):
     proc = cli(*args, cwd=tmp_path)
     one_line_error(proc, says)
     assert snapshot(tmp_path) == before
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and not os.path.exists("/dev/null-journal")
 
 
 def test_export_writes_through_a_symlink_and_overwrites_with_force(tmp_path):
