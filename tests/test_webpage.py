@@ -68,7 +68,7 @@ def test_page_from_store_and_from_raw_results(tiny_suite, tmp_path, capsys, monk
     for row in lb["tasks"][0]["rows"]:
         assert f'<td data-sort="{row["method"]}">{row["method"]}</td>' in page
     assert 'id="curves-modadd"' in page and 'id="profiles"' in page and 'id="km-modadd"' in page
-    assert "Curves of 6 of the 6 runs, read from the results store." in page
+    assert "Curves of 6 of the 6 runs, read from the results store" in page
     assert "grokbench leaderboard --suite tiny --format html" in page  # how to regenerate it
     assert 'steps = 5' in page  # the suite's configuration
 
@@ -85,8 +85,21 @@ def test_page_from_store_and_from_raw_results(tiny_suite, tmp_path, capsys, monk
     code, _, err = cli(capsys, "leaderboard", "--suite", "tiny", "--check")
     assert code == 1 and "tiny.html does not show the committed table-overall of tiny.json" in err
 
-    # Built from the raw results, curves come from the store by run id, and say so...
-    raw = str(suites / "tiny.results.jsonl")
+    # Built from raw results, which keep compact curves, the curves need no store...
+    raw = suites / "tiny.results.jsonl"
+    monkeypatch.setenv("GROKBENCH_STORE", str(tmp_path / "absent.db"))
+    code, _, err = cli(capsys, "leaderboard", "--suite", "tiny", "--from", str(raw), "--format",
+                       "html", "--out-dir", str(tmp_path / "c"))
+    assert code == 0, err
+    page = (tmp_path / "c" / "tiny.html").read_text(encoding="utf-8")
+    assert 'id="curves-modadd"' in page and f"read from the raw results {raw}" in page
+    # ... raw results written before they kept curves take them from the store by run id...
+    import json
+    old = tmp_path / "old.results.jsonl"
+    old.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "curve"}) + "\n"
+                           for line in raw.read_text(encoding="utf-8").splitlines()), encoding="utf-8")
+    raw = str(old)
+    monkeypatch.setenv("GROKBENCH_STORE", str(suites.parent / "runs.db"))
     code, _, err = cli(capsys, "leaderboard", "--suite", "tiny", "--from", raw, "--format", "html",
                        "--out-dir", str(tmp_path / "a"))
     assert code == 0, err

@@ -166,8 +166,10 @@ def page_curves(records, from_file, store, suite):
     curve: built from one, the curves come from the store (``--store`` or the default one) by run
     id, i.e. the same config and seed."""
     from ..store import Store, default_store_path
-    if all(r.get("curve") for r in records):
-        return {}, "", {}
+    if all(r.get("curve") for r in records):  # raw results keep compact curves since 88ac137
+        where = f"the raw results {from_file}" if from_file else "the results store"
+        return {}, (f"Curves of {len(records)} of the {len(records)} runs, read from {where} "
+                    "(each run's evaluations, at most 200 of them)."), {}
     path = Path(store) if store else default_store_path()
     sweep = f"grokbench sweep --suite {suite}" if suite else "grokbench sweep (the same runs)"
     if from_file and not path.exists():
