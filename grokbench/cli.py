@@ -25,6 +25,14 @@ def main():
                    + ("is another program holding it?" if "locked" in reason else CORRUPT_FIX),
                    err=True)
         sys.exit(2)
+    except OSError as exc:
+        if not exc.filename:  # not about a file the user named: a bug, shown as one
+            raise
+        # a file that vanished, a full disk, a permission that changed after the checks made
+        # before any work: still one line, no traceback
+        click.echo(f"Error: cannot use {exc.filename} ({exc.strerror or exc}); check the path, "
+                   "its permissions and the free space, or choose another", err=True)
+        sys.exit(2)
     except click.UsageError as exc:  # a mistyped option or value: one line, as any bad input
         command = exc.ctx.command_path if exc.ctx else "grokbench"
         message = " ".join(exc.format_message().split()).rstrip(".")

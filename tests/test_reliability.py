@@ -153,7 +153,9 @@ CASES = {
     "export over an existing file": (_existing_export, "exists; add --force"),
     "plot to a device": (lambda tmp: ["plot", "--suite", "quick", "--from", QUICK, "-o",
                                       "/dev/null"], "/dev/null is not a regular file"),
-    # output paths checked before any work
+    # output paths checked before any work, and a write that fails all the same is one line
+    "plot into /proc": (lambda tmp: ["plot", "--suite", "quick", "--from", QUICK, "-o",
+                                     "/proc/grokbench-test.png"], "/proc/"),
     "leaderboard --out-dir under a file": (_not_a_folder, "is not a folder"),
     "curve file under a file": (lambda tmp: [(tmp / "f").write_text("x"), "run", "--task",
                                              "modadd", "--json", "--curve-file", tmp / "f" / "c.json",
