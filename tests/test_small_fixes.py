@@ -54,9 +54,9 @@ def test_a_logger_on_a_stored_run_says_it_logged_nothing(tmp_path, capfd):
     assert len(notes) == 1 and notes[0].startswith("loggers tensorboard logged nothing: run ")
     assert "--force trains it again with them" in notes[0]
     assert not (tmp_path / "tb").exists()
-    # the Python API says the same (the same code path)
+    # the Python API says the same (the same code path; `run` stops early by default)
     result = grokbench.run("modadd", "wd", store=store, loggers="tensorboard", p=23, steps=5,
-                           threads=1, progress=False)
+                           early_stop=True, threads=1, progress=False)
     assert result.from_store and "logged nothing" in capfd.readouterr().err
 
 
