@@ -56,7 +56,8 @@ def test_a_logger_on_a_stored_run_says_it_logged_nothing(tmp_path, capfd):
     assert not (tmp_path / "tb").exists()
     # the Python API says the same (the same code path; `run` stops early by default)
     result = grokbench.run("modadd", "wd", store=store, loggers="tensorboard", p=23, steps=5,
-                           early_stop=True, threads=1, progress=False)
+                           early_stop=True, threads=1, progress=False,
+                           log_dir=str(tmp_path / "tb"))  # were it trained, it would log there
     assert result.from_store and "logged nothing" in capfd.readouterr().err
 
 
