@@ -92,18 +92,18 @@ class RunResult:
         from .checkpoints import saved_steps
         return saved_steps(self.store_path, self.run_id) if self.stored else []
 
-    def model(self, step: int):
+    def model(self, step: int, device=None):
         """The model with its weights at checkpoint ``step``, rebuilt as the run built it (same
-        task data, seeds, dtype and device), in eval mode."""
+        task data, seeds and dtype; its device unless ``device`` is given), in eval mode."""
         from .checkpoints import load_model
-        return load_model(self.run_id, step, self._store_for_checkpoints())
+        return load_model(self.run_id, step, self._store_for_checkpoints(), device)
 
-    def evaluate(self, step: int, metrics: dict | None = None) -> dict:
+    def evaluate(self, step: int, metrics: dict | None = None, device=None) -> dict:
         """The evaluation record at checkpoint ``step``, recomputed from the saved weights as the
         engine computes it (at an evaluation step: the curve's record, bit for bit, on the
         machine that trained it); ``metrics`` adds notebook metrics to it."""
         from .checkpoints import evaluate
-        return evaluate(self.run_id, step, self._store_for_checkpoints(), metrics)
+        return evaluate(self.run_id, step, self._store_for_checkpoints(), metrics, device)
 
     def _store_for_checkpoints(self):
         if not self.stored:

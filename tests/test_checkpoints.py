@@ -60,6 +60,7 @@ def test_a_reloaded_checkpoint_reproduces_its_evaluation_bit_for_bit(trained):
     by_step = {r["step"]: r for r in result.records}
     for step in (0, 3, 20, 60):
         assert result.evaluate(step) == by_step[step]  # every metric, exactly
+    assert result.evaluate(8, device="cpu") == by_step[8]
     # by hand, the way the engine evaluates: the rebuilt model on the task's data
     model = grokbench.load_model(result.run_id, 20, store=store)
     config = result.config
@@ -79,7 +80,7 @@ def test_a_reloaded_checkpoint_reproduces_its_evaluation_bit_for_bit(trained):
 
 def test_model_and_load_model_agree_and_differ_between_steps(trained):
     store, result = trained
-    a, b = result.model(60), grokbench.load_model(result.run_id[:8], 60, store=store)
+    a, b = result.model(60), grokbench.load_model(result.run_id[:8], 60, store=store, device="cpu")
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
     init = result.model(0)
     assert not torch.equal(next(init.parameters()), next(a.parameters()))
