@@ -60,7 +60,9 @@ def compute(metrics) -> Callable | None:
 
     def values(ctx, record: dict) -> dict:
         out: dict[str, float] = {}
-        with torch.random.fork_rng(devices=[]):
+        device = next((p.device for p in ctx.model.parameters()), torch.device("cpu"))
+        gpus = [device.index or 0] if device.type == "cuda" else []  # and the run's GPU's
+        with torch.random.fork_rng(devices=gpus):
             for name, fn in fns.items():
                 try:
                     value = fn(ctx)

@@ -97,3 +97,18 @@ def test_nan_is_kept():
     result = grokbench.run("modadd", "perpgrad", save=False, progress=False,
                            metrics={"nan": lambda ctx: math.nan}, **{**SMALL, "steps": 2})
     assert result.curve["nan"].isna().all()
+
+
+def test_a_metric_drawing_random_numbers_leaves_the_global_stream_alone():
+    """A dropout model or a plugin drawing numbers after the notebook metrics sees the stream
+    it would have seen without them."""
+    from grokbench.api import EvalContext
+    from grokbench.notebook_metrics import compute
+    out = torch.zeros(4, 3)
+    ctx = EvalContext(0, {}, None, torch.nn.Linear(2, 3), out, torch.zeros(4), torch.zeros(4),
+                      out, torch.zeros(4), [], [])
+    hook = compute({"draw": lambda ctx: torch.rand(()).item()})
+    before = torch.get_rng_state()
+    first = hook(ctx, {})["draw"]
+    assert torch.equal(torch.get_rng_state(), before)
+    assert hook(ctx, {})["draw"] == first == torch.rand(()).item()  # the stream did not move
