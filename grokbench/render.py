@@ -92,7 +92,7 @@ def task_rows(table, not_applicable=()):
     for r in table["rows"]:
         onset = ("n/a" if r.get("max_sc") is None else
                  fmt_onset(r["collapse_onset"], r["collapse_onset_resolution"]))
-        out.append([r["rank"], r["method"], fmt_solved(r),
+        out.append([r["rank"], marked(r["method"], table), fmt_solved(r),
                     fmt_steps(r["steps_to_generalize"], r["steps_to_generalize_resolution"]),
                     fmt_range(r["ci"]), fmt_steps(r["grokking_delay"]), onset,
                     fmt_num(r["final_test_acc"]), fmt_num(r["wall_time"], 1), fmt_rmst(r),
@@ -105,6 +105,14 @@ def task_rows(table, not_applicable=()):
     return out
 
 
+#: how a row of a method added with `leaderboard --add-method` is marked (grokbench.byom)
+ADDED_MARK = " †"
+
+
+def marked(method: str, table: dict) -> str:
+    return method + (ADDED_MARK if method in table.get("added", ()) else "")
+
+
 def overall_rows(overall):
     out = []
     for r in overall["rows"]:
@@ -113,7 +121,8 @@ def overall_rows(overall):
         solved = f"{r['tasks_solved']}/{r['tasks']}"
         if r.get("incomplete_tasks"):  # not ranked: see leaderboard.overall_table
             solved += f" (not yet complete: {', '.join(r['incomplete_tasks'])})"
-        out.append(["–" if r["rank"] is None else r["rank"], r["method"], f"{r['score']:.3f}", solved,
+        out.append(["–" if r["rank"] is None else r["rank"], marked(r["method"], overall),
+                    f"{r['score']:.3f}", solved,
                     speed, f"{r['solved_where_reference_missed']} / {r['missed_where_reference_solved']}"]
                    + ([fmt_significant(r)] if overall.get("significance") else []))
     return out

@@ -39,8 +39,15 @@ from ..render import to_csv, to_json, to_markdown, write_leaderboard
 @click.option("--codepath-store", "codepath_stores", multiple=True, type=click.Path(dir_okay=False),
               help="a store with the same suite run under another CPU code path (e.g. "
                    "ATEN_CPU_CAPABILITY=avx2): adds the numerical-sensitivity column (repeatable)")
+@click.option("--add-method", "added", multiple=True,
+              help="rank a method of yours against the suite's committed board: the store's runs "
+                   "of M at the suite's settings beside its committed raw results, M's rows marked "
+                   "† (repeatable)")
+@click.option("--rerun-reference", is_flag=True,
+              help="with --add-method: also show the store's runs of the reference method at the "
+                   "suite's settings, as 'REF (this machine)' rows beside the committed ones")
 def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, out_dir, check,
-                allow_missing, codepath_stores):
+                allow_missing, codepath_stores, added, rerun_reference):
     """Leaderboards: a table per task and one across tasks, from the store or a raw file."""
     from ..grid import load_suite, suites_dir
     from ..registry import get_registry
@@ -49,6 +56,9 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
     spec = load_suite(suite) if suite else None
     if check and not suite:
         raise UserError("--check compares a suite's committed tables: give --suite NAME")
+    if added or rerun_reference:
+        return added_methods_board(spec, suite, added, rerun_reference, from_file, store, tasks,
+                                   reference, fmt, write, out_dir, check)
     name = suite or "store"
     out = Path(out_dir) if out_dir else suites_dir()
     if (write or fmt == "html") and not check:  # a folder that cannot be written: before any work
@@ -154,6 +164,110 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
         atomic_write_bytes(path, lambda fh: fh.write(data))
         os.chmod(path, 0o644)  # the temporary file was private; the page is for everyone
         click.echo(f"wrote {path} ({len(data) / 1e6:.1f} MB)", err=True)
+        return
+    text = {"markdown": to_markdown, "csv": to_csv, "json": to_json}[fmt](lb)
+    click.echo(text, nl=False)
+
+
+def added_methods_board(spec, suite, added, rerun_reference, from_file, store, tasks, reference,
+                        fmt, write, out_dir, check):
+    """`--add-method M`: the suite's committed raw results (or --from) with the store's runs of
+    M at the suite's settings, M's rows marked, where each side ran, and what differs
+    (grokbench/byom.py). Written as NAME+M files, never over the suite's own board."""
+    from ..byom import fairness_warnings, provenance
+    from ..config import run_id, stored_method_name
+    from ..grid import expand, suites_dir
+    from ..registry import get_registry
+    from ..store import Store
+    from .common import method_list
+    if not spec:
+        raise UserError("--add-method ranks a method against a suite's committed board: give "
+                        "--suite NAME (e.g. --suite full)")
+    if check:
+        raise UserError("--check compares the suite's own committed board; drop --add-method to "
+                        "check it")
+    if not added:
+        raise UserError("--rerun-reference goes with --add-method M")
+    registry = get_registry()
+    added = [stored_method_name(registry, m) for m in method_list(added)]
+    clash = [m for m in added if m in spec["methods"]]
+    if clash:
+        raise UserError(f"{clash[0]!r} is one of suite {suite}'s methods already; --add-method "
+                        "ranks a method the suite does not have")
+    committed_path = Path(from_file) if from_file else suites_dir() / f"{suite}.results.jsonl"
+    if not committed_path.exists():
+        raise UserError(f"suite {suite!r} has no committed raw results {committed_path}; build its "
+                        f"board first (grokbench sweep --suite {suite}, then leaderboard --write)")
+    pool = {r["run_id"]: r for r in read_records(committed_path)}
+    db = Store(store, readonly=True, missing_ok=True)  # no store: no runs of M (said below)
+    try:
+        stored = store_pool(db)
+    finally:
+        db.close()
+    pool.update({i: r for i, r in stored.items() if r["method"] in added})
+    ref = reference or spec.get("reference", REFERENCE)
+    spec = {**spec, "methods": list(spec["methods"]) + added}
+    records, missing, not_applicable = suite_records(registry, spec, pool, str(committed_path),
+                                                     allow_missing=True)
+    for m in added:
+        lacking = [x for x in missing if x[1] == m]
+        have = sum(r["method"] == m for r in records)
+        if lacking:
+            click.echo(f"{m}: {len(lacking)} of its {len(lacking) + have} runs at the suite's settings "
+                       f"are not in {db.path}; `grokbench sweep --suite {suite} --method {m} "
+                       f"--store {db.path}` runs them (`--dry-run` first: it projects their cost)",
+                       err=True)
+        if not have:
+            raise UserError(f"no runs of {m} at suite {suite}'s settings in {db.path}; run them "
+                            f"first: grokbench sweep --suite {suite} --method {m} --store {db.path}")
+    marked = list(added)
+    if rerun_reference:
+        ref_spec = {**spec, "methods": [ref]}
+        ids = {run_id(c) for c in expand(registry, ref_spec, [])}
+        mine = f"{ref} (this machine)"
+        here = [{**r, "method": mine, "config": {**r["config"], "method": mine}}
+                for i, r in stored.items() if i in ids]
+        if not here:
+            click.echo(f"no runs of {ref} at the suite's settings in {db.path} to compare: "
+                       f"`grokbench sweep --suite {suite} --method {ref} --store {db.path}`", err=True)
+        records += here
+        marked.append(mine)
+    if tasks:
+        records = [r for r in records if r["task"] in tasks]
+    others = [m for m in missing if m[1] not in added]
+    warnings = fairness_warnings(records, marked, ref)
+    lines = provenance(records, marked)
+    description = ((spec.get("description", "") + "\n\n" + spec.get("budget_note", "")).strip()
+                   + f"\n\nRows marked † were added with `--add-method` ({', '.join(marked)}): the "
+                   f"store's runs at the suite's settings, beside the committed raw results of "
+                   f"{committed_path.name}. Where each method's runs ran: " + "; ".join(lines)
+                   + (". Differences that can move results: " + " ".join(warnings) if warnings
+                      else ". The added runs ran on the same device, code path and versions as "
+                           "the committed reference runs."))
+    name = "+".join([suite, *added])
+    rebuild = (f"grokbench leaderboard --suite {suite} " + " ".join(f"--add-method {m}" for m in added)
+               + (" --rerun-reference" if rerun_reference else ""))
+    lb = build(records, name, description, ref, commands={"Rebuild": rebuild},
+        missing=others, not_applicable=not_applicable, seeds=spec["seeds"])
+    for table in [*lb["tasks"], lb["overall"]]:
+        table["added"] = marked
+    lb["added_methods"] = marked
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
+    out = Path(out_dir) if out_dir else Path(".")
+    if write:
+        written = write_leaderboard(lb, records, out, name, write_raw=True)
+        click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+        return
+    if fmt == "html":
+        from ..webpage import curve_groups, require_plotly, to_html
+        require_plotly()
+        page = to_html(lb, curve_groups(lb, records, {}, {}),
+                       "Curves from the raw results' compact curves, where they keep them.",
+                       "", rebuild + " --format html")
+        path = out / f"{name}.html"
+        atomic_write_bytes(path, lambda fh: fh.write(page.encode("utf-8")))
+        click.echo(f"wrote {path}", err=True)
         return
     text = {"markdown": to_markdown, "csv": to_csv, "json": to_json}[fmt](lb)
     click.echo(text, nl=False)
