@@ -135,7 +135,9 @@ def run(task: str, method: str = "baseline", *, store=None, save: bool = True,
     steps=300, seed=2, p=97, betas=(0.9, 0.98)`` (a misspelled one is an error with a
     suggestion). ``store``: the SQLite results file (default: ``$GROKBENCH_STORE`` or the user
     data dir, as for the command line); ``save=False`` neither reads nor writes a store;
-    ``force`` trains again; ``preset`` is ``--preset``; ``progress`` shows a progress bar.
+    ``force`` trains again; ``preset`` is ``--preset``; ``progress`` shows a progress bar. As on
+    the command line, a run stops at its decision point (``early_stop=False`` trains the whole
+    budget; scores are the same either way) and trains on one thread (``threads=N``).
 
     ``metrics={"name": fn}``: ad-hoc metrics, ``fn(ctx)`` of the ``grokbench.EvalContext`` a
     metric plugin gets, returning a number or a dict of numbers, at every evaluation, in the
@@ -153,6 +155,10 @@ def run(task: str, method: str = "baseline", *, store=None, save: bool = True,
         _check_argument(flag, value, (bool,), f"{flag}=True")
     overrides = {key: list(value) if isinstance(value, tuple) else value
                  for key, value in settings.items()}
+    # as `grokbench run`: stop at the decision point unless early_stop=False (one computation,
+    # one run id, from the command line or a notebook), on one thread unless threads=N
+    overrides.setdefault("early_stop", True)
+    overrides.setdefault("threads", 1)
     config = resolve(get_registry(), task, method, overrides, preset)
     if metrics is not None:
         return _run_with_metrics(config, metrics, progress)
