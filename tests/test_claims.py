@@ -269,8 +269,14 @@ BUNDLED = [name for name, entry in get_registry().entries["claims"].items() if e
 NOT_REPRODUCED_HERE: dict[str, str] = {
     "grokfast-speedup-mlp": "Grokfast's modular recipe on the MLP collapses at step 100 and never "
                             "generalizes within 5000 steps (3 of 3 seeds)",
-    "muon-sooner-than-adamw": "on the modular MLP (p = 113) Muon's median is 1300 steps against "
-                              "AdamW's 600 at the fixed recipes (the paper: a transformer)",
+    "muon-sooner-than-adamw-mlp": "on the modular MLP (p = 113) Muon's median is 1300 steps "
+                                  "against AdamW's 600 at the fixed recipes (the paper: a transformer)",
+    "precision-moves-collapse": "inconclusive: at train fraction 0.4 float16 and float32 collapse "
+                                "at the same evaluation (3000), at 0.6 and 0.7 float16 first",
+    "large-init-groks-qm9": "at 30 000 steps α = 3 reached test R² ≥ 0.5 in 1 of 3 seeds; the "
+                            "paper's 1e5 steps not computed yet",
+    "fourier-key-frequencies-mlp": "weight decay's MLP still spreads its embedding over 19–21 "
+                                   "frequencies where it stops (⊥AdamW's over 5–7)",
     "muon-sooner-than-adamw-tuned": "best of 8 trials at p = 97: Muon 4600, AdamW 1300",
 }
 
