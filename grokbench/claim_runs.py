@@ -119,7 +119,9 @@ def computed_runs(store_path, committed: dict) -> tuple[set, dict[str, dict]]:
     """The run ids in the store and the committed pool, and device-free id → config of each
     (adopt_twins), from one read of the store."""
     from .store import Store
-    db = Store(store_path)
+    # only read here (run_sweep writes): a mistyped --store is not created, and a
+    # read-only store can be checked
+    db = Store(store_path, readonly=True, missing_ok=True)
     try:
         stored = db.records()
     finally:
@@ -177,7 +179,7 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
         # claim reads curves)
         elsewhere = ({i for i, rec in committed.items() if "curve" in rec} if needs_curves(claim)
                      else set(committed))
-        db = Store(store_path)
+        db = Store(store_path, readonly=True, missing_ok=True)
         try:
             todo = plan(configs, db, elsewhere)
         finally:
@@ -193,7 +195,7 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
             result.failed = [f"{cfg['task']}/{cfg['method']} seed {cfg['seed']}: {err}"
                              for cfg, err in report.failed]
         result.wall_seconds = time.perf_counter() - t0
-        db = Store(store_path)
+        db = Store(store_path, readonly=True, missing_ok=True)
         try:
             pool = {r["run_id"]: r["scores"] for r in db.summaries(ids)}
             missing = [c for c in configs if run_id(c) not in pool and run_id(c) not in elsewhere]
@@ -230,7 +232,7 @@ def with_curves(ids, store_path, committed: dict) -> dict:
     (a landscape's shape): from the store, else from the committed records that keep them."""
     from .store import Store
     out = {}
-    db = Store(store_path)
+    db = Store(store_path, readonly=True, missing_ok=True)
     try:
         for rid in ids:
             if db.has(rid):
@@ -451,7 +453,7 @@ def claim_records(results, store_path, out_dir: Path) -> list[dict]:
     own = out_dir / "claims.results.jsonl"
     records = {rec["run_id"]: rec for rec in (read_records(own) if own.exists() else [])
                if rec.get("run_id") in ids}
-    db = Store(store_path)
+    db = Store(store_path, readonly=True, missing_ok=True)
     try:
         # a curve-reading claim's runs are kept here with their curves, even where a suite
         # commits the same run without one (the suites' older lines)

@@ -464,3 +464,10 @@ def test_a_scalar_under_grid_is_one_value(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "1 runs in the grid (1 tasks × 1 methods × 1 seeds × 1 lr)" in proc.stdout
     assert not (tmp_path / "s.db").exists()  # a dry run creates no store
+
+
+def test_claims_without_training_create_no_store(tmp_path):
+    proc = cli("claims", "-k", "perpgrad-groks-modadd", "--no-run", "--store",
+               tmp_path / "typo" / "runs.db", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "typo").exists()
