@@ -243,8 +243,9 @@ def test_the_lu_claim_reads_a_landscape_computed_by_the_command(ts_landscape, re
 
 def test_the_lu_claim_is_not_run_where_only_committed_scores_exist(ts_landscape, registry, tmp_path,
                                                                    monkeypatch):
-    """Committed raw results keep scores, not curves: with the landscape's runs only there, the
-    LU claim is 'not run' (train them with the claim, or keep the store), never a false verdict."""
+    """Raw results written before they kept curves hold scores only: with the landscape's runs
+    only there, the LU claim is 'not run' (train them with the claim, or keep the store), never a
+    false verdict; raw results that keep their compact curves are read."""
     import grokbench
     from grokbench.claim_runs import NOT_RUN, check_claims
     from grokbench.leaderboard import records_jsonl, to_record
@@ -253,9 +254,11 @@ def test_the_lu_claim_is_not_run_where_only_committed_scores_exist(ts_landscape,
     board.mkdir()
     db = Store(tmp / "runs.db")
     try:
-        (board / "landscape.results.jsonl").write_text(records_jsonl(to_record(r) for r in db.records(curves=True)))
+        records = [to_record(r) for r in db.records(curves=True)]
     finally:
         db.close()
+    (board / "landscape.results.jsonl").write_text(
+        records_jsonl({k: v for k, v in r.items() if k != "curve"} for r in records))
     monkeypatch.setenv("GROKBENCH_SUITES_DIR", str(board))
     group = grokbench.landscape_runs("teacher-student", "0.5,2", [50, 100], "n_train", 60)
     claim = grokbench.Claim("tiny-lu", "test", "LU", "–",
@@ -263,6 +266,10 @@ def test_the_lu_claim_is_not_run_where_only_committed_scores_exist(ts_landscape,
     [result] = check_claims([claim], registry=registry, store_path=tmp_path / "empty.db",
                             use_committed=True, progress=False)
     assert result.status == NOT_RUN and result.reason.startswith("0 of 4 runs stored")
+    (board / "landscape.results.jsonl").write_text(records_jsonl(records))  # with their curves
+    [result] = check_claims([claim], registry=registry, store_path=tmp_path / "empty.db",
+                            use_committed=True, progress=False)
+    assert result.status != NOT_RUN and result.stored_before == 4 and result.checks
 
 
 def test_the_lu_claim_rebuilds_from_the_claims_committed_raw_results(ts_landscape, registry,
