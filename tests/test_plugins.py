@@ -191,6 +191,7 @@ def test_disable_and_load_lists(tmp_path):
 
 # The example plugin package of the docs and README: the tests install and run this very package.
 EXAMPLE = ROOT / "examples" / "grokbench-xor"
+LION = ROOT / "examples" / "grokbench-lion"
 
 
 def _offline_wheel_build() -> bool:
@@ -212,9 +213,11 @@ def venv_with_plugin(tmp_path_factory):
     installed by pip from its own pyproject.toml."""
     import site
     tmp = tmp_path_factory.mktemp("thirdparty")
-    # A copy, so that building the wheel leaves nothing behind in the source tree.
-    pkg = Path(shutil.copytree(EXAMPLE, tmp / EXAMPLE.name,
-                               ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")))
+    # Copies, so that building the wheels leaves nothing behind in the source tree. The Lion
+    # package (examples/grokbench-lion, a method to rank with --add-method) goes in too.
+    pkgs = [str(shutil.copytree(example, tmp / example.name,
+                                ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")))
+            for example in (EXAMPLE, LION)]
     venv = tmp / "venv"
     # Not --system-site-packages: that shows the base interpreter's packages, which are not the
     # test environment's when the tests run in a venv. Instead a .pth file adds the site dirs of
@@ -234,7 +237,7 @@ def venv_with_plugin(tmp_path_factory):
     # Offline when setuptools can build the wheel here; otherwise pip fetches setuptools into
     # an isolated build env from the configured index, as it did for grokbench itself.
     isolation = ["--no-build-isolation"] if _offline_wheel_build() else []
-    out = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", *isolation, str(pkg)],
+    out = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", *isolation, *pkgs],
                          capture_output=True, text=True, cwd=tmp)
     assert out.returncode == 0, out.stdout + out.stderr
     return str(python)
@@ -267,6 +270,18 @@ def test_third_party_task_and_method_run_through_the_cli(venv_with_plugin):
     # outside the venv the plugin does not exist
     out = grokbench_cli("run", "--task", "xor", "--no-store")
     assert out.returncode == 2 and "unknown task 'xor'" in out.stderr
+
+
+def test_a_third_party_method_runs_with_its_per_task_recipe(venv_with_plugin):
+    """examples/grokbench-lion, installed by pip: its optimizer and method, and its modular
+    recipe (lr 10× below and weight decay 10× above wd's) in the resolved config."""
+    out = grokbench_cli("run", "--task", "modadd", "--method", "lion", "--set", "p=7", "--steps",
+                        "5", "--no-store", "--json", "-q", python=venv_with_plugin)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    cfg = result["config"]
+    assert (cfg["optimizer"], cfg["lr"], cfg["weight_decay"]) == ("lion", 0.001, 10.0)
+    assert cfg["plugin_versions"]["grokbench-lion"] == "0.1.0" and result["status"] != "nonfinite"
 
 
 def test_third_party_claim_runs_through_grokbench_claims(venv_with_plugin, tmp_path):
