@@ -499,6 +499,7 @@ def run_or_load(config: dict, store=None, *, force: bool = False, progress: bool
         store.save(result)
     return result, False
 
+
 def early_stopped_from_full(config: dict, store) -> dict | None:
     """An early-stopped request served by the same run trained to its full budget, if the store
     has it: early stop changes no step before the decision point (each step's randomness has its
