@@ -67,7 +67,7 @@ def normalize(value, steps: int) -> list:
 
 def planned_steps(config: dict) -> list[int]:
     """The steps the spec names in advance (all but ``last``), in order."""
-    from .engine import eval_schedule
+    from .schedule import eval_schedule
     steps, every = int(config["steps"]), int(config["eval_every"])
     spec = normalize(config.get("checkpoints"), steps)
     schedule = eval_schedule(steps, every, int(config["evals_per_decade"]))
@@ -235,33 +235,3 @@ def load_model(run_id: str, step: int, store=None, device=None) -> torch.nn.Modu
     file = checkpoint_file(result["run_id"], int(step), path)
     _, _, model = build(result["config"], device=device)
     return load_into(model, file)
-
-
-def evaluate(run_id: str, step: int, store=None, metrics=None, device=None) -> dict:
-    """The evaluation record at a checkpoint, recomputed as the engine computes it (the same
-    data, metrics and code): at an evaluation step it equals the curve's record bit for bit on
-    the machine that trained the run. ``metrics`` adds notebook metrics (grokbench.run)."""
-    from .engine import evaluate as engine_evaluate
-    from .engine import loss_input, mixed_precision
-    from .notebook_metrics import compute
-    from .registry import get_registry
-    result, path = _stored(run_id, store)
-    config = result["config"]
-    file = checkpoint_file(result["run_id"], int(step), path)
-    registry = get_registry()
-    task, data, model = build(config, registry, device)
-    load_into(model, file)
-    device_, dtype = next(model.parameters()).device, getattr(torch, config["dtype"])
-    train_x, test_x = task.to(data.train_x, device_, dtype), task.to(data.test_x, device_, dtype)
-    float_y = data.info.kind != "classification"
-    train_y = data.train_y.to(device_, dtype if float_y else None)
-    test_y = data.test_y.to(device_, dtype if float_y else None)
-    loss_entry = registry.get("losses", config["loss"])
-    to_probs = loss_entry.probabilities
-    probabilities = (None if to_probs is None
-                     else (lambda out: to_probs(loss_input(out, config), config)))
-    entries = [registry.get("metrics", m) for m in registry.names("metrics")]
-    autocast, _ = mixed_precision(config, device_)
-    with autocast():  # as the engine evaluates: in the run's precision
-        return engine_evaluate(task, model, loss_entry.obj(config), entries, config, int(step),
-                               train_x, train_y, test_x, test_y, probabilities, compute(metrics))

@@ -102,7 +102,7 @@ class RunResult:
         """The evaluation record at checkpoint ``step``, recomputed from the saved weights as the
         engine computes it (at an evaluation step: the curve's record, bit for bit, on the
         machine that trained it); ``metrics`` adds notebook metrics to it."""
-        from .checkpoints import evaluate
+        from .engine import evaluate_checkpoint as evaluate
         return evaluate(self.run_id, step, self._store_for_checkpoints(), metrics, device)
 
     def _store_for_checkpoints(self):
