@@ -29,6 +29,8 @@ PHASES = ("comprehension", "grokking", "memorization", "confusion", "diverged")
 # Okabe–Ito colours (distinguishable with the common colour-vision deficiencies)
 COLORS = {"comprehension": "#009E73", "grokking": "#E69F00", "memorization": "#0072B2",
           "confusion": "#999999", "diverged": "#CC79A7"}
+SHORT = {"comprehension": "comp", "grokking": "grok", "memorization": "mem", "confusion": "conf",
+         "diverged": "div"}
 GROKKING_RATIO = 2.0  # generalizing at least this many times later than fitting is grokking
 MAX_POINTS = 400
 
@@ -76,7 +78,7 @@ def draw(cells, xs, ys, x_key, y_key, title):
     fig, ax = plt.subplots(figsize=(1.0 * len(xs) + 3, 0.8 * len(ys) + 2))
     for (i, j), (phase, scores) in cells.items():
         ax.add_patch(plt.Rectangle((i - 0.5, j - 0.5), 1, 1, color=COLORS[phase]))
-        label = phase[0].upper()
+        label = SHORT[phase]
         if phase == "grokking":
             label += f"\n{_steps(scores['grokking_delay'])}"
         ax.text(i, j, label, ha="center", va="center", fontsize=8, color="white")
