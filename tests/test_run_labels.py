@@ -39,7 +39,7 @@ def test_values_are_labelled_with_where_they_were_read(tmp_path):
     # ⊥AdamW on modadd mod 31 (70 % of the pairs) generalizes at ~100 and holds it by ~200:
     # trained on to 300 (3 s)
     small = {"p": 31, "train_frac": 0.7, "store": store, "progress": False, "threads": 1}
-    result = grokbench.run("modadd", "perpgrad", steps=300, **small)
+    result = grokbench.run("modadd", "perpgrad", steps=300, early_stop=False, **small)
     decided = result.scores["decided_at"]
     assert decided is not None and decided < 300
     at = {r["step"]: r for r in result.records}

@@ -22,8 +22,8 @@ def cli(*args, env=None):
 
 def test_show_lists_the_settings_that_tell_runs_apart(tmp_path):
     store = tmp_path / "runs.db"
-    plain = grokbench.run("modadd", "wd", store=store, **TINY)
-    slower = grokbench.run("modadd", "wd", store=store, lr=0.003, **TINY)
+    plain = grokbench.run("modadd", "wd", store=store, early_stop=False, **TINY)
+    slower = grokbench.run("modadd", "wd", store=store, lr=0.003, early_stop=False, **TINY)
     stopping = grokbench.run("modadd", "wd", store=store, early_stop=True, **TINY)
     other = grokbench.run("parity", "wd", store=store, steps=10, threads=1, progress=False)
     # a run stored before warmup_steps existed has no such key: it counts as the default (0)
