@@ -137,6 +137,20 @@ def seeds_text(values: Sequence[float], ratio: bool = False, digits: int = 4) ->
     return ", ".join(fmt_value(v, digits, ratio=ratio) for v in values)
 
 
+def _two_groups(lookup: Lookup, first: Runs, second: Runs, score: str,
+                combine: Callable[[float, float], float], sign: str) -> Measured:
+    """A statistic of two groups' medians (a ratio, a difference), and the same of each seed's
+    pair (:func:`paired`)."""
+    a, b = _median_of(lookup, first, score), _median_of(lookup, second, score)
+    as_ratio = combine is ratio
+    value = combine(a.value, b.value)
+    per_seed = paired(a, b, combine)
+    seeds = f"; seeds: {seeds_text(per_seed, ratio=as_ratio)}" if per_seed else ""
+    return Measured(value, runs=a.runs + b.runs, per_seed=per_seed,
+                    text=f"{fmt_value(value, ratio=as_ratio)} ({a.text.split(' (')[0]} {sign} "
+                         f"{b.text.split(' (')[0]}{seeds})")
+
+
 def paired(a: Measured, b: Measured, combine: Callable[[float, float], float]) -> tuple[float, ...]:
     """A two-group statistic on each seed: the runs paired in order (same seeds, same grid
     points) where the groups have as many runs, else each run of one group against the other's
@@ -185,14 +199,7 @@ class Ratio:
                 f"{self.denominator.name}")
 
     def measure(self, lookup: Lookup) -> Measured:
-        a = _median_of(lookup, self.numerator, self.score)
-        b = _median_of(lookup, self.denominator, self.score)
-        value = ratio(a.value, b.value)
-        per_seed = paired(a, b, ratio)
-        seeds = f"; seeds: {seeds_text(per_seed, ratio=True)}" if per_seed else ""
-        return Measured(value, runs=a.runs + b.runs, per_seed=per_seed,
-                        text=f"{fmt_value(value, ratio=True)} ({a.text.split(' (')[0]} / "
-                             f"{b.text.split(' (')[0]}{seeds})")
+        return _two_groups(lookup, self.numerator, self.denominator, self.score, ratio, "/")
 
 
 @dataclass(frozen=True)
@@ -210,14 +217,7 @@ class Difference:
         return f"{SCORE_NAMES.get(self.score, self.score)} {self.a.name} − {self.b.name}"
 
     def measure(self, lookup: Lookup) -> Measured:
-        a = _median_of(lookup, self.a, self.score)
-        b = _median_of(lookup, self.b, self.score)
-        value = difference(a.value, b.value)
-        per_seed = paired(a, b, difference)
-        seeds = f"; seeds: {seeds_text(per_seed)}" if per_seed else ""
-        return Measured(value, runs=a.runs + b.runs, per_seed=per_seed,
-                        text=f"{fmt_value(value)} ({a.text.split(' (')[0]} − "
-                             f"{b.text.split(' (')[0]}{seeds})")
+        return _two_groups(lookup, self.a, self.b, self.score, difference, "−")
 
 
 @dataclass(frozen=True)
