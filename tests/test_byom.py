@@ -44,6 +44,14 @@ def test_an_added_method_is_ranked_beside_the_committed_rows(tiny_suite, store_p
                        "--write", "--out-dir", str(suites.parent / "mine"))
     assert code == 0, err and (suites.parent / "mine" / "tiny+perpgrad.md").exists()
     assert {p.name: p.read_bytes() for p in suites.iterdir()} == committed
+    # a maintainer rebuilds the submitted board from its raw results alone, exactly
+    submitted = suites.parent / "mine" / "tiny+perpgrad.results.jsonl"
+    store_path.unlink()
+    code, rebuilt, err = cli(capsys, "leaderboard", "--suite", "tiny", "--add-method", "perpgrad",
+                             "--from", str(submitted), "--format", "json")
+    assert code == 0, err
+    strip = lambda lb: {k: v for k, v in json.loads(lb).items() if k not in ("generated_from", "source")}
+    assert strip(rebuilt)["tasks"] == strip((suites.parent / "mine" / "tiny+perpgrad.json").read_text())["tasks"]
 
 
 def test_the_reference_rerun_here_sits_beside_the_committed_one(tiny_suite, store_path, capsys):  # noqa: F811
