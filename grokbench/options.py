@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,14 +113,15 @@ def declare_all(options: Mapping[str, Any] | None, where: str) -> dict[str, Opti
 
 
 def _spelled(value) -> str:
-    import json
     return json.dumps(value, sort_keys=True)
 
 
 def omitted_from_id(name: str, value) -> bool:
     """Whether ``name=value`` is left out of a run id: a later-added option at the default that
-    reproduces the runs computed before it existed."""
-    return _spelled(value) in ID_OMITTED_DEFAULTS.get(name, ())
+    reproduces the runs computed before it existed. (A run id is computed for every config a
+    sweep plans: only the few such settings are spelled out.)"""
+    spellings = ID_OMITTED_DEFAULTS.get(name)
+    return spellings is not None and _spelled(value) in spellings
 
 
 def defaults(options: Mapping[str, Option]) -> dict[str, Any]:
