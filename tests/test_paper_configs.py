@@ -169,3 +169,42 @@ def test_every_committed_run_resolves_to_its_id_today(registry, path):
         assert run_id(config) == rec["run_id"], (rec["run_id"], stored["task"], stored["method"])
         checked += 1
     assert checked > 0
+
+
+def committed_suite_plans(registry):
+    """(file, {run id: config} the suite plans today, its committed records) for each committed
+    raw-results file: a suite's grid as ``grokbench sweep --suite`` expands it, and for
+    claims.results.jsonl every claim's groups as ``grokbench claims`` expands them."""
+    from grokbench.claim_runs import resolve_groups
+    from grokbench.grid import expand, load_suite
+    for path in COMMITTED:
+        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        name = path.name.removesuffix(".results.jsonl")
+        if name == "claims":
+            configs = [cfg for entry in registry.entries["claims"].values()
+                       if not entry.obj.unavailable
+                       for _, cfgs in resolve_groups(registry, entry.obj) for cfg in cfgs]
+        else:
+            configs = expand(registry, load_suite(name), [])
+        yield path, {run_id(cfg): cfg for cfg in configs}, records
+
+
+def test_every_committed_suite_plans_its_committed_run_ids(registry):
+    """A suite's runs are found by id: the runs each committed suite (and each claim) plans
+    today, from its task, method, preset and the suite's own settings only, so that every
+    settings layer (task defaults, presets, methods and their recipes) is resolved again, have
+    the ids of the committed runs. A claim's run counts on whatever device it was computed
+    (grokbench.claim_runs.adopt_twins), so it is compared with the device it was stored with."""
+    checked = 0
+    for path, planned, records in committed_suite_plans(registry):
+        by_device_free_id = {run_id({**cfg, "device": None}): cfg for cfg in planned.values()}
+        for rec in records:
+            device = rec["config"]["device"]
+            cfg = by_device_free_id.get(run_id({**rec["config"], "device": None}))
+            assert cfg is not None, (path.name, rec["run_id"], rec["config"]["task"],
+                                     rec["config"]["method"], "no longer planned")
+            assert run_id({**cfg, "device": device}) == rec["run_id"], (path.name, rec["run_id"])
+            if path.name != "claims.results.jsonl":
+                assert rec["run_id"] in planned, (path.name, rec["run_id"])
+            checked += 1
+    assert checked == sum(len(p.read_text(encoding="utf-8").splitlines()) for p in COMMITTED)
