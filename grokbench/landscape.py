@@ -50,8 +50,6 @@ ZERO_FRACTION = 0.01
 #: half of the convergence window; 5 evaluations at EVALS_PER_BUDGET), never fewer than the last one
 READ_WINDOW = WINDOW / 2
 
-STATUSES = ("converged", "stalled", "unsettled", "nonfinite")
-
 
 # -- the grid ---------------------------------------------------------------------------------
 

@@ -277,9 +277,3 @@ def get_registry() -> Registry:
     if _REGISTRY is None:
         _REGISTRY = Registry().load_entry_points()
     return _REGISTRY
-
-
-def reset_registry():
-    """Forget the loaded plugins (tests change the environment and load again)."""
-    global _REGISTRY
-    _REGISTRY = None

@@ -11,6 +11,7 @@ from tabulate import tabulate
 
 from ..errors import UserError
 from ..sweep import DEFAULT_EXECUTOR
+from .common import store_option
 
 REPORT_COMMAND = "grokbench claims --slow --write"
 
@@ -20,8 +21,7 @@ REPORT_COMMAND = "grokbench claims --slow --write"
               help="only claims whose name contains NAME (repeatable, or comma-separated); a slow "
                    "claim named in full runs without --slow")
 @click.option("--slow", is_flag=True, help="include the slow claims (long runs: minutes to hours)")
-@click.option("--store", type=click.Path(dir_okay=False), default=None,
-              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
+@store_option
 @click.option("--executor", default=DEFAULT_EXECUTOR, show_default=True,
               help="how runs are executed (grokbench list executors)")
 @click.option("--workers", type=int, default=None,

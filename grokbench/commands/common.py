@@ -105,9 +105,9 @@ def explained_config(config: dict, overrides: dict) -> str:
     return tabulate(rows, headers=["setting", "value", "set by"], tablefmt="simple")
 
 
-def open_store(path, readonly: bool = False):
-    from ..store import Store
-    return Store(path, readonly=readonly)
+# Every command that reads or writes results takes the same --store, declared once here.
+store_option = click.option("--store", type=click.Path(dir_okay=False), default=None,
+                            help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
 
 
 OVERRIDES = [

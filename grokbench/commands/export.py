@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import UserError
+from .common import store_option
 
 
 @click.command()
@@ -14,8 +15,7 @@ from ..errors import UserError
               show_default=True, help="file format (parquet needs pyarrow)")
 @click.option("--curves", is_flag=True,
               help="also write every run's curve, long: run_id, step, metric, value")
-@click.option("--store", type=click.Path(dir_okay=False), default=None,
-              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
+@store_option
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
               help="the runs table (default: runs.csv or runs.parquet here); the curves go "
                    "beside it as NAME-curves.EXT")

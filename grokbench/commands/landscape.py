@@ -11,6 +11,7 @@ from tabulate import tabulate
 
 from ..errors import UserError
 from ..sweep import DEFAULT_EXECUTOR
+from .common import store_option
 
 
 def _num(x, digits=3):
@@ -69,8 +70,7 @@ def print_table(rows, steps_note: str):
 @click.option("--executor", default=DEFAULT_EXECUTOR, show_default=True,
               help="how runs are executed (grokbench list executors)")
 @click.option("--workers", type=int, default=None, help="parallel runs (processes: one per core)")
-@click.option("--store", type=click.Path(dir_okay=False), default=None,
-              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
+@store_option
 @click.option("--from", "from_file", type=click.Path(dir_okay=False), default=None,
               help="read the points from a JSONL file (written by --jsonl) instead of training")
 @click.option("--jsonl", type=click.Path(dir_okay=False), default=None,

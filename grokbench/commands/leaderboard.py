@@ -14,14 +14,14 @@ from ..errors import UserError
 from ..leaderboard import (REFERENCE, TOLERANCE_TEXT, build, codepath, read_records, store_pool,
                            suite_commands, suite_records)
 from ..render import to_csv, to_json, to_markdown, write_leaderboard
+from .common import store_option
 
 
 @click.command()
 @click.option("--suite", default=None, help="a named suite (leaderboards/NAME.toml), e.g. quick")
 @click.option("--from", "from_file", type=click.Path(dir_okay=False), default=None,
               help="build from a raw results file (e.g. leaderboards/quick.results.jsonl) instead of the store")
-@click.option("--store", type=click.Path(dir_okay=False), default=None,
-              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
+@store_option
 @click.option("--task", "tasks", multiple=True, help="only these tasks (repeatable)")
 @click.option("--method", "methods", multiple=True,
               help="only these methods: repeat or comma-separate (a+b is one combination)")

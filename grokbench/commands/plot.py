@@ -7,6 +7,7 @@ import re
 import click
 
 from ..errors import UserError
+from .common import store_option
 
 
 @click.command()
@@ -18,7 +19,7 @@ from ..errors import UserError
               "(with --task: only that suite's runs)")
 @click.option("--from", "from_file", type=click.Path(dir_okay=False), default=None,
               help="with --suite: build the profiles from a raw results file instead of the store")
-@click.option("--store", type=click.Path(dir_okay=False), default=None, help="SQLite results file")
+@store_option
 @click.option("--metric", default=None, help="with --task: a second panel of this recorded "
               "metric (e.g. fourier_top5_energy) against the same steps")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None, help="PNG file to write")

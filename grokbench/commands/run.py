@@ -9,8 +9,9 @@ from ..config import resolve
 from ..errors import UserError
 from ..registry import get_registry
 from ..scoring import to_jsonable
-from .common import (collect_overrides, explained_config, one_value, open_store, override_options,
-                     scores_table)
+from ..store import Store
+from .common import (collect_overrides, explained_config, one_value, override_options, scores_table,
+                     store_option)
 
 
 @click.command()
@@ -23,8 +24,7 @@ from .common import (collect_overrides, explained_config, one_value, open_store,
 @click.option("--json", "as_json", is_flag=True, help="print the result as one JSON object")
 @click.option("--curve-file", type=click.Path(dir_okay=False), default=None,
               help="with --json: write the metrics curve to this file instead of inline")
-@click.option("--store", type=click.Path(dir_okay=False), default=None,
-              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
+@store_option
 @click.option("--no-store", is_flag=True, help="do not save the run")
 @click.option("--force", is_flag=True, help="train again even if this exact run is stored")
 @click.option("--show-config", is_flag=True, help="print the resolved settings and exit")
@@ -60,7 +60,7 @@ def run(tasks, methods, preset, as_json, curve_file, store, no_store, force, sho
     if show_config:
         click.echo(json.dumps(config, indent=2, sort_keys=True))
         return
-    db = None if no_store else open_store(store)
+    db = None if no_store else Store(store)
     result, was_stored = run_or_load(config, db, force=force, progress=not quiet)
     if was_stored and db is not None:
         click.echo(f"(stored result of an identical run in {db.path}; --force trains again)", err=True)

@@ -7,7 +7,8 @@ import click
 from tabulate import tabulate
 
 from ..scoring import to_jsonable
-from .common import fmt_num, fmt_steps, open_store, scores_table
+from ..store import Store
+from .common import fmt_num, fmt_steps, scores_table, store_option
 
 
 # settings never shown as telling runs apart: the columns already shown, and what is no part of
@@ -41,11 +42,11 @@ def distinguishing(records) -> dict[str, str]:
 
 @click.command()
 @click.argument("run_id", required=False)
-@click.option("--store", type=click.Path(dir_okay=False), default=None, help="SQLite results file")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="print the stored result as JSON")
 def show(run_id, store, as_json):
     """Show a stored run's scores (or list stored runs)."""
-    db = open_store(store, readonly=True)  # reading never creates or changes a store
+    db = Store(store, readonly=True)  # reading never creates or changes a store
     if run_id is None:
         records = db.records()  # without their curves
         apart = distinguishing(records)

@@ -11,6 +11,7 @@ from ..errors import UserError
 from ..grid import build_spec, expand, parse_shard
 from ..sweep import (DEFAULT_EXECUTOR, committed_records, committed_timings, db_timings, plan,
                      projection, run_sweep, shard_of)
+from .common import store_option
 
 
 @click.command()
@@ -33,8 +34,7 @@ from ..sweep import (DEFAULT_EXECUTOR, committed_records, committed_timings, db_
               help="how runs are executed (grokbench list executors)")
 @click.option("--workers", type=int, default=None,
               help="parallel runs (default: the executor's; processes: one per core)")
-@click.option("--store", type=click.Path(dir_okay=False), default=None,
-              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir)")
+@store_option
 @click.option("--shard", default=None, metavar="I/N",
               help="run only the I-th of N contiguous pieces of the grid (build a big suite in pieces)")
 @click.option("--skip-committed", is_flag=True,
