@@ -84,8 +84,6 @@ class Task:
     defaults: ClassVar[dict] = {}
     #: extra defaults used only with a given model, e.g. {"transformer": {"lr": 1e-3}}
     model_defaults: ClassVar[dict] = {}
-    #: extra defaults used only with a given method, e.g. {"norm": {"init_scale": 3.0}}
-    method_defaults: ClassVar[dict] = {}
     #: named settings bundles, e.g. {"paper": {"steps": 100000}} (``--preset paper``)
     presets: ClassVar[dict] = {}
     #: the generalization target: metric name recorded at each evaluation, and its threshold

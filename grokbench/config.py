@@ -1,18 +1,18 @@
 """Resolving a run's settings: one flat dict, built in layers, hashed to give the run its id.
 
-Layers, later wins: engine defaults < options of the chosen model/loss/optimizers < task
-options < then :func:`settings_layers`: the task's defaults < the task's defaults for the
-chosen model < preset < methods < each method's recipe for this task < the task's defaults for
-those methods < command line. Every key a user overrides must exist in some layer, so typos
-fail loudly. The bottom layer is declared (:data:`ENGINE_OPTIONS`, the components' and the
-task's ``Option``s): a value given for a declared setting is read as its type and every
-layer's value is checked against its declaration (grokbench/options.py).
+The layers, lowest first (a later one wins), from the engine's own settings
+(:data:`ENGINE_OPTIONS`) up to the command line, are listed once: :func:`settings_layers`.
+Every key a user overrides must exist in some layer, so typos fail loudly; a value given for a
+declared setting is read as its type and every layer's value is checked against its
+declaration (grokbench/options.py).
 """
 from __future__ import annotations
 
 import difflib
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import NotApplicable, UserError
@@ -160,23 +160,21 @@ def merge_methods(registry, method_expr: str) -> dict:
     return merged
 
 
-def recipe_conflicts(registry, task_cls, task: str, method: str, found: dict) -> dict:
+def recipe_conflicts(registry, task: str, method: str, found: dict) -> dict:
     """Settings on which two of the methods disagree once each method's published recipe for
-    this task and the task's own defaults for it are counted as that method's settings (Grokfast's
-    modadd recipe sets weight decay 0.005, wd sets 1: ``grokfast+wd`` is a conflict, not whichever
-    layer comes last). A method's recipe may change its own settings. {key: (m1, v1, m2, v2)},
-    the methods named with the layer that set the value; keys already in ``found`` are left."""
+    this task is counted as that method's settings (Grokfast's modadd recipe sets weight decay
+    0.005, wd sets 1: ``grokfast+wd`` is a conflict, not whichever layer comes last). A method's
+    recipe may change its own settings. {key: (m1, v1, m2, v2)}, the methods named with the
+    layer that set the value; keys already in ``found`` are left."""
     names = method_names(registry, method)
     if len(names) < 2:
         return {}
     own: dict[str, dict[str, tuple[Any, str]]] = {}
     for name in names:
-        settings = {k: (v, name) for k, v in registry.get("methods", name).obj.items()
-                    if k != "wrappers"}
+        entry = registry.get("methods", name)
+        settings = {k: (v, name) for k, v in entry.obj.items() if k != "wrappers"}
         settings.update({k: (v, f"{name} (its recipe for {task})")
-                         for k, v in registry.get("methods", name).per_task.get(task, {}).items()})
-        settings.update({k: (v, f"{name} (task {task}'s default for it)")
-                         for k, v in task_cls.method_defaults.get(name, {}).items()})
+                         for k, v in entry.per_task.get(task, {}).items()})
         own[name] = settings
     out: dict = {}
     for i, a in enumerate(names):
@@ -186,6 +184,68 @@ def recipe_conflicts(registry, task_cls, task: str, method: str, found: dict) ->
                 if key not in found and key not in out and _canon(va) != _canon(vb):
                     out[key] = (wa, va, wb, vb)
     return out
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a run's settings (:func:`settings_layers`)."""
+
+    #: what ``--show-config --explain`` calls it, e.g. "task modadd's defaults"
+    name: str
+    #: the values it gives
+    settings: Mapping[str, Any]
+    #: a declaring layer's declarations: what a value given for each setting must be; {} above
+    declared: Mapping[str, Option] = field(default_factory=dict)
+    #: who declares them, as an error about a value names it, e.g. "task modadd option"
+    declarer: str = ""
+
+
+def _declaring(who: str, options: Mapping[str, Option]) -> Layer:
+    return Layer(f"{who}'s option default", defaults(options), options, f"{who} option")
+
+
+def chosen_components(model: str, loss: str, optimizer: str,
+                      wrappers: list[str]) -> list[tuple[str, str]]:
+    """(registry kind, name) of the components a run uses, in the order their options layer."""
+    return [("models", model), ("losses", loss), ("optimizers", optimizer),
+            *(("optimizers", w) for w in wrappers)]
+
+
+def settings_layers(registry, task: str, method: str, methods: dict, preset: str | None,
+                    overrides: dict, model: str,
+                    components: list[tuple[str, str]] | None = None) -> list[Layer]:
+    """The layers a run's settings are resolved from, lowest first: a later layer wins. This
+    list is the one place their order is written: :func:`resolve` chooses the components from it
+    and builds the config from it, and :func:`explain` (``--show-config --explain``) names the
+    highest layer that sets each value.
+
+    ``method`` is canonical, ``methods`` its settings merged (:func:`merge_methods`), ``model``
+    the chosen model (whose task defaults apply), ``components`` the chosen components
+    (:func:`chosen_components`); resolve asks for the layers without them to choose them."""
+    task_entry = registry.get("tasks", task)
+    task_cls = task_entry.obj
+    return [
+        # The declaring layers: every setting a run has and what a value for it must be.
+        Layer("grokbench default", ENGINE_DEFAULTS, ENGINE_DECLARED, "grokbench setting"),
+        *(_declaring(f"{singular(kind)} {name}", registry.get(kind, name).options)
+          for kind, name in components or ()),
+        _declaring(f"task {task}", task_entry.options),
+        Layer(f"task {task}", {"target_metric": task_cls.target_metric, "target": task_cls.target}),
+        # What the task, the user's preset, the methods and the user set.
+        Layer(f"task {task}'s defaults", task_cls.defaults),
+        Layer(f"task {task}'s defaults for model {model}", task_cls.model_defaults.get(model, {})),
+        Layer(f"preset {preset}", task_cls.presets.get(preset, {}) if preset else {}),
+        Layer("methods", methods),
+        # Task × method settings have this one layer: each method's published recipe for the
+        # task (register_methods' per_task). It belongs to the method, so that a method's name
+        # means the settings its plugin lists (`grokbench list methods`); a task that needs
+        # another setting with a method it does not own asks for it in that method's recipe,
+        # or offers it as a preset (docs/plugins.md, "The config a builder receives").
+        *(Layer(f"method {name}'s recipe for {task}",
+                registry.get("methods", name).per_task.get(task, {}))
+          for name in method_names(registry, method)),
+        Layer("command line", overrides),
+    ]
 
 
 def resolve(registry, task: str, method: str = "baseline", overrides: dict | None = None,
@@ -200,12 +260,11 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
             overrides[key] = [v.strip() for v in value.split(",") if v.strip()]
         elif key == "checkpoints" and not isinstance(value, list):  # one step: --set checkpoints=300
             overrides[key] = [] if value is None else [value]
-    task_entry = registry.get("tasks", task)
-    task_cls = task_entry.obj
+    task_cls = registry.get("tasks", task).obj
     method = canonical_method(registry, method)  # every later step reads the canonical order
     methods = merge_methods(registry, method)
     conflicts = methods.pop("__conflicts__", {})
-    conflicts.update(recipe_conflicts(registry, task_cls, task, method, conflicts))
+    conflicts.update(recipe_conflicts(registry, task, method, conflicts))
     for key, (m1, v1, m2, v2) in conflicts.items():
         if key not in overrides:
             raise UserError(f"methods {_quoted(m1)} and {_quoted(m2)} conflict on {key} ({v1!r} "
@@ -213,13 +272,12 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     if preset is not None and preset not in task_cls.presets:
         raise UserError(f"task {task!r} has no preset {preset!r}; presets: "
                         f"{', '.join(sorted(task_cls.presets)) or 'none'}")
-    preset_settings = task_cls.presets.get(preset, {}) if preset else {}
 
-    def layers(model):
-        return settings_layers(registry, task_cls, task, method, methods, preset_settings,
-                               overrides, model)
+    def layers(model, components=None):
+        return settings_layers(registry, task, method, methods, preset, overrides, model,
+                               components)
 
-    # The chosen components decide which option defaults join the bottom layer, so they are
+    # The chosen components decide which option defaults join the declaring layers, so they are
     # looked up in the layers first. The model comes first: which model_defaults apply depends
     # on it (it is looked up with the task's default model's).
     model = lookup(layers(task_cls.defaults.get("model", ENGINE_DEFAULTS["model"])), "model")
@@ -230,29 +288,24 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
         twice = sorted({str(w) for w in wrappers if wrappers.count(w) > 1})
         raise UserError(f"wrappers lists {', '.join(twice)} more than once; each wrapper runs "
                         f"once: e.g. --set wrappers={','.join(dict.fromkeys(map(str, wrappers)))}")
-    components = [("models", model), ("losses", lookup(above, "loss")),
-                  ("optimizers", lookup(above, "optimizer"))]
-    components += [("optimizers", w) for w in wrappers]
-    # Each setting as the engine, the chosen components and the task declare it (later wins),
-    # with who declares it: the first layer of the config, and what a value given for it must be.
-    declared: dict[str, tuple[Option, str]] = {
-        key: (option, "grokbench setting") for key, option in ENGINE_DECLARED.items()}
+    components = chosen_components(model, lookup(above, "loss"), lookup(above, "optimizer"),
+                                   wrappers)
     for kind, name in components:
         entry = registry.get(kind, name)
         if kind == "optimizers" and (name in wrappers) != entry.wrapper:
             raise UserError(f"{name!r} is {'a wrapper' if entry.wrapper else 'a base optimizer'}: "
                             f"use --set {'wrappers=' + name if entry.wrapper else 'optimizer=' + name}")
-        declared.update({key: (option, f"{singular(kind)} {name} option")
-                         for key, option in entry.options.items()})
         if kind == "losses" and entry.task_kinds is not None and task_cls.kind not in entry.task_kinds:
             raise NotApplicable(f"loss {name!r} applies to {'/'.join(entry.task_kinds)} tasks; "
                                 f"{task!r} is a {task_cls.kind} task")
-    declared.update({key: (option, f"task {task} option") for key, option in task_entry.options.items()})
-    config = {key: option.default for key, (option, _) in declared.items()}
-    config["target_metric"], config["target"] = task_cls.target_metric, task_cls.target
-    *below_command_line, command_line = above
+    *below_command_line, command_line = layers(model, components)
+    # Each setting as the declaring layers declare it (later wins), with who declares it: what a
+    # value given for it must be.
+    declared: dict[str, tuple[Option, str]] = {}
+    config: dict[str, Any] = {}
     for layer in below_command_line:
-        config.update(layer)
+        declared.update({key: (option, layer.declarer) for key, option in layer.declared.items()})
+        config.update(layer.settings)
     unknown = [k for k in overrides if k not in config and k not in NOT_IDENTITY]
     if unknown:
         key = unknown[0]
@@ -260,7 +313,7 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
         raise UserError(f"unknown setting {key!r} for task {task!r}"
                         + (f"; did you mean {hint[0]!r}?" if hint else "")
                         + " (`grokbench run --task TASK --show-config` lists them)")
-    for key, value in command_line.items():
+    for key, value in command_line.settings.items():
         # a setting only a layer gives (no one declares it) takes the type of that value
         option, where = declared.get(key, (Option(None), f"setting of task {task}"))
         config[key] = coerce(key, option, value, where, current=config.get(key), fix=FIXES.get(key))
@@ -277,73 +330,34 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     return canonical(config)
 
 
-def settings_layers(registry, task_cls, task: str, method: str, methods: dict,
-                    preset_settings: dict, overrides: dict, model: str) -> list[dict]:
-    """The settings layers above what the engine, the chosen components and the task declare,
-    lowest first (a later layer wins), the command line last. This list is the one place their
-    order is written: :func:`resolve` chooses the components from it and builds the config
-    from it, and ``--show-config --explain`` names them (:func:`explain`)."""
-    return [layer for _, layer in named_settings_layers(
-        registry, task_cls, task, method, methods, preset_settings, overrides, model)]
-
-
-def named_settings_layers(registry, task_cls, task: str, method: str, methods: dict,
-                          preset_settings: dict, overrides: dict,
-                          model: str) -> list[tuple[str, dict]]:
-    """:func:`settings_layers`, each with its name."""
-    names = [n.strip() for n in method.split("+") if n.strip()]
-    preset = next((n for n, p in task_cls.presets.items() if p is preset_settings), None)
-    return [
-        (f"task {task}'s defaults", task_cls.defaults),                   # the task's defaults
-        (f"task {task}'s defaults for model {model}",                     # ... for the model
-         task_cls.model_defaults.get(model, {})),
-        (f"preset {preset}", preset_settings),                            # --preset
-        ("methods", methods),                                             # the methods, merged
-        # each method's published recipe for this task
-        *((f"method {name}'s recipe for {task}", registry.get("methods", name).per_task.get(task, {}))
-          for name in names),
-        # the task's own settings for a method it is run with
-        *((f"task {task}'s default for method {name}", task_cls.method_defaults.get(name, {}))
-          for name in names),
-        ("command line", overrides),                                      # the command line
-    ]
-
-
 def explain(registry, config: dict, overrides: dict | None = None) -> dict[str, str]:
     """Which layer set each value of a resolved ``config`` (``--show-config --explain``): the
-    highest of :func:`named_settings_layers` that sets it, else who declares its default."""
-    task, method, model = config["task"], config["method"], config["model"]
-    task_entry = registry.get("tasks", task)
+    highest of :func:`settings_layers` that sets it."""
+    task, method = config["task"], config["method"]
     methods = merge_methods(registry, method)
     methods.pop("__conflicts__", None)
-    preset_settings = task_entry.obj.presets.get(config["preset"], {}) if config["preset"] else {}
-    out = {key: "grokbench default" for key in ENGINE_DECLARED}
-    components = [("model", model), ("loss", config["loss"]), ("optimizer", config["optimizer"])]
-    components += [("optimizer", w) for w in config["wrappers"]]
-    for kind, name in components:
-        entry = registry.get(f"{kind}s" if kind != "loss" else "losses", name)
-        out.update({key: f"{kind} {name}'s option default" for key in entry.options})
-    out.update({key: f"task {task}'s option default" for key in task_entry.options})
-    out["target_metric"] = out["target"] = f"task {task}"
-    for name, layer in named_settings_layers(registry, task_entry.obj, task, method, methods,
-                                             preset_settings, overrides or {}, model):
-        for key in layer:
-            if layer is methods:  # which of them
+    components = chosen_components(config["model"], config["loss"], config["optimizer"],
+                                   config["wrappers"])
+    out = {}
+    for layer in settings_layers(registry, task, method, methods, config["preset"],
+                                 overrides or {}, config["model"], components):
+        for key in layer.settings:
+            if layer.settings is methods:  # which of them
                 owners = [m for m in method_names(registry, method)
                           if key in registry.get("methods", m).obj]
-                out[key] = "method " + "+".join(owners) if owners else name
+                out[key] = "method " + "+".join(owners) if owners else layer.name
             else:
-                out[key] = name
+                out[key] = layer.name
     out.update({"task": "--task", "method": "--method", "preset": "--preset",
                 "plugin_versions": "the installed plugins"})
     return {key: out.get(key, "?") for key in config}
 
 
-def lookup(layers: list[dict], key: str):
+def lookup(layers: list[Layer], key: str):
     """A setting's value from the highest layer that sets it, else the engine's default."""
     for layer in reversed(layers):
-        if key in layer:
-            return layer[key]
+        if key in layer.settings:
+            return layer.settings[key]
     return ENGINE_DEFAULTS[key]
 
 

@@ -207,6 +207,12 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
         for attr in ("name", "description"):
             if not getattr(task_cls, attr):
                 raise UserError(f"plugin {plugin!r} registered a task without a {attr}")
+        if hasattr(task_cls, "method_defaults"):
+            # Once a layer of their own; a method's settings for a task are now only its recipe,
+            # so a task still setting them would silently train without them.
+            raise UserError(f"plugin {plugin!r}: task {task_cls.name!r} sets method_defaults, "
+                            "which grokbench no longer reads; give them as the method's recipe "
+                            "for the task (register_methods' per_task) or as a preset")
         return Entry(kind, task_cls.name, task_cls, task_cls.description, plugin,
                      options=declare_all(task_cls.options, f"plugin {plugin!r}: task {task_cls.name!r}"))
     if kind == "claims":

@@ -44,11 +44,7 @@ class ModularTask(Task):
                       "decoder": {"input_format": "equation", "optimizer": "adam", "lr": 1e-3,
                                   "betas": [0.9, 0.98], "batch_size": 512, "warmup_steps": 10,
                                   "last_batch": "keep"}}
-    # Omnigrok's constant-norm constraint works on a sphere of the right radius. With this MLP
-    # at α = 1 (norm 13) AdamW's lr 0.01 steps are too large for the sphere and nothing is
-    # learned in 1000 steps (train and test ≈ 3 %); at α = 3 train and test reach 100 % together
-    # by step 250, the delay removed (measured, p = 113, seed 0).
-    method_defaults = {"norm": {"init_scale": 3.0}}
+    # (The norm method's recipe for these tasks sets α = 3: grokbench_plugins.norm_constraint.)
     # "grokfast": the Grokfast code's data and model (ironjr/grokfast main.py, after Power et
     # al. 2022): p = 97, b in 1..p−1, half the pairs for training, the decoder.
     presets = {"long": {"steps": 20000, "eval_every": 200},

@@ -87,7 +87,8 @@ def test_methods_compose_and_conflicts_are_explained(registry):
     # named in the canonical order, however the combination was spelled
     with pytest.raises(UserError, match="'norm' and 'wd' conflict on weight_decay"):
         resolve(registry, "modadd", "wd+norm")
-    # A task's own defaults for a method apply, and the command line still wins.
+    # A method's recipe for the task applies (norm's for the modular tasks: α = 3), and the
+    # command line still wins.
     assert resolve(registry, "modadd", "norm")["init_scale"] == 3.0
     assert resolve(registry, "modadd", "norm", {"init_scale": 1})["init_scale"] == 1.0
     # An explicit choice settles the conflict.

@@ -14,7 +14,7 @@ import pytest
 
 import torch
 
-from grokbench import CORE_METRICS, hookimpl, hookspecs
+from grokbench import CORE_METRICS, Task, hookimpl, hookspecs
 from grokbench.config import resolve, run_id
 from grokbench.errors import UserError
 from grokbench.registry import KINDS, Registry
@@ -109,6 +109,28 @@ def test_components_are_chosen_from_the_same_layers_the_config_is_built_from():
     config = resolve(reg, "modadd", "sm-on-modadd")
     assert config["loss"] == "stablemax" and config["loss_dtype"] == "float64"
     assert resolve(reg, "parity", "sm-on-modadd")["loss"] == "ce"
+
+
+def test_a_task_with_method_defaults_is_refused_naming_the_recipe():
+    """Task × method settings are a method's recipe only: a task still setting the retired
+    method_defaults would train without them, so it is refused when registered, in one line."""
+    class Old(Task):
+        name, description = "old", "a task written for the retired method_defaults"
+        method_defaults = {"norm": {"init_scale": 3.0}}
+
+        def load(self, config):
+            raise AssertionError("not trained")
+
+    class Plugin:
+        @hookimpl
+        def register_tasks(self, register):
+            register(Old)
+
+    with pytest.raises(UserError, match=r"^plugin 'old-task': task 'old' sets method_defaults, which "
+                                        r"grokbench no longer reads; give them as the method's "
+                                        r"recipe for the task \(register_methods' per_task\) or as a "
+                                        r"preset$"):
+        Registry().load_entry_points().add_plugin(Plugin(), "old-task")
 
 
 class Dupe:

@@ -97,7 +97,7 @@ def test_show_config_explain_names_each_layer():
     assert who["grokfast_alpha"] == ("0.98", "optimizer grokfast's option default")
     assert who["p"] == ("113", "task modadd's option default")
     norm = cli("run", "--task", "modadd", "--method", "norm", "--show-config", "--explain").stdout
-    assert "task modadd's default for method norm" in next(
+    assert "method norm's recipe for modadd" in next(
         line for line in norm.splitlines() if line.startswith("init_scale"))
     bad = cli("run", "--task", "modadd", "--explain", check=False)
     assert bad.returncode == 2 and "--explain goes with --show-config" in bad.stderr
