@@ -3,11 +3,13 @@ optimizer wrappers, sweep executors and loggers (docs/plugins.md describes each)
 from __future__ import annotations
 
 import hashlib
+import inspect
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, Literal, TypedDict, get_args
 
 import torch
 
@@ -66,60 +68,83 @@ class TaskData:
         return len(self.test_y)
 
 
-class Task:
-    """A benchmark workload (after MLCommons AlgoPerf): data, default model and hyperparameters,
-    and the target that counts as "generalized".
+#: What a task's outputs and targets are (:attr:`Task.kind`).
+TaskKind = Literal["classification", "binary", "regression"]
+TASK_KINDS: tuple[str, ...] = get_args(TaskKind)
 
-    Subclass it, set the class attributes, implement :meth:`load`, and register the class from
-    a ``register_tasks`` hook implementation.
+
+class Task(ABC):
+    """A benchmark workload (after MLCommons AlgoPerf's ``Workload``): its data, its default
+    model and hyperparameters, and the target that counts as "generalized".
+
+    Subclass it: set :attr:`name` and :attr:`description`, implement :meth:`load`, and register
+    the class from a ``register_tasks`` hook implementation. Every other attribute and method
+    has a default that a plain task keeps. The class is checked when it is registered
+    (:meth:`declaration_problems`), so a missing method or a malformed attribute is a one-line
+    error naming the fix when grokbench loads the plugin, not a traceback in training.
     """
 
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-    kind: ClassVar[str] = "classification"
-    #: task settings (become ``--set`` keys), e.g. {"p": Option(113, "the prime modulus", int)};
-    #: a plain default ({"p": 113}) is a declaration too (grokbench.Option)
-    options: ClassVar[dict[str, Any]] = {}
-    #: defaults for engine, model, loss and optimizer settings, e.g. {"model": "mlp", "lr": 1e-2}
-    defaults: ClassVar[dict] = {}
-    #: extra defaults used only with a given model, e.g. {"transformer": {"lr": 1e-3}}
-    model_defaults: ClassVar[dict] = {}
-    #: named settings bundles, e.g. {"paper": {"steps": 100000}} (``--preset paper``)
-    presets: ClassVar[dict] = {}
-    #: the generalization target: metric name recorded at each evaluation, and its threshold
+    name: ClassVar[str]
+    """Required: what ``--task`` chooses, e.g. ``"modadd"``."""
+    description: ClassVar[str]
+    """Required: one line for ``grokbench list tasks``, e.g. ``"(a + b) mod p"``."""
+    kind: ClassVar[TaskKind] = "classification"
+    """``"classification"`` (class ids, one logit per class), ``"binary"`` (one logit, targets
+    0/1) or ``"regression"`` (real targets): what :meth:`correct` counts as right and which
+    losses apply."""
+    options: ClassVar[Mapping[str, Any]] = {}
+    """The task's own settings, each a ``--set`` key: ``{name: Option(default, help, type,
+    ...)}`` (:class:`grokbench.Option`); a plain ``{name: default}`` declares one too."""
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    """The task's values for the engine's and the components' settings, e.g. ``{"model": "mlp",
+    "lr": 1e-2, "steps": 3000}``."""
+    model_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    """Values used only with one model, ``{model: {setting: value}}``, e.g. ``{"transformer":
+    {"lr": 1e-3}}``. (A setting for one method on this task is that method's recipe:
+    ``register_methods``' ``per_task``.)"""
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    """Named bundles of settings, ``{name: {setting: value}}``, chosen with ``--preset name``."""
     target_metric: ClassVar[str] = "test_acc"
+    """The metric (recorded at every evaluation; usually one of :data:`CORE_METRICS`) whose
+    reaching :attr:`target` counts as generalized."""
     target: ClassVar[float] = 0.95
-    #: the raw data ``grokbench data fetch`` can download; None: bundled or generated data
+    """Generalized = the first evaluation with ``target_metric ≥ target``."""
     download: ClassVar[Download | None] = None
-    #: the option that sets the training-set size (``grokbench landscape --n``), e.g. "n_train";
-    #: None: the task has none
+    """The raw data ``grokbench data fetch TASK`` downloads; None: the data is bundled or
+    generated."""
     size_option: ClassVar[str | None] = None
+    """The option that sets the training-set size, e.g. ``"n_train"`` (the N axis of ``grokbench
+    landscape --n``); None: the task has none."""
 
-    def load(self, config: dict) -> TaskData:
-        raise NotImplementedError
+    @abstractmethod
+    def load(self, config: dict[str, Any]) -> TaskData:
+        """Build the task's data, split into training and test sets, from the run's config (its
+        :attr:`options` among the keys). torch's global RNG is already seeded from the run's
+        seed, so plain ``torch.randint`` is reproducible."""
 
-    def data_missing(self, config: dict) -> str | None:
+    def data_missing(self, config: dict[str, Any]) -> str | None:
         """Why this task's data is not on this machine, with the fix, or None when it is (or the
         task bundles or generates it). ``grokbench sweep --dry-run`` warns with it, so a suite is
         not projected as if its runs could train here. Cheap: it must not load the data."""
         return None
 
     # The engine calls these three; override them for data that is not a plain tensor (graphs).
-    def select(self, x, index):
+    def select(self, x: Any, index: torch.Tensor | slice) -> Any:
         """The samples of ``x`` at ``index`` (a LongTensor or a slice)."""
         return x[index]
 
-    def to(self, x, device, dtype):
+    def to(self, x: Any, device: torch.device | str, dtype: torch.dtype) -> Any:
         """Move inputs to the device; floating inputs take the training dtype."""
         if isinstance(x, torch.Tensor):
             return x.to(device, dtype) if x.is_floating_point() else x.to(device)
         return x.to(device)
 
-    def extra_metrics(self, ctx: EvalContext) -> dict:
+    def extra_metrics(self, ctx: EvalContext) -> dict[str, float]:
         """Task-specific metrics recorded at each evaluation (e.g. QM9's test R²)."""
         return {}
 
-    def correct(self, output: torch.Tensor, target: torch.Tensor, config: dict) -> torch.Tensor:
+    def correct(self, output: torch.Tensor, target: torch.Tensor,
+                config: dict[str, Any]) -> torch.Tensor:
         """Per-sample correctness (bool) used for accuracy."""
         if self.kind == "classification":
             return output.argmax(-1) == target
@@ -128,6 +153,54 @@ class Task:
         # regression: a sample counts as right when its squared error is below the threshold
         err = (output.double() - target.double()).pow(2).reshape(len(target), -1).mean(-1)
         return err < config["acc_threshold"]
+
+    @classmethod
+    def declaration_problems(cls) -> list[str]:
+        """What the class must fix before it can be registered, each with the fix ([] when
+        nothing): the required attributes and methods, and the attributes' shapes. Registration
+        refuses a class with any, naming them in one line."""
+        problems = []
+        for attr, example in (("name", "what --task chooses, e.g. 'majority'"),
+                              ("description", "one line, e.g. 'majority vote of 7 bits'")):
+            if not isinstance(getattr(cls, attr, None), str) or not getattr(cls, attr).strip():
+                problems.append(f"has no {attr}: set the class attribute {attr} ({example})")
+        for method in sorted(getattr(cls, "__abstractmethods__", ())):
+            params = ", ".join(inspect.signature(getattr(Task, method)).parameters)
+            problems.append(f"does not implement {method}({params}), which every task must: "
+                            f"define it in the class (grokbench.Task.{method} says what it returns)")
+        if cls.kind not in TASK_KINDS:
+            problems.append(f"has kind {cls.kind!r}: set kind to one of {', '.join(TASK_KINDS)}")
+        for attr in ("options", "defaults"):
+            if not isinstance(getattr(cls, attr), Mapping):
+                problems.append(f"has {attr} {getattr(cls, attr)!r}: make it a dict, "
+                                f"{{setting: value}}")
+        for attr in ("model_defaults", "presets"):
+            value = getattr(cls, attr)
+            if not (isinstance(value, Mapping) and all(isinstance(v, Mapping) for v in value.values())):
+                problems.append(f"has {attr} {value!r}: make it a dict of dicts, "
+                                f"{{name: {{setting: value}}}}")
+        if not isinstance(cls.target_metric, str) or not cls.target_metric:
+            problems.append(f"has target_metric {cls.target_metric!r}: name a recorded metric, "
+                            "e.g. 'test_acc'")
+        if isinstance(cls.target, bool) or not isinstance(cls.target, (int, float)) \
+                or not math.isfinite(cls.target):
+            problems.append(f"has target {cls.target!r}: make it a finite number, e.g. 0.95")
+        if cls.download is not None and not (
+                isinstance(cls.download, Mapping)
+                and all(isinstance(cls.download.get(k), str) for k in ("url", "filename"))):
+            problems.append(f"has download {cls.download!r}: make it None or "
+                            "{'url': ..., 'filename': ..., 'sha256': ...}")
+        if cls.size_option is not None and (not isinstance(cls.options, Mapping)
+                                            or cls.size_option not in cls.options):
+            problems.append(f"names size_option {cls.size_option!r}, which is not one of its "
+                            "options: name one, or None")
+        if hasattr(cls, "method_defaults"):
+            # Once a layer of their own; a method's settings for a task are now only its recipe,
+            # so a task still setting them would silently train without them.
+            problems.append("sets method_defaults, which grokbench no longer reads; give them as "
+                            "the method's recipe for the task (register_methods' per_task) or "
+                            "as a preset")
+        return problems
 
 
 @dataclass

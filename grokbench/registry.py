@@ -204,15 +204,11 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
         if not (isinstance(task_cls, type) and issubclass(task_cls, Task)):
             raise UserError(f"plugin {plugin!r} registered {task_cls!r} as a task: a task is a "
                             "subclass of grokbench.Task")
-        for attr in ("name", "description"):
-            if not getattr(task_cls, attr):
-                raise UserError(f"plugin {plugin!r} registered a task without a {attr}")
-        if hasattr(task_cls, "method_defaults"):
-            # Once a layer of their own; a method's settings for a task are now only its recipe,
-            # so a task still setting them would silently train without them.
-            raise UserError(f"plugin {plugin!r}: task {task_cls.name!r} sets method_defaults, "
-                            "which grokbench no longer reads; give them as the method's recipe "
-                            "for the task (register_methods' per_task) or as a preset")
+        problems = task_cls.declaration_problems()
+        if problems:
+            name = getattr(task_cls, "name", None)
+            label = repr(name) if isinstance(name, str) and name.strip() else task_cls.__name__
+            raise UserError(f"plugin {plugin!r}: task {label} " + "; and ".join(problems))
         return Entry(kind, task_cls.name, task_cls, task_cls.description, plugin,
                      options=declare_all(task_cls.options, f"plugin {plugin!r}: task {task_cls.name!r}"))
     if kind == "claims":

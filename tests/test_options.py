@@ -131,6 +131,9 @@ def test_a_declaration_whose_default_it_refuses_is_the_plugins_error():
         name, description = "odd", "a task whose declaration contradicts itself"
         options = {"n": Option(0, "samples", int, minimum=1)}
 
+        def load(self, config):
+            raise AssertionError("never loaded")
+
     class Plugin:
         @hookimpl
         def register_tasks(self, register):
@@ -245,6 +248,9 @@ def test_plain_and_typed_declarations_resolve_to_the_same_config(registry):
     def plugin(options):
         class T(Task):
             name, description = "t", "a task"
+
+            def load(self, config):
+                raise AssertionError("never loaded")
         T.options = options
 
         class P:

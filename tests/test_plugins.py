@@ -111,6 +111,47 @@ def test_components_are_chosen_from_the_same_layers_the_config_is_built_from():
     assert resolve(reg, "parity", "sm-on-modadd")["loss"] == "ce"
 
 
+def register_task_class(task_cls):
+    class Plugin:
+        @hookimpl
+        def register_tasks(self, register):
+            register(task_cls)
+    Registry().load_entry_points().add_plugin(Plugin(), "tasks-plugin")
+
+
+def test_a_task_that_forgets_load_is_refused_when_registered_in_one_line():
+    """Task is abstract where a plugin must implement: a class without load is refused when its
+    plugin is registered, naming the fix, not when a run first asks for its data."""
+    class NoLoad(Task):
+        name, description = "noload", "a task without its data"
+
+    with pytest.raises(UserError, match=r"^plugin 'tasks-plugin': task 'noload' does not implement "
+                                        r"load\(self, config\), which every task must: define it in "
+                                        r"the class \(grokbench.Task.load says what it returns\)$"):
+        register_task_class(NoLoad)
+    with pytest.raises(TypeError, match="abstract"):
+        NoLoad()  # type: ignore[abstract]
+
+
+def test_a_tasks_malformed_attributes_are_named_together():
+    class Sloppy(Task):
+        kind = "regresion"  # type: ignore[assignment]
+        presets = {"long": 20000}  # type: ignore[dict-item]
+        size_option = "n"
+
+        def load(self, config):
+            raise AssertionError("never loaded")
+
+    with pytest.raises(UserError) as exc:
+        register_task_class(Sloppy)
+    message = str(exc.value)
+    assert "\n" not in message and message.startswith("plugin 'tasks-plugin': task Sloppy has no name")
+    for fix in ("set the class attribute description", "set kind to one of classification, "
+                "binary, regression", "presets {'long': 20000}: make it a dict of dicts",
+                "size_option 'n', which is not one of its options"):
+        assert fix in message
+
+
 def test_a_task_with_method_defaults_is_refused_naming_the_recipe():
     """Task × method settings are a method's recipe only: a task still setting the retired
     method_defaults would train without them, so it is refused when registered, in one line."""
@@ -119,18 +160,18 @@ def test_a_task_with_method_defaults_is_refused_naming_the_recipe():
         method_defaults = {"norm": {"init_scale": 3.0}}
 
         def load(self, config):
-            raise AssertionError("not trained")
+            raise AssertionError("never loaded")
 
-    class Plugin:
-        @hookimpl
-        def register_tasks(self, register):
-            register(Old)
-
-    with pytest.raises(UserError, match=r"^plugin 'old-task': task 'old' sets method_defaults, which "
-                                        r"grokbench no longer reads; give them as the method's "
+    with pytest.raises(UserError, match=r"^plugin 'tasks-plugin': task 'old' sets method_defaults, "
+                                        r"which grokbench no longer reads; give them as the method's "
                                         r"recipe for the task \(register_methods' per_task\) or as a "
                                         r"preset$"):
-        Registry().load_entry_points().add_plugin(Plugin(), "old-task")
+        register_task_class(Old)
+
+
+def test_every_bundled_task_declares_itself_as_task_requires(registry):
+    for name in registry.names("tasks"):
+        assert registry.get("tasks", name).obj.declaration_problems() == [], name
 
 
 class Dupe:
