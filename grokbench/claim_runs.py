@@ -86,7 +86,7 @@ def committed_pool() -> dict[str, dict]:
     """Run id → record of every committed suite's raw results (leaderboards/*.results.jsonl):
     config and scores, and for the runs of a curve-reading claim, its curve."""
     from .grid import suites_dir
-    from .leaderboard import read_records
+    from .records import read_records
     pool: dict[str, dict] = {}
     for path in sorted(suites_dir().glob("*.results.jsonl")):
         if path.name.endswith(".codepaths.jsonl"):
@@ -442,7 +442,7 @@ def claim_records(results, store_path, out_dir: Path) -> list[dict]:
     ``claims.results.jsonl``, they let ``--use-committed`` rebuild the report on a machine that
     never trained them."""
     from .grid import suites_dir
-    from .leaderboard import read_records, to_record
+    from .records import read_records, to_record
     from .store import Store
     ids = {rid for r in results for rid in r.run_ids}
     curve_ids = {rid for r in results if needs_curves(r.claim) for rid in r.run_ids}
@@ -477,7 +477,7 @@ def write_report(results, out_dir: Path, store_path=None, **meta) -> list[Path]:
     import json
 
     from .data import atomic_write_bytes
-    from .leaderboard import records_jsonl
+    from .records import records_jsonl
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js, raw = out_dir / "claims.md", out_dir / "claims.json", out_dir / "claims.results.jsonl"
     records = records_jsonl(claim_records(results, store_path, out_dir))

@@ -11,7 +11,8 @@ import os
 from tabulate import tabulate
 
 from .data import atomic_write_bytes
-from .leaderboard import SURVIVAL_TEXT, fmt_setting, records_jsonl
+from .leaderboard import SURVIVAL_TEXT, fmt_setting
+from .records import records_jsonl
 from .survival import LEVEL
 from .scoring import from_jsonable, to_jsonable
 

@@ -272,7 +272,7 @@ def _say(text):
 def committed_records(suite_name: str) -> list[dict]:
     """The committed raw results of a suite (empty when there are none yet)."""
     from .grid import suites_dir
-    from .leaderboard import read_records
+    from .records import read_records
     path = suites_dir() / f"{suite_name}.results.jsonl"
     return read_records(path) if path.exists() else []
 

@@ -122,7 +122,7 @@ def test_the_written_report_commits_its_raw_results_and_rebuilds_from_them(regis
     as the suites commit theirs); on another machine, with an empty store, `--use-committed`
     measures the same values from it and trains nothing."""
     from grokbench.claim_runs import write_report
-    from grokbench.leaderboard import read_records
+    from grokbench.records import read_records
     board, claim = tiny_claim_on_board(tmp_path, monkeypatch)
     [first] = check_claims([claim], registry=registry, store_path=tmp_path / "a.db", run=[claim],
                            executor="inprocess", progress=False)
@@ -157,7 +157,7 @@ def test_runs_computed_on_another_device_count_and_the_report_says_where(registr
     (same settings but the device), trains nothing, and the report names the device. 'cpu:0'
     stands in for a GPU here: another device string, so other run ids, on any machine."""
     from grokbench.claim_runs import to_markdown, write_report
-    from grokbench.leaderboard import read_records
+    from grokbench.records import read_records
     board, claim = tiny_claim_on_board(tmp_path, monkeypatch)
     [there] = check_claims([claim], registry=registry, store_path=tmp_path / "gpu.db", run=[claim],
                            executor="inprocess", progress=False, device="cpu:0")

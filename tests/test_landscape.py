@@ -248,7 +248,7 @@ def test_the_lu_claim_is_not_run_where_only_committed_scores_exist(ts_landscape,
     false verdict; raw results that keep their compact curves are read."""
     import grokbench
     from grokbench.claim_runs import NOT_RUN, check_claims
-    from grokbench.leaderboard import records_jsonl, to_record
+    from grokbench.records import records_jsonl, to_record
     tmp, _, _ = ts_landscape
     board = tmp_path / "leaderboards"
     board.mkdir()
@@ -279,7 +279,7 @@ def test_the_lu_claim_rebuilds_from_the_claims_committed_raw_results(ts_landscap
     same verdict and text as the store that trained them, training nothing."""
     import grokbench
     from grokbench.claim_runs import CURVE_KEYS, check_claims, write_report
-    from grokbench.leaderboard import read_records
+    from grokbench.records import read_records
     tmp, _, _ = ts_landscape
     board = tmp_path / "leaderboards"
     board.mkdir()

@@ -123,3 +123,16 @@ def test_the_public_surface_has_what_a_plugin_needs():
                  "CORE_METRICS"):
         assert name in grokbench.__all__ and hasattr(grokbench, name), name
     assert (CORE / "py.typed").exists()
+
+
+def test_running_code_reads_records_not_reporting():
+    """Sweeps, claims and the other running code read and write runs through grokbench.records;
+    scoring and writing leaderboards is reporting, which running must not lean on."""
+    graph = import_graph()
+    reporting = {"grokbench.leaderboard", "grokbench.render", "grokbench.webpage", "grokbench.check"}
+    running = ["grokbench.records", "grokbench.sweep", "grokbench.claim_runs", "grokbench.engine",
+               "grokbench.byom", "grokbench.export", "grokbench.api", "grokbench.commands.sweep",
+               "grokbench.commands.run", "grokbench.commands.claims"]
+    bad = {m: sorted(graph[m] & reporting) for m in running if graph[m] & reporting}
+    assert not bad, f"running code imports reporting modules: {bad}"
+    assert "grokbench.records" in graph["grokbench.sweep"] | graph["grokbench.claim_runs"]

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from grokbench import leaderboard as lb
-from grokbench import plot
+from grokbench import plot, records
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_plot_command_writes_pngs(runs, tmp_path):
         store.save(r)
     store.close()
     raw = tmp_path / "demo.results.jsonl"
-    raw.write_text(lb.records_jsonl([lb.to_record(r) for r in runs]))
+    raw.write_text(records.records_jsonl([records.to_record(r) for r in runs]))
     suites = tmp_path / "suites"
     suites.mkdir()
     (suites / "demo.toml").write_text('tasks = ["modadd"]\nmethods = ["baseline", "wd"]\nseeds = [0, 1]\n'

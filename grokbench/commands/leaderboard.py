@@ -11,8 +11,8 @@ import click
 from ..check import check_committed
 from ..data import atomic_write_bytes
 from ..errors import UserError
-from ..leaderboard import (REFERENCE, TOLERANCE_TEXT, build, codepath, read_records, store_pool,
-                           suite_commands, suite_records)
+from ..leaderboard import REFERENCE, TOLERANCE_TEXT, build, codepath, suite_commands
+from ..records import read_records, store_pool, suite_records, with_committed
 from ..render import to_csv, to_json, to_markdown, write_leaderboard
 from .common import store_option
 
@@ -79,9 +79,7 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
         source = str(db.path)
     raw_path = out / f"{name}.results.jsonl"
     if spec and write and not from_file and raw_path.exists():
-        # A suite built in pieces (sweep --shard, over several sessions): the committed raw
-        # results hold the pieces already done; the store's runs are newer and win.
-        pool = {**{r["run_id"]: r for r in read_records(raw_path)}, **pool}
+        pool = with_committed(pool, raw_path)  # a suite built in pieces: the rest is committed
     if spec:
         records, missing, not_applicable = suite_records(get_registry(), spec, pool, source,
                                                          allow_missing)

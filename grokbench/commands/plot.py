@@ -26,9 +26,10 @@ from .common import store_option
 def plot(run_id, task, methods, suite, from_file, store, metric, out):
     """Figures as PNG: one run (RUN_ID), methods on a task (--task, --method ...), or a suite's
     performance profiles (--suite)."""
-    from .. import leaderboard as lbm
     from ..grid import load_suite
+    from ..leaderboard import REFERENCE, build, label_runs
     from ..plot import compare_figure, profile_figure, run_figure
+    from ..records import read_records, store_pool, suite_records
     from ..registry import get_registry
     from ..store import Store
 
@@ -64,22 +65,22 @@ def plot(run_id, task, methods, suite, from_file, store, metric, out):
         if missing:
             raise UserError(f"no stored runs of {', '.join(missing)} on {task} in {db.path}; "
                             f"run them first (grokbench sweep --task {task} --method {missing[0]})")
-        groups = lbm.label_runs(rows)[task]
+        groups = label_runs(rows)[task]
         order = {m: i for i, m in enumerate(methods)}
         groups = dict(sorted(groups.items(), key=lambda kv: order.get(kv[0].split(" (")[0], 99)))
         path = compare_figure(groups, task, out or f"{task}-{'-'.join(methods)}.png", metric)
     else:
         spec = load_suite(suite)
         if from_file:
-            records = lbm.read_records(from_file)
+            records = read_records(from_file)
         else:
             db = Store(store, readonly=True)
             try:
-                pool = lbm.store_pool(db)
+                pool = store_pool(db)
             finally:
                 db.close()
-            records, _, _ = lbm.suite_records(get_registry(), spec, pool, str(db.path),
-                                              allow_missing=True)
-        lb = lbm.build(records, suite, reference=spec.get("reference", lbm.REFERENCE))
+            records, _, _ = suite_records(get_registry(), spec, pool, str(db.path),
+                                          allow_missing=True)
+        lb = build(records, suite, reference=spec.get("reference", REFERENCE))
         path = profile_figure(lb, out or f"{suite}.profile.png")
     click.echo(f"wrote {path}")
