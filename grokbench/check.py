@@ -10,7 +10,8 @@ from pathlib import Path
 from .errors import UserError
 from .leaderboard import REFERENCE, build, incomplete_tasks, overall_table
 from .records import read_records
-from .render import fmt_range, fmt_steps, overall_csv, read_json, to_csv, to_json, to_markdown
+from .columns import fmt_range, fmt_steps
+from .render import overall_csv, read_json, to_csv, to_json, to_markdown
 from .stats import INF, binomial_band
 
 

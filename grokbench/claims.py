@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .columns import fmt_setting
 from .stats import median
 
 INF = math.inf
@@ -76,8 +77,8 @@ class Runs:
 
     def describe(self) -> str:
         """task/method, seeds and settings, as the report lists a claim's runs."""
-        parts = [f"{k}={_fmt_setting(v)}" for k, v in sorted(self.settings.items())]
-        parts += [f"{k}∈{{{', '.join(_fmt_setting(x) for x in v)}}}" for k, v in sorted(self.grid.items())]
+        parts = [f"{k}={fmt_setting(v)}" for k, v in sorted(self.settings.items())]
+        parts += [f"{k}∈{{{', '.join(fmt_setting(x) for x in v)}}}" for k, v in sorted(self.grid.items())]
         if self.preset:
             parts.append(f"preset={self.preset}")
         if self.tuning:
@@ -91,8 +92,8 @@ class Runs:
         """The ``grokbench sweep`` command that computes this group's runs."""
         out = [f"grokbench sweep --task {self.task} --method {self.method} "
                f"--seeds {','.join(str(s) for s in self.seeds)}"]
-        out += [f"--set {k}={_fmt_setting(v)}" for k, v in sorted(self.settings.items())]
-        out += [f"--grid {k}={','.join(_fmt_setting(x) for x in v)}" for k, v in sorted(self.grid.items())]
+        out += [f"--set {k}={fmt_setting(v)}" for k, v in sorted(self.settings.items())]
+        out += [f"--grid {k}={','.join(fmt_setting(x) for x in v)}" for k, v in sorted(self.grid.items())]
         if self.preset:
             out.append(f"--preset {self.preset}")
         if self.tuning:
@@ -246,7 +247,7 @@ class Slope:
             if len(xs) != 1:
                 raise ValueError(f"a Slope group must fix {self.x}; {group.describe()} has {sorted(xs)}")
             x = float(next(iter(xs)))
-            texts.append(f"{self.x}={_fmt_setting(x)}: {m.text.split(' (')[0]}")
+            texts.append(f"{self.x}={fmt_setting(x)}: {m.text.split(' (')[0]}")
             points.append((x, m.value))
             per_group.append((x, m.per_seed))
         value = log_log_slope(points)
@@ -440,9 +441,3 @@ def fmt_value(value, digits: int = 4, ratio: bool = False) -> str:
         return str(int(value))
     text = f"{value:.{digits}g}"
     return text + ("×" if ratio else "")
-
-
-def _fmt_setting(value) -> str:
-    if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
-        return str(value)
-    return json.dumps(value) if isinstance(value, (list, dict)) or value is None else str(value)

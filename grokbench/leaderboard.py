@@ -10,7 +10,8 @@ method (weight decay), which, unlike B, does not move when a new method joins.
 The input is records (:mod:`grokbench.records`: runs as records, raw results files, pools);
 nothing here reads or writes a file.
 
-The tables are data (dicts); :mod:`grokbench.render` writes them as Markdown, CSV and JSON,
+The tables are data (dicts); :mod:`grokbench.render` writes them as Markdown, CSV and JSON
+(their columns declared once, in :mod:`grokbench.columns`),
 :mod:`grokbench.check` compares them with committed ones, and ``grokbench leaderboard``
 (:mod:`grokbench.commands.leaderboard`) puts it together.
 """
@@ -21,6 +22,7 @@ import math
 from collections import defaultdict
 
 from . import __version__
+from .columns import fmt_setting
 from .config import NOT_IDENTITY, run_id
 from .stats import INF, competition_ranks, median, median_ci, median_with_resolution
 from .survival import (LEVEL, chi2, exact_logrank_p, holm, kaplan_meier, letter_groups, logrank,
@@ -46,11 +48,6 @@ TOLERANCE_TEXT = ("per task and method, the solved count must fall in the centra
 def _identity(cfg):
     return json.dumps({k: v for k, v in cfg.items() if k not in NOT_IDENTITY and k != "seed"},
                       sort_keys=True)
-
-
-def fmt_setting(value) -> str:
-    """A setting's value as row labels and settings lines show it."""
-    return json.dumps(value) if isinstance(value, (list, dict)) or value is None else str(value)
 
 
 def label_runs(records):

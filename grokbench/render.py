@@ -10,123 +10,35 @@ import os
 
 from tabulate import tabulate
 
+from .columns import (OVERALL_COLUMNS, TASK_COLUMNS, cells, csv_fields, csv_row, fmt_range,
+                      fmt_setting, fmt_steps, headers)
 from .data import atomic_write_bytes
-from .leaderboard import SURVIVAL_TEXT, fmt_setting
+from .leaderboard import SURVIVAL_TEXT
 from .records import records_jsonl
 from .survival import LEVEL
 from .scoring import from_jsonable, to_jsonable
 
 
-def fmt_steps(value, resolution=None):
-    if value is None:
-        return "n/a"
-    if math.isinf(value):
-        return "∞"
-    text = f"{value:g}"
-    return text + (f" (±{resolution:g})" if resolution else "")
-
-
-def fmt_onset(value, resolution=None):
-    return "none" if value is not None and math.isinf(value) else fmt_steps(value, resolution)
-
-
-def fmt_num(value, digits=3):
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def fmt_range(pair):
-    lo, hi = pair
-    return "n/a" if lo is None else f"{fmt_steps(lo)}–{fmt_steps(hi)}"
-
-
-def fmt_solved(row):
-    text = f"{row['solved']}/{row['runs']}"
-    expected = row.get("expected_runs")
-    if expected and row["runs"] < expected:
-        text += f" ({row['runs']}/{expected} seeds run)"
-    return text
-
-
-def fmt_sensitivity(row):
-    seen = row.get("codepaths") or {}
-    if not seen:
-        return "n/a"
-    if not row.get("sensitive"):
-        return f"stable ({len(seen)} code paths)"
-    solved = sorted({v["solved"] for v in seen.values()})
-    medians = sorted({v["steps_to_generalize"] for v in seen.values()})
-    runs = max(v["runs"] for v in seen.values())
-    solved_text = f"{solved[0]}–{solved[-1]}" if len(solved) > 1 else f"{solved[0]}"
-    median_text = fmt_steps(medians[0]) + (f"–{fmt_steps(medians[-1])}" if len(medians) > 1 else "")
-    return f"**fragile**: solved {solved_text}/{runs}, median {median_text}"
-
-
-def fmt_rmst(row):
-    """RMST with its 95 % interval, in steps (n/a: no survival view, e.g. a tuned trial row)."""
-    if row.get("rmst") is None:
-        return "n/a"
-    low, high = row["rmst_ci"]
-    return f"{row['rmst']:.0f} ({low:.0f}–{high:.0f})"
-
-
-def fmt_significant(row):
-    return "n/a" if row.get("significantly_sooner") is None else \
-        f"{row['significantly_sooner']} / {row['significantly_later']}"
-
-
-TASK_HEADERS = ["rank", "method", "solved", "median steps-to-generalize", "median CI",
-                "median delay", "median collapse onset", "final test acc", "median wall s",
-                "RMST (95 % CI)", "rank group"]
-OVERALL_HEADERS = ["rank", "method", "profile score B", "tasks solved", "speedup vs {ref}",
-                   "only it solved / only {ref} solved"]
-SIGNIFICANCE_HEADER = "significantly sooner / later"  # where the board has its survival view
+def task_headers(table) -> list[str]:
+    return headers(TASK_COLUMNS, table)
 
 
 def overall_headers(overall, ref) -> list[str]:
-    return [h.format(ref=ref) for h in OVERALL_HEADERS] + (
-        [SIGNIFICANCE_HEADER] if overall.get("significance") else [])
+    return headers(OVERALL_COLUMNS, overall, ref)
 
 
 def task_rows(table, not_applicable=()):
-    out = []
-    sensitivity = any("codepaths" in r for r in table["rows"])
-    for r in table["rows"]:
-        onset = ("n/a" if r.get("max_sc") is None else
-                 fmt_onset(r["collapse_onset"], r["collapse_onset_resolution"]))
-        out.append([r["rank"], marked(r["method"], table), fmt_solved(r),
-                    fmt_steps(r["steps_to_generalize"], r["steps_to_generalize_resolution"]),
-                    fmt_range(r["ci"]), fmt_steps(r["grokking_delay"]), onset,
-                    fmt_num(r["final_test_acc"]), fmt_num(r["wall_time"], 1), fmt_rmst(r),
-                    r.get("rank_group") or "n/a"]
-                   + ([fmt_sensitivity(r)] if sensitivity else []))
+    """The cells of a task table's rows, then a row per pair of the task that cannot run."""
+    out = [cells(TASK_COLUMNS, r, table) for r in table["rows"]]
+    width = len(task_headers(table))
     for task, method, reason in not_applicable:
         if task == table["task"]:
-            out.append(["–", method, "n/a", f"not applicable: {reason}"]
-                       + [""] * (len(TASK_HEADERS) - 4 + sensitivity))
+            out.append(["–", method, "n/a", f"not applicable: {reason}"] + [""] * (width - 4))
     return out
-
-
-#: how a row of a method added with `leaderboard --add-method` is marked (grokbench.byom)
-ADDED_MARK = " †"
-
-
-def marked(method: str, table: dict) -> str:
-    return method + (ADDED_MARK if method in table.get("added", ()) else "")
 
 
 def overall_rows(overall):
-    out = []
-    for r in overall["rows"]:
-        speed = "n/a" if r["speedup"] is None else (f"{r['speedup']:.2f}× ({r['speedup_tasks']} task"
-                                                    + ("s)" if r["speedup_tasks"] != 1 else ")"))
-        solved = f"{r['tasks_solved']}/{r['tasks']}"
-        if r.get("incomplete_tasks"):  # not ranked: see leaderboard.overall_table
-            solved += f" (not yet complete: {', '.join(r['incomplete_tasks'])})"
-        out.append(["–" if r["rank"] is None else r["rank"], marked(r["method"], overall),
-                    f"{r['score']:.3f}", solved,
-                    speed, f"{r['solved_where_reference_missed']} / {r['missed_where_reference_solved']}"]
-                   + ([fmt_significant(r)] if overall.get("significance") else []))
-    return out
+    return [cells(OVERALL_COLUMNS, r, overall) for r in overall["rows"]]
 
 
 def survival_text(level=LEVEL) -> str:
@@ -246,9 +158,7 @@ def to_markdown(lb) -> str:
                 f"generalized = {meta['target']}; fit = {meta['fit_target']}; collapse onset = "
                 f"first evaluation with SC fraction ≥ {meta['sc_threshold']} ('none': never)."
                 + censoring_text(table), "",
-                tabulate(task_rows(table, lb.get("not_applicable") or ()),
-                         headers=TASK_HEADERS + (["numerical sensitivity"] if any(
-                             "codepaths" in r for r in table["rows"]) else []),
+                tabulate(task_rows(table, lb.get("not_applicable") or ()), headers=task_headers(table),
                          tablefmt="github", disable_numparse=True), "",
                 "<details><summary>settings</summary>", "",
                 f"Shared by every run: {_settings_line(meta['settings'])}", "",
@@ -339,34 +249,21 @@ def tuned_markdown(lb) -> str:
 def to_csv(lb) -> str:
     """Per-task rows, one line per task × method (∞ written as inf)."""
     buf = io.StringIO()
-    fields = ["task", "rank", "method", "runs", "solved", "steps_to_generalize",
-              "steps_to_generalize_resolution", "ci_low", "ci_high", "ci_coverage", "grokking_delay",
-              "collapse_onset", "sc_threshold", "max_sc", "final_test_acc", "wall_time",
-              "steps", "seeds", "rmst", "rmst_low", "rmst_high", "rank_group"]
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=csv_fields(TASK_COLUMNS, lb["tasks"]), lineterminator="\n")
     writer.writeheader()
     for table in lb["tasks"]:
         for r in table["rows"]:
-            writer.writerow({**{k: r.get(k) for k in fields if k in r}, "task": table["task"],
-                             "ci_low": r["ci"][0], "ci_high": r["ci"][1],
-                             "rmst_low": (r.get("rmst_ci") or [None, None])[0],
-                             "rmst_high": (r.get("rmst_ci") or [None, None])[1],
-                             "sc_threshold": table["meta"]["sc_threshold"],
-                             "steps": table["meta"]["steps"],
-                             "seeds": " ".join(map(str, r["seeds"]))})
+            writer.writerow(csv_row(TASK_COLUMNS, r, table))
     return buf.getvalue()
 
 
 def overall_csv(lb) -> str:
     buf = io.StringIO()
-    fields = ["rank", "method", "score", "tasks_solved", "tasks", "speedup", "speedup_tasks",
-              "solved_where_reference_missed", "missed_where_reference_solved"]
-    if lb["overall"].get("significance"):
-        fields += ["significantly_sooner", "significantly_later"]
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
+    overall = lb["overall"]
+    writer = csv.DictWriter(buf, fieldnames=csv_fields(OVERALL_COLUMNS, [overall]), lineterminator="\n")
     writer.writeheader()
-    for r in lb["overall"]["rows"]:
-        writer.writerow(r)
+    for r in overall["rows"]:
+        writer.writerow(csv_row(OVERALL_COLUMNS, r, overall))
     return buf.getvalue()
 
 

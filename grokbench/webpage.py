@@ -18,10 +18,11 @@ import math
 import re
 
 from .errors import UserError
-from .leaderboard import fmt_setting, label_runs
+from .columns import OVERALL_COLUMNS, TASK_COLUMNS, fmt_setting, sort_values
+from .leaderboard import label_runs
 from .plot import COLORS, km_at, km_steps, profile_steps
-from .render import (SCORING_TEXT, TASK_HEADERS, censoring_text, overall_headers, overall_rows,
-                     profile_text, survival_text, task_rows, to_json)
+from .render import (SCORING_TEXT, censoring_text, overall_headers, overall_rows, profile_text,
+                     survival_text, task_headers, task_rows, to_json)
 from .stats import quantile
 
 EXTRA_HINT = "pip install 'grokbench[html]'"
@@ -297,22 +298,6 @@ def _key(value):
     return str(value)
 
 
-def task_keys(row) -> list:
-    return [row["rank"], row["method"], row["solved"],
-            row["steps_to_generalize"], row["ci"][0], row["grokking_delay"],
-            None if row.get("max_sc") is None else row["collapse_onset"], row["final_test_acc"],
-            row["wall_time"], row.get("rmst"), row.get("rank_group")] + (
-                [int(bool(row.get("sensitive")))] if "codepaths" in row else [])
-
-
-def overall_keys(row) -> list:
-    # an unranked (incomplete) method sorts after the ranked ones
-    return [1e9 if row["rank"] is None else row["rank"], row["method"],
-            row["score"], row["tasks_solved"], row["speedup"],
-            row["solved_where_reference_missed"] - row["missed_where_reference_solved"],
-            row.get("significantly_sooner")]
-
-
 def _cell(text) -> str:
     # The Markdown's **bold** (a fragile cell) as HTML; everything else escaped.
     return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(str(text)))
@@ -405,7 +390,7 @@ def tables_html(lb) -> dict[str, str]:
     overall, ref = lb["overall"], lb["overall"]["reference"] or "reference"
     out = {"table-overall": table_html("table-overall", overall_headers(overall, ref),
                                        overall_rows(overall),
-                                       [overall_keys(r) for r in overall["rows"]])}
+                                       [sort_values(OVERALL_COLUMNS, r, overall) for r in overall["rows"]])}
     if lb.get("sensitivity"):
         out["table-sensitivity"] = table_html(
             "table-sensitivity", ["method", "fragile task cells", "where"],
@@ -415,10 +400,9 @@ def tables_html(lb) -> dict[str, str]:
              for o in lb["sensitivity"]])
     for table in lb["tasks"]:
         slug = _slug(table["task"])
-        sensitivity = any("codepaths" in r for r in table["rows"])
         out[f"table-{slug}"] = table_html(
-            f"table-{slug}", TASK_HEADERS + (["numerical sensitivity"] if sensitivity else []),
-            task_rows(table, lb.get("not_applicable") or ()), [task_keys(r) for r in table["rows"]])
+            f"table-{slug}", task_headers(table), task_rows(table, lb.get("not_applicable") or ()),
+            [sort_values(TASK_COLUMNS, r, table) for r in table["rows"]])
     return out
 
 

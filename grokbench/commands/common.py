@@ -2,27 +2,20 @@
 settings."""
 from __future__ import annotations
 
-import math
+from functools import partial
 
 import click
 from tabulate import tabulate
 
+from ..columns import fmt_num, fmt_steps
 from ..config import parse_assignments
 from ..errors import UserError
 
 
-def fmt_steps(value, resolution=None):
-    if value is None:
-        return "n/a"
-    if isinstance(value, float) and math.isinf(value):
-        return "∞ (not reached)"
-    return f"{int(value)}" + (f" (±{resolution})" if resolution else "")
-
-
-def fmt_num(value, digits=4):
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+# A run's scores as `run` and `show` print them: the tables' formatters, with a miss spelled out
+# (a table cell has room for ∞ only) and numbers to 4 significant digits.
+fmt_run_steps = partial(fmt_steps, missed="∞ (not reached)")
+fmt_run_num = partial(fmt_num, digits=4, significant=True)
 
 
 def read_at(result) -> tuple[str, dict | None]:
@@ -46,31 +39,32 @@ def scores_table(result) -> str:
     rows = [
         ("task / method", f"{c['task']} / {c['method']}  (seed {c['seed']}, {c['dtype']}, {c['device']})"),
         ("run id", result["run_id"]),
-        (f"steps-to-fit (train acc ≥ {c['fit_target']})", fmt_steps(s["steps_to_fit"], s["steps_to_fit_resolution"])),
+        (f"steps-to-fit (train acc ≥ {c['fit_target']})",
+         fmt_run_steps(s["steps_to_fit"], s["steps_to_fit_resolution"])),
         (f"steps-to-generalize ({c['target_metric']} ≥ {c['target']})",
-         fmt_steps(s["steps_to_generalize"], s["steps_to_generalize_resolution"])),
-        ("grokking delay", fmt_steps(s["grokking_delay"])),
+         fmt_run_steps(s["steps_to_generalize"], s["steps_to_generalize_resolution"])),
+        ("grokking delay", fmt_run_steps(s["grokking_delay"])),
         (f"collapse onset (SC ≥ {s['sc_threshold']})",
-         fmt_steps(s["collapse_onset"], s["collapse_onset_resolution"]) if s["max_sc"] is not None else "n/a"),
-        ("max SC fraction", fmt_num(s["max_sc"])),
-        (f"train / test acc {at}", f"{fmt_num(s['final_train_acc'])} / {fmt_num(s['final_test_acc'])}"),
+         fmt_run_steps(s["collapse_onset"], s["collapse_onset_resolution"]) if s["max_sc"] is not None else "n/a"),
+        ("max SC fraction", fmt_run_num(s["max_sc"])),
+        (f"train / test acc {at}", f"{fmt_run_num(s['final_train_acc'])} / {fmt_run_num(s['final_test_acc'])}"),
         ("best test acc" + (" up to the decision point" if "decision" in at else ""),
-         fmt_num(s["best_test_acc"])),
-        (f"NLM cosine {at}", fmt_num(s["nlm_cosine"])),
-        (f"weight norm {at}", fmt_num(s["weight_norm"])),
+         fmt_run_num(s["best_test_acc"])),
+        (f"NLM cosine {at}", fmt_run_num(s["nlm_cosine"])),
+        (f"weight norm {at}", fmt_run_num(s["weight_norm"])),
     ]
     if last is not None:  # trained past its decision point: what the weights ended at
         step = last["step"]
         rows += [
             (f"train / test acc at the last evaluation (step {step})",
-             f"{fmt_num(last.get('train_acc'))} / {fmt_num(last.get('test_acc'))}"),
-            (f"NLM cosine at the last evaluation (step {step})", fmt_num(last.get("nlm_cosine"))),
-            (f"weight norm at the last evaluation (step {step})", fmt_num(last.get("weight_norm"))),
+             f"{fmt_run_num(last.get('train_acc'))} / {fmt_run_num(last.get('test_acc'))}"),
+            (f"NLM cosine at the last evaluation (step {step})", fmt_run_num(last.get("nlm_cosine"))),
+            (f"weight norm at the last evaluation (step {step})", fmt_run_num(last.get("weight_norm"))),
         ]
     rows += [
         ("steps run", f"{s['steps_run']} of {c['steps']}" + ("  (stopped: NaN/inf)" if s["nonfinite"] else "")),
         ("wall time", f"{s['wall_time']:.1f} s" if s.get("wall_time") is not None else "n/a"),
-        ("steps/s (training steps only)", fmt_num(s["steps_per_s"])),
+        ("steps/s (training steps only)", fmt_run_num(s["steps_per_s"])),
     ]
     return tabulate(rows, tablefmt="simple_outline")
 

@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from ..scoring import to_jsonable
 from ..store import Store
-from .common import fmt_num, fmt_steps, scores_table, store_option
+from .common import fmt_run_num, fmt_run_steps, scores_table, store_option
 
 
 # settings never shown as telling runs apart: the columns already shown, and what is no part of
@@ -51,7 +51,7 @@ def show(run_id, store, as_json):
         records = db.records()  # without their curves
         apart = distinguishing(records)
         rows = [(r["run_id"], r["task"], r["method"], r["seed"], r["status"],
-                 fmt_steps(r["scores"]["steps_to_generalize"]), fmt_num(r["scores"]["final_test_acc"]),
+                 fmt_run_steps(r["scores"]["steps_to_generalize"]), fmt_run_num(r["scores"]["final_test_acc"]),
                  apart[r["run_id"]])
                 for r in records]
         click.echo(tabulate(rows, headers=["run", "task", "method", "seed", "status",
