@@ -12,9 +12,16 @@ Its paper advises an lr 3–10× smaller than AdamW's and a weight decay 3–10�
 lr·λ stays about the same (§5). The method's per-task recipe does that from the `wd` method's
 recipe: on the modular tasks and parity AdamW runs lr 0.01 with λ = 1, so Lion runs lr 0.001
 with λ = 10.
+
+The plugin also adds a command, ``grokbench lion-vs-wd TASK``: one seed of Lion and of the
+`wd` method side by side, a first look before a sweep spends a suite's budget.
 """
+import math
+
+import click
 import torch
 
+import grokbench
 from grokbench import Option, hookimpl
 
 
@@ -60,3 +67,45 @@ def register_methods(register):
     register("lion", {"optimizer": "lion"},
              "the Lion optimizer at its paper's advice: lr 10× below and weight decay 10× above "
              "the wd method's recipe", per_task=RECIPES)
+
+
+@click.command("lion-vs-wd", short_help="One seed of Lion beside the wd method on TASK.")
+@click.argument("task")
+@click.option("--seed", default=0, show_default=True, help="the seed of both runs")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="a setting for both runs, e.g. --set steps=1000 (repeatable)")
+@click.option("--store", default=None, metavar="FILE",
+              help="SQLite results file (default: $GROKBENCH_STORE or the user data dir); runs "
+                   "already in it are read, not trained again")
+@click.option("--no-store", is_flag=True, help="neither read nor write a store")
+def lion_vs_wd(task, seed, assignments, store, no_store):
+    """Train TASK with Lion and with the wd method (AdamW at its recipe, the suites' reference)
+    on one seed and the same settings, and print when each fits and generalizes, with lr·λ, the
+    per-step weight decay that Lion's recipe keeps at AdamW's."""
+    settings = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise grokbench.UserError(f"--set takes KEY=VALUE, e.g. --set steps=1000; got {item!r}")
+        settings[key.strip()] = value.strip()  # read as each option's declared type
+    header = ("method", "optimizer", "lr", "weight decay", "lr·λ", "steps to fit",
+              "steps to generalize", "best test acc")
+    rows = [header]
+    for method in ("lion", "wd"):
+        result = grokbench.run(task, method, seed=seed, store=store, save=not no_store,
+                               progress=False, **settings)
+        cfg, scores = result.config, result.scores
+        fit, generalize = (("∞" if math.isinf(scores[key]) else f"{scores[key]:g}")
+                           for key in ("steps_to_fit", "steps_to_generalize"))
+        rows.append((method, cfg["optimizer"], f"{cfg['lr']:g}", f"{cfg['weight_decay']:g}",
+                     f"{cfg['lr'] * cfg['weight_decay']:.3g}", fit, generalize,
+                     f"{scores['best_test_acc']:.3f}"))
+    click.echo(f"{task}, seed {seed}, {cfg['steps']} steps (∞: not within them):")
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+@hookimpl
+def register_commands(register):
+    register(lion_vs_wd)
