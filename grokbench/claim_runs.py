@@ -155,12 +155,13 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
     another device counts (adopt_twins)."""
     from .config import run_id
     from .store import Store
-    from .sweep import plan, run_sweep
+    from .sweep import committed_timings, db_timings, plan, run_sweep
 
     committed = committed_pool() if use_committed else {}
     done, known = computed_runs(store_path, committed)
     results = []
     calibrations: dict = {}
+    history: list | None = None  # recorded timings, read once and only when a projection needs them
     for claim in claims:
         if claim.unavailable:
             results.append(ClaimResult(claim, NOT_AVAILABLE, reason=claim.unavailable))
@@ -201,7 +202,9 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
             missing = [c for c in configs if run_id(c) not in pool and run_id(c) not in elsewhere]
             if missing and project:
                 unique = list({run_id(c): c for c in missing}.values())
-                result.projected_hours = projected_hours(unique, calibrations)
+                if history is None:
+                    history = db_timings(db) + committed_timings(committed.values())
+                result.projected_hours = projected_hours(unique, calibrations, history)
         finally:
             db.close()
         pool = {**{i: rec["scores"] for i, rec in committed.items()}, **pool}
@@ -257,14 +260,16 @@ def evaluate(claim: Claim, groups: list) -> list[tuple]:
     return [(c, m, c.verdict(m)) for c in claim.checks for m in [c.statistic.measure(lookup)]]
 
 
-def projected_hours(configs, calibrations: dict) -> float | None:
-    """CPU-hours of these runs at their full budgets (an upper bound where runs stop early),
-    from a 20-step calibration of each kind of run on this machine (sweep.kind_timing: the
-    suites' per-task timings do not fit a claim's transformer or float64 runs)."""
+def projected_hours(configs, calibrations: dict, history=()) -> float | None:
+    """CPU-hours of these runs at their full budgets (an upper bound where runs stop early), from
+    the recorded timings of runs of the same kind (``history``: the store's and the committed
+    runs', e.g. a claim's finished seeds), else a 20-step calibration of the kind on this machine
+    (sweep.kind_timing). A calibration alone moved the committed report's projections 3.5×
+    with the machine's load; a recorded timing's lower quartile does not."""
     from .sweep import kind_timing, run_seconds
     seconds = 0.0
     for cfg in configs:
-        timing = kind_timing(cfg, (), calibrations)
+        timing = kind_timing(cfg, history, calibrations)
         if timing is None:
             return None
         seconds += run_seconds(cfg, *timing[:2])

@@ -282,14 +282,19 @@ def committed_records(suite_name: str) -> list[dict]:
 # float32 AdamW, a minibatch less than the full set. Timings are recorded and looked up per
 # kind of run (these settings), never per task alone: a transformer sweep projected from the
 # MLP's timings came out 7× too cheap.
-SPEED_KEYS = ("task", "model", "n_layers", "width", "depth", "dtype", "loss", "loss_dtype", "p",
-              "train_frac", "n_samples", "batch_size", "wrappers")
+# device and precision: a GPU's or an autocast run's timing says nothing about a CPU float32 run's
+SPEED_KEYS = ("task", "model", "n_layers", "width", "depth", "dtype", "precision", "loss",
+              "loss_dtype", "p", "train_frac", "n_samples", "batch_size", "wrappers", "device")
 
 
 def speed_kind(config: dict) -> str:
-    """The kind of run, as far as its cost per step goes (SPEED_KEYS)."""
+    """The kind of run, as far as its cost per step goes (SPEED_KEYS). A setting a run lacks is
+    at the engine's default: runs recorded before a setting existed (precision) are of its kind."""
     import json
-    return json.dumps({k: config.get(k) for k in SPEED_KEYS}, sort_keys=True, default=str)
+
+    from .config import ENGINE_OPTIONS
+    return json.dumps({k: config.get(k, ENGINE_OPTIONS[k].default if k in ENGINE_OPTIONS else None)
+                       for k in SPEED_KEYS}, sort_keys=True, default=str)
 
 
 def _split_time(steps_run, wall, steps_per_s, evaluations):
