@@ -178,6 +178,12 @@ TASK_COLUMNS = [
     Column("rmst", "RMST (95 % CI)", cell=lambda r, t: fmt_rmst(r), csv=("rmst", "rmst_low", "rmst_high"),
            csv_values=lambda r, t: (r.get("rmst"), *(r.get("rmst_ci") or [None, None]))),
     Column("rank_group", "rank group", cell=lambda r, t: r.get("rank_group") or "n/a", csv=("rank_group",)),
+    # the embedding's key Fourier frequencies when the run generalized (Nanda et al. 2023: a
+    # few carry most of the energy): modular tasks with the `fourier` metric recorded only
+    Column("key_freqs_at_generalization", "key frequencies at generalization",
+           cell=lambda r, t: fmt_num(r.get("key_freqs_at_generalization"), 3, significant=True),
+           csv=("key_freqs_at_generalization",),
+           shown=lambda t: any(r.get("key_freqs_at_generalization") is not None for r in t["rows"])),
     Column("sensitive", "numerical sensitivity", cell=lambda r, t: fmt_sensitivity(r),
            sort=lambda r: int(bool(r.get("sensitive"))) if "codepaths" in r else None,
            shown=_has_codepaths),

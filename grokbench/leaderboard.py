@@ -81,6 +81,23 @@ def _step(scores, key):
     return INF if value is None else float(value)
 
 
+#: curve metrics a task table reports at each run's generalization step (median over the seeds
+#: that generalized and recorded it): the Fourier fingerprint's key-frequency count (the bundled
+#: `fourier` metric, on the modular tasks; docs/science.md, "Fourier fingerprint"). A table shows
+#: the column only where some run recorded the metric.
+AT_GENERALIZATION = {"fourier_key_freqs": "key_freqs_at_generalization"}
+
+
+def at_generalization(rec, metric: str):
+    """``metric``'s value at the evaluation where this run generalized (None: it did not, or its
+    record keeps no curve with the metric)."""
+    step = rec["scores"].get("steps_to_generalize")
+    if step is None or not math.isfinite(step):
+        return None
+    point = next((e for e in rec.get("curve") or () if e["step"] >= step and metric in e), None)
+    return point[metric] if point is not None and point["step"] == step else None
+
+
 def method_row(label, recs) -> dict:
     """One row of a task table: statistics over the seeds of one method (misses = ∞)."""
     recs = sorted(recs, key=lambda r: r["config"]["seed"])
@@ -119,7 +136,15 @@ def method_row(label, recs) -> dict:
         "final_test_acc": median(accs) if accs else None,
         "wall_time": median(walls) if walls else None,
         "nonfinite_runs": sum(bool(s.get("nonfinite")) for s in sc),
+        # only where some seed recorded it: the tables of runs without it stay as they were
+        **{key: value for metric, key in AT_GENERALIZATION.items()
+           if (value := _median_known(at_generalization(r, metric) for r in recs)) is not None},
     }
+
+
+def _median_known(values):
+    known = [v for v in values if v is not None]
+    return median(known) if known else None
 
 
 def task_table(task, runs_by_label) -> dict:

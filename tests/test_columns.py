@@ -48,3 +48,30 @@ def test_one_formatter_each():
     assert columns.fmt_num(None) == fmt_run_num(math.nan) == "n/a"
     assert columns.fmt_setting(None) == "null" and columns.fmt_setting([1, 2]) == "[1, 2]"
     assert columns.fmt_setting(1.0) == "1.0" and columns.fmt_setting("adamw") == "adamw"
+
+
+def test_key_frequencies_at_generalization_column():
+    """The count of key Fourier frequencies at the evaluation where each run generalized, median
+    over the seeds that did (issue: Fourier fingerprints); shown only where a run recorded it."""
+    from test_leaderboard import rec
+    runs = two_task_records()
+    # task A's wd seeds generalize at 100, 200, 300: key frequencies 9, 5, 6 there (and other
+    # values at the other evaluations, which must not be read)
+    for r in runs:
+        if r["task"] == "A" and r["method"] == "wd":
+            at = {100: 9, 200: 5, 300: 6}[r["scores"]["steps_to_generalize"]]
+            r["curve"] = [{"step": s, "test_acc": 0.5, "fourier_key_freqs": at if s == r["scores"]["steps_to_generalize"] else 40}
+                          for s in (0, 100, 200, 300, 400)]
+    # x's seed 1 never generalizes: its curve's values are not read
+    x1 = next(r for r in runs if r["task"] == "A" and r["method"] == "x" and r["seed"] == 1)
+    x1["curve"] = [{"step": 0, "fourier_key_freqs": 3}]
+    board = leaderboard.build(runs + [rec("A", "z", 0, 100)], "t")
+    a, b = board["tasks"]
+    rows = {r["method"]: r for r in a["rows"]}
+    assert rows["wd"]["key_freqs_at_generalization"] == 6  # median of 9, 5, 6
+    assert "key_freqs_at_generalization" not in rows["x"] and "key_freqs_at_generalization" not in rows["z"]
+    md = render.to_markdown(board)
+    table_a, table_b = md.split("\n## A\n")[1].split("\n## B\n")
+    assert "key frequencies at generalization" in table_a
+    assert "key frequencies at generalization" not in table_b  # no run of B recorded it
+    assert render.to_csv(board).splitlines()[0].endswith(",key_freqs_at_generalization")
