@@ -184,6 +184,9 @@ TASK_COLUMNS = [
            cell=lambda r, t: fmt_num(r.get("key_freqs_at_generalization"), 3, significant=True),
            csv=("key_freqs_at_generalization",),
            shown=lambda t: any(r.get("key_freqs_at_generalization") is not None for r in t["rows"])),
+    # runs stopped by a NaN or inf loss (censored at that step): only where some run was
+    Column("nonfinite_runs", "NaN/inf stops", csv=("nonfinite_runs",),
+           shown=lambda t: any(r.get("nonfinite_runs") for r in t["rows"])),
     Column("sensitive", "numerical sensitivity", cell=lambda r, t: fmt_sensitivity(r),
            sort=lambda r: int(bool(r.get("sensitive"))) if "codepaths" in r else None,
            shown=_has_codepaths),

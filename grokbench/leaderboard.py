@@ -436,11 +436,59 @@ def build(records, name="store", description="", reference=REFERENCE, r_max=R_MA
     if codepaths:
         lb["codepaths"] = sorted(codepaths)
         lb["sensitivity"] = sensitivity_table(tables)
+    summary = precision_summary(records)
+    if summary is not None:  # a board over several kinds of arithmetic (the numerics suite)
+        lb["precision_summary"] = summary
     if tuning is not None:
         trials, spaces, n = tuning
         lb["tuned"] = tuned_tables(trials, {r["run_id"]: r for r in records}, spaces, n, reference,
                                    r_max)
     return lb
+
+
+# -- precision (the numerics suite) --------------------------------------------------------------
+
+#: the arithmetic a run trains in, least precise first, as (dtype, precision setting, name):
+#: pure bfloat16 keeps 8 significant bits everywhere, pure float16 11; mixed precision computes
+#: under autocast in bfloat16 or float16 over float32 master weights (docs/science.md,
+#: "Precision"); then float32 and float64 throughout
+PRECISION_ORDER = (("bfloat16", "pure", "bf16"), ("float16", "pure", "fp16"),
+                   ("float32", "bf16-mixed", "bf16-mixed"), ("float32", "fp16-mixed", "fp16-mixed"),
+                   ("float32", "pure", "fp32"), ("float64", "pure", "fp64"))
+_PRECISION_NAMES = {(d, p): n for d, p, n in PRECISION_ORDER}
+
+
+def precision_name(config) -> str | None:
+    """The run's arithmetic (PRECISION_ORDER's name); None for a combination outside it."""
+    return _PRECISION_NAMES.get((config.get("dtype", "float32"), config.get("precision") or "pure"))
+
+
+def precision_summary(records) -> dict | None:
+    """Per method and task, the least precise arithmetic in which the method still solves the
+    task (a majority of its seeds generalize), and any more precise one in which it does not;
+    None unless the runs span at least two kinds of arithmetic."""
+    cells: dict = {}
+    for rec in records:
+        name = precision_name(rec["config"])
+        if name is not None:
+            gen = _step(rec["scores"], "steps_to_generalize")
+            cells.setdefault(rec["method"], {}).setdefault(rec["task"], {}).setdefault(name, []).append(gen)
+    names = [n for _, _, n in PRECISION_ORDER]
+    if len({p for tasks in cells.values() for by in tasks.values() for p in by}) < 2:
+        return None
+    rows = []
+    for method, tasks in cells.items():
+        row: dict = {"method": method, "tasks": {}}
+        for task, by in tasks.items():
+            tried = sorted(by, key=names.index)
+            solves = {p: 2 * sum(math.isfinite(g) for g in by[p]) > len(by[p]) for p in tried}
+            lowest = next((p for p in tried if solves[p]), None)
+            above = tried[tried.index(lowest) + 1:] if lowest else []
+            row["tasks"][task] = {"lowest": lowest, "fails_above": [p for p in above if not solves[p]],
+                                  "tried": tried,
+                                  "solved": {p: [sum(math.isfinite(g) for g in by[p]), len(by[p])] for p in tried}}
+        rows.append(row)
+    return {"order": names, "rows": rows}
 
 
 # -- tuned suites (grokbench.tuning) ------------------------------------------------------------

@@ -137,6 +137,8 @@ def to_markdown(lb) -> str:
         out += [f"![performance profiles ρ(τ)]({lb['figure']})", ""]
     if lb.get("km_figure"):
         out += [f"![Kaplan–Meier: P(generalized by step t) per task]({lb['km_figure']})", ""]
+    if lb.get("precision_summary"):
+        out += precision_markdown(lb["precision_summary"], [t["task"] for t in lb["tasks"]])
     if lb.get("sensitivity"):
         out += ["## Numerical sensitivity", "",
                 "The same runs (same configs and seeds) repeated under other CPU code paths "
@@ -173,6 +175,31 @@ def to_markdown(lb) -> str:
                     tabulate(pair_rows(table), headers=PAIR_HEADERS, tablefmt="github",
                              disable_numparse=True), "", "</details>", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def precision_markdown(summary, tasks) -> list[str]:
+    """The numerics board's per-method summary (leaderboard.precision_summary)."""
+    order = " < ".join(summary["order"])
+    out = ["## Lowest precision that solves", "",
+           "Per method and task: the least precise arithmetic in which a majority of the seeds "
+           f"generalize (least precise first: {order}; mixed: autocast over float32 master "
+           "weights), and, after *fails*, any more precise one in which they do not. 'none': no "
+           "arithmetic tried solves it. The task tables give every cell's solved count, median "
+           "steps, collapse onset and NaN/inf stops.", ""]
+    rows = []
+    for row in summary["rows"]:
+        cells = []
+        for task in tasks:
+            cell = row["tasks"].get(task)
+            if cell is None:
+                cells.append("–")
+                continue
+            text = cell["lowest"] or "none"
+            if cell["fails_above"]:
+                text += f" (fails: {', '.join(cell['fails_above'])})"
+            cells.append(text)
+        rows.append([row["method"], *cells])
+    return out + [tabulate(rows, headers=["method", *tasks], tablefmt="github", disable_numparse=True), ""]
 
 
 PAIR_HEADERS = ["method", "against", "sooner (log-rank)", "χ²", "exact p", "Holm p (board)",

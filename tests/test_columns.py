@@ -7,6 +7,7 @@ from test_leaderboard import two_task_records
 
 from grokbench import columns, leaderboard, render, webpage
 from grokbench.commands.common import fmt_run_num, fmt_run_steps
+from grokbench.stats import INF
 
 
 def test_a_column_is_one_entry():
@@ -75,3 +76,29 @@ def test_key_frequencies_at_generalization_column():
     assert "key frequencies at generalization" in table_a
     assert "key frequencies at generalization" not in table_b  # no run of B recorded it
     assert render.to_csv(board).splitlines()[0].endswith(",key_freqs_at_generalization")
+
+
+def test_precision_summary_and_nonfinite_column():
+    """The numerics board's summary: the least precise arithmetic in which a majority of seeds
+    generalize, and any more precise one that fails (worked out by hand below)."""
+    from test_leaderboard import rec
+    arith = {"bf16": {"dtype": "bfloat16"}, "bf16-mixed": {"precision": "bf16-mixed"},
+             "fp32": {"dtype": "float32", "precision": "pure"}, "fp64": {"dtype": "float64"}}
+    gens = {  # per method and arithmetic: the seeds' steps-to-generalize
+        "wd": {"bf16": [INF, INF, 300], "bf16-mixed": [200, INF, 300], "fp32": [100, 100, 200], "fp64": [INF, INF, INF]},
+        "sm": {"bf16": [INF, INF, INF], "fp32": [INF, 900, INF]},
+    }
+    runs = [rec("A", m, s, g, **arith[a]) for m, by in gens.items() for a, gs in by.items()
+            for s, g in enumerate(gs)]
+    runs[0]["scores"]["nonfinite"] = True  # wd in bf16, seed 0: stopped by a NaN loss
+    board = leaderboard.build(runs, "t")
+    summary = {r["method"]: r["tasks"]["A"] for r in board["precision_summary"]["rows"]}
+    assert summary["wd"]["lowest"] == "bf16-mixed" and summary["wd"]["fails_above"] == ["fp64"]
+    assert summary["wd"]["solved"]["bf16"] == [1, 3]
+    assert summary["sm"]["lowest"] is None and summary["sm"]["tried"] == ["bf16", "fp32"]
+    md = render.to_markdown(board)
+    assert "| wd       | bf16-mixed (fails: fp64) |" in md and "| sm       | none" in md
+    assert "NaN/inf stops" in md and render.to_csv(board).splitlines()[0].count("nonfinite_runs") == 1
+    # one kind of arithmetic: no summary, and no NaN/inf column where nothing stopped
+    plain = leaderboard.build(two_task_records(), "t")
+    assert "precision_summary" not in plain and "NaN/inf stops" not in render.to_markdown(plain)
