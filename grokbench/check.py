@@ -13,6 +13,7 @@ from .records import read_records
 from .columns import fmt_range, fmt_steps
 from .render import overall_csv, read_json, to_csv, to_json, to_markdown
 from .stats import INF, binomial_band
+from .webpage import page_digest, tables_html
 
 
 def compare(committed, fresh) -> list[str]:
@@ -111,7 +112,6 @@ def check_committed(fresh, out, name, from_file=None) -> list[str]:
     if html_path.exists():
         # The web page renders NAME.json and carries its digest: a page left behind when the
         # tables were regenerated shows here, and so does a page whose cells were edited.
-        from .webpage import page_digest, tables_html  # no plotly needed for either
         digest = hashlib.sha256(json_path.read_bytes()).hexdigest()
         page = html_path.read_text(encoding="utf-8")
         # and its tables, cell for cell: a page whose digest was kept while a cell was edited

@@ -24,8 +24,14 @@ import shutil
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
+from .api import derive_seed
 from .errors import UserError
+from .registry import get_registry
+from .schedule import eval_schedule
+from .store import Store, default_store_path
+from .version import __version__
 
 SPELLING = "e.g. --set checkpoints=log:10,last or --set checkpoints=0,100,3000"
 _FILE = re.compile(r"step-(\d+)\.safetensors$")
@@ -67,7 +73,6 @@ def normalize(value, steps: int) -> list:
 
 def planned_steps(config: dict) -> list[int]:
     """The steps the spec names in advance (all but ``last``), in order."""
-    from .schedule import eval_schedule
     steps, every = int(config["steps"]), int(config["eval_every"])
     spec = normalize(config.get("checkpoints"), steps)
     schedule = eval_schedule(steps, every, int(config["evals_per_decade"]))
@@ -135,7 +140,6 @@ class Checkpointer:
     that raised leaves none)."""
 
     def __init__(self, config: dict, store_path, run_id: str):
-        from .version import __version__
         self.steps = set(planned_steps(config))
         self.last = wants_last(config)
         self.final = run_dir(store_path, run_id)
@@ -164,7 +168,6 @@ class Checkpointer:
         shutil.rmtree(self.partial, ignore_errors=True)
 
     def _save(self, step: int, model: torch.nn.Module):
-        from safetensors.torch import save_file
         # clones: safetensors refuses tensors that share memory (tied weights load back tied)
         tensors = {k: v.detach().to("cpu", copy=True).contiguous()
                    for k, v in model.state_dict().items()}
@@ -176,7 +179,6 @@ class Checkpointer:
 # -- reading -------------------------------------------------------------------------------
 
 def _stored(run_id: str, store_path) -> tuple[dict, Path]:
-    from .store import Store, default_store_path
     path = Path(store_path) if store_path else default_store_path()
     if not path.exists():
         raise UserError(f"no results store at {path}; pass the store the run was saved in "
@@ -201,8 +203,6 @@ def checkpoint_file(run_id: str, step: int, store_path) -> Path:
 def build(config: dict, registry=None, device=None):
     """The run's task, data (on the device, in the run's dtype) and a freshly built model, made
     as the engine makes them (same seeds, scale, dtype). The global RNG state is left as it was."""
-    from .api import derive_seed
-    from .registry import get_registry
     registry = registry or get_registry()
     device = torch.device(device or config["device"])
     dtype = getattr(torch, config["dtype"])
@@ -221,7 +221,6 @@ def build(config: dict, registry=None, device=None):
 
 
 def load_into(model: torch.nn.Module, path: Path):
-    from safetensors.torch import load_file
     state = load_file(str(path), device=str(next(model.parameters()).device))
     model.load_state_dict(state, strict=True)
     model.eval()

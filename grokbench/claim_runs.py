@@ -16,15 +16,23 @@ A claim's result is one of (the verdict rule: docs/science.md, "Claims"):
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .claims import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Check, Claim, GroupResults, Runs,
-                     claim_verdict, fmt_value)
+from .claims import (INCONCLUSIVE, NOT_REPRODUCED, OP_TEXT, REPRODUCED, Check, Claim, GroupResults,
+                     Runs, claim_verdict, fmt_value)
+from .config import run_id
+from .data import atomic_write_bytes
 from .errors import NotApplicable, UserError
+from .grid import expand, suites_dir, validate_spec
+from .records import read_records, records_jsonl, to_record
+from .scoring import to_jsonable
+from .store import Store
+from .sweep import committed_timings, db_timings, kind_timing, plan, run_seconds, run_sweep
 from .tuning import study_bests
 
 FAIL, NOT_RUN, NOT_AVAILABLE = "fail", "not run", "not available"
@@ -85,8 +93,6 @@ CURVE_KEYS = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "weigh
 def committed_pool() -> dict[str, dict]:
     """Run id → record of every committed suite's raw results (leaderboards/*.results.jsonl):
     config and scores, and for the runs of a curve-reading claim, its curve."""
-    from .grid import suites_dir
-    from .records import read_records
     pool: dict[str, dict] = {}
     for path in sorted(suites_dir().glob("*.results.jsonl")):
         if path.name.endswith(".codepaths.jsonl"):
@@ -101,7 +107,6 @@ def committed_pool() -> dict[str, dict]:
 def resolve_groups(registry, claim: Claim) -> list[tuple[Runs, list[dict]]]:
     """Each group of the claim with its resolved configs (a UserError or NotApplicable when a
     task, method or setting does not exist here)."""
-    from .grid import expand, validate_spec
     out = []
     for group in claim.groups():
         spec = validate_spec(dict(group.spec(), name=claim.name), f"claim {claim.name}")
@@ -111,14 +116,12 @@ def resolve_groups(registry, claim: Claim) -> list[tuple[Runs, list[dict]]]:
 
 def device_free_id(config: dict) -> str:
     """The id a run would have on any device: its run id with the device left out."""
-    from .config import run_id
     return run_id({**config, "device": None})
 
 
 def computed_runs(store_path, committed: dict) -> tuple[set, dict[str, dict]]:
     """The run ids in the store and the committed pool, and device-free id → config of each
     (adopt_twins), from one read of the store."""
-    from .store import Store
     # only read here (run_sweep writes): a mistyped --store is not created, and a
     # read-only store can be checked
     db = Store(store_path, readonly=True, missing_ok=True)
@@ -136,7 +139,6 @@ def adopt_twins(configs: list[dict], known: dict[str, dict], done: set) -> list[
     another device is, that run's config. The device is part of a run's id (a GPU does not
     round like a CPU), but a claim is a statement about the science: a claim whose long runs were
     computed on a GPU is checked from them on any machine, and its report says where each ran."""
-    from .config import run_id
     out = []
     for cfg in configs:
         twin = None if run_id(cfg) in done else known.get(device_free_id(cfg))
@@ -153,10 +155,6 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
     from what is stored (and, with ``use_committed``, the committed suites' raw results);
     ``project`` adds the projected CPU-hours of the runs still missing. A run computed on
     another device counts (adopt_twins)."""
-    from .config import run_id
-    from .store import Store
-    from .sweep import committed_timings, db_timings, plan, run_sweep
-
     committed = committed_pool() if use_committed else {}
     done, known = computed_runs(store_path, committed)
     results = []
@@ -233,7 +231,6 @@ def needs_curves(claim: Claim) -> bool:
 def with_curves(ids, store_path, committed: dict) -> dict:
     """Scores plus ``curve`` and ``status`` of these runs, for the statistics that read curves
     (a landscape's shape): from the store, else from the committed records that keep them."""
-    from .store import Store
     out = {}
     db = Store(store_path, readonly=True, missing_ok=True)
     try:
@@ -266,7 +263,6 @@ def projected_hours(configs, calibrations: dict, history=()) -> float | None:
     runs', e.g. a claim's finished seeds), else a 20-step calibration of the kind on this machine
     (sweep.kind_timing). A calibration alone moved the committed report's projections 3.5×
     with the machine's load; a recorded timing's lower quartile does not."""
-    from .sweep import kind_timing, run_seconds
     seconds = 0.0
     for cfg in configs:
         timing = kind_timing(cfg, history, calibrations)
@@ -334,7 +330,6 @@ HEADERS = ["claim", "paper says", "configuration", "we measured", "result", "run
 
 
 def to_jsonable_results(results: Sequence[ClaimResult]) -> list[dict]:
-    from .scoring import to_jsonable
     out = []
     for r in results:
         c = r.claim
@@ -413,7 +408,6 @@ def to_markdown(results: Sequence[ClaimResult], *, store: str, command: str, ver
                       "| max SC | final test acc | wall s |", "|---|---|---|---|---|---|---|---|---|"]
             for group, res in r.groups:
                 for cfg, scores in res:
-                    from .config import run_id
                     s = scores or {}
                     lines.append("| " + " | ".join(_cell(x) for x in (
                         group.describe(), f"`{run_id(cfg)}`", cfg["seed"],
@@ -436,7 +430,6 @@ def _num(value, digits: int = 4) -> str:
 
 
 def _op_words(check: Check) -> str:
-    from .claims import OP_TEXT
     return f"{OP_TEXT[check.op]} {check.bound_text()}"
 
 
@@ -446,9 +439,6 @@ def claim_records(results, store_path, out_dir: Path) -> list[dict]:
     of a curve-reading claim keep their curve (CURVE_KEYS of each evaluation). Committed as
     ``claims.results.jsonl``, they let ``--use-committed`` rebuild the report on a machine that
     never trained them."""
-    from .grid import suites_dir
-    from .records import read_records, to_record
-    from .store import Store
     ids = {rid for r in results for rid in r.run_ids}
     curve_ids = {rid for r in results if needs_curves(r.claim) for rid in r.run_ids}
     in_suites = set()
@@ -479,10 +469,6 @@ def claim_records(results, store_path, out_dir: Path) -> list[dict]:
 
 
 def write_report(results, out_dir: Path, store_path=None, **meta) -> list[Path]:
-    import json
-
-    from .data import atomic_write_bytes
-    from .records import records_jsonl
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js, raw = out_dir / "claims.md", out_dir / "claims.json", out_dir / "claims.results.jsonl"
     records = records_jsonl(claim_records(results, store_path, out_dir))

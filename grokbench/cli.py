@@ -9,6 +9,8 @@ import click
 from . import __version__
 from .commands import COMMANDS
 from .errors import UserError
+from .registry import get_registry
+from .store import CORRUPT_FIX
 
 
 def main():
@@ -18,7 +20,6 @@ def main():
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     except sqlite3.DatabaseError as exc:  # the results store is the only SQLite file read
-        from .store import CORRUPT_FIX
         reason = " ".join(str(exc).split())
         reason = reason if len(reason) <= 120 else reason[:117] + "..."
         click.echo(f"Error: the results store cannot be read ({reason}); "
@@ -54,7 +55,6 @@ class PluginCommands(click.Group):
     list is shown, so ``grokbench run ...`` starts no slower for them."""
 
     def _plugin_commands(self) -> dict:
-        from .registry import get_registry
         registry = get_registry()
         out = {}
         for name in registry.names("commands"):

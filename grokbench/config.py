@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
+from .checkpoints import normalize
 from .errors import NotApplicable, UserError
 from .options import Option, check, coerce, declare_all, defaults, omitted_from_id, parse_value
 from .registry import get_registry, singular
@@ -324,7 +327,6 @@ def resolve(registry, task: str, method: str = "baseline", overrides: dict | Non
     check_device(config["device"])
     check_dtype_and_eps(config)
     check_precision(config)
-    from .checkpoints import normalize
     config["checkpoints"] = normalize(config.get("checkpoints"), int(config["steps"]))
     config["plugin_versions"] = plugin_versions(registry, config)
     return canonical(config)
@@ -363,7 +365,6 @@ def lookup(layers: list[Layer], key: str):
 
 def check_device(device: str):
     try:
-        import torch
         torch.device(device)
     except (RuntimeError, TypeError, ValueError):
         raise UserError(f"device {device!r} is not a torch device; e.g. --device cpu, cuda or "

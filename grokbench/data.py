@@ -3,14 +3,21 @@ preprocessing never leaves a bad cache behind."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
+import pickle
 import stat
 import sys
 import tempfile
+import urllib.error
+import urllib.request
+import warnings
 from pathlib import Path
 
 import torch
+from platformdirs import user_cache_dir, user_data_dir
+from tqdm import tqdm
 
 from .errors import UserError
 from .files import output_file
@@ -31,7 +38,6 @@ def cache_dir() -> Path:
     env = os.environ.get("GROKBENCH_CACHE_DIR")
     if env:
         return Path(env)
-    from platformdirs import user_cache_dir
     return Path(user_cache_dir("grokbench"))
 
 
@@ -98,8 +104,6 @@ def cached(name: str, settings: dict, build, keys=None):
 
 def _load_cache(path: Path):
     """The cached object, or None when the file is cut short or corrupt (it is removed)."""
-    import pickle
-    import warnings
     if not path.is_file():
         raise UserError(f"the cache {path} is not a file (a folder or a broken link?): "
                         "remove it and run again to rebuild it")
@@ -144,7 +148,6 @@ def default_download_dir() -> Path:
     env = os.environ.get("GROKBENCH_DATA_DIR")
     if env:
         return Path(env).expanduser()
-    from platformdirs import user_data_dir
     return Path(user_data_dir("grokbench")) / "data"
 
 
@@ -160,12 +163,6 @@ def download(url: str, dest: Path, sha256: str | None = None, progress: bool = T
              timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest``, checking its sha256 while it streams; the file appears
     (atomically) only when complete and correct. Only ever called on a user's explicit request."""
-    import http.client
-    import urllib.error
-    import urllib.request
-
-    from tqdm import tqdm
-
     dest = Path(dest)
     digest = hashlib.sha256()
 

@@ -13,20 +13,23 @@ import sys
 import time
 
 import torch
+from tqdm import tqdm
 
 from .api import EvalContext, derive_seed
+from .checkpoints import Checkpointer, _stored, build, checkpoint_file, load_into, missing_note
 from .config import run_id
 from .errors import UserError
+from .notebook_metrics import compute
 from .registry import get_registry
 from .schedule import EvalSchedule, eval_schedule  # noqa: F401  (engine.eval_schedule)
 from .scoring import decision_index, score
+from .version import __version__
 
 
 def versions() -> dict:
     """Software versions and the machine facts a number depends on. Floating-point rounding
     differs between CPU kernels (ATen picks AVX-512, AVX2 or scalar code at run time), and
     grokking near a threshold is sensitive to it, so every run says which kernels it used."""
-    from .version import __version__
     return {"grokbench": __version__, "torch": torch.__version__,
             "python": sys.version.split()[0], "platform": platform.platform(),
             "cpu": cpu_model(), "aten_cpu_capability": torch.backends.cpu.get_cpu_capability()}
@@ -223,7 +226,6 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None,
     curve, status = [], "finished"
     checkpointer = None  # checkpoints: only saved, never read, so no number changes
     if checkpoint_store is not None and config.get("checkpoints"):
-        from .checkpoints import Checkpointer
         checkpointer = Checkpointer(config, checkpoint_store, run_id(config))
     # NaN/inf seen in any training loss since the last evaluation; kept on the device and read
     # only at evaluations, so the training step never waits for a device-to-host sync.
@@ -382,7 +384,6 @@ def _metric_values(entry, ctx, record) -> dict:
 def _progress(total, enabled, desc):
     if not enabled:
         return _NoBar()
-    from tqdm import tqdm
     return tqdm(total=total, desc=desc, file=sys.stderr, unit="step", dynamic_ncols=True,
                 mininterval=0.5)
 
@@ -454,7 +455,6 @@ def early_stopped_from_full(config: dict, store) -> dict | None:
 def stored_run_notes(config: dict, stored: dict, store_path) -> list[str]:
     """What a request asked for that a stored run, read instead of trained, does not give: one
     line each (its checkpoints; its loggers, which log only while a run trains)."""
-    from .checkpoints import missing_note
     notes = []
     note = missing_note(config, stored, store_path)
     if note:
@@ -469,9 +469,6 @@ def evaluate_checkpoint(run_id: str, step: int, store=None, metrics=None, device
     """The evaluation record at a checkpoint, recomputed as the engine computes it (the same
     data, metrics and code): at an evaluation step it equals the curve's record bit for bit on
     the machine that trained the run. ``metrics`` adds notebook metrics (grokbench.run)."""
-    from .checkpoints import _stored, build, checkpoint_file, load_into
-    from .notebook_metrics import compute
-    from .registry import get_registry
     result, path = _stored(run_id, store)
     config = result["config"]
     file = checkpoint_file(result["run_id"], int(step), path)

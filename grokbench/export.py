@@ -13,6 +13,7 @@ import math
 import os
 from pathlib import Path
 
+from .data import output_file
 from .errors import UserError
 
 #: The runs table's first columns; the scores follow under their own names (``steps_to_fit``,
@@ -67,14 +68,13 @@ def write(rows: list[dict], path, fmt: str, first=()) -> Path:
     renamed), so an interrupted export never leaves a truncated table behind. The rename
     replaces only a regular file: a symlink is written through, a FIFO or device refused
     (:func:`grokbench.data.output_file`)."""
-    from .data import output_file
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     shown, path = path, output_file(path, "choose another file with -o PATH")
     cols = columns(rows, first)
     if fmt == "parquet":
         try:
-            import pyarrow as pa
+            import pyarrow as pa  # optional extra [parquet]
             import pyarrow.parquet as pq
         except ImportError:
             raise UserError("Parquet export needs pyarrow: pip install pyarrow (or pip install "

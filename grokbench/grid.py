@@ -6,12 +6,15 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
+import os
 import re
 import sys
 from pathlib import Path
 
 from .config import parse_assignments, parse_value, resolve
 from .errors import NotApplicable, UserError
+from .registry import get_registry
+from .tuning import check_trials, plan_trials
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,7 +27,6 @@ SUITES_DIR = Path(__file__).resolve().parent.parent / "leaderboards"
 
 
 def suites_dir() -> Path:
-    import os
     return Path(os.environ.get("GROKBENCH_SUITES_DIR", SUITES_DIR))
 
 
@@ -96,7 +98,6 @@ def validate_spec(spec: dict, where: str) -> dict:
     spec["grid"] = {key: values if isinstance(values, list) else [values]
                     for key, values in spec["grid"].items()}
     if spec["task_settings"]:
-        from .registry import get_registry
         known = get_registry().names("tasks")
         for task, settings in spec["task_settings"].items():
             if task not in known:  # a misspelled task's settings would be silently ignored
@@ -109,7 +110,6 @@ def validate_spec(spec: dict, where: str) -> dict:
                                 f"got {settings!r}")
     spec.setdefault("reference", "wd")
     if spec.get("tuning") is not None:
-        from .tuning import check_trials
         try:
             check_trials(spec["tuning"])
         except UserError as exc:
@@ -153,7 +153,6 @@ def expand(registry, spec: dict, not_applicable: list | None = None) -> list[dic
         raise UserError(f"the grid has {total} runs, more than one sweep takes ({MAX_RUNS}); "
                         "sweep fewer seeds, tasks, methods, --grid values or trials at a time")
     if spec.get("tuning"):
-        from .tuning import plan_trials
         return [t.config for t in plan_trials(registry, spec, not_applicable)]
     configs = []
     for task, method, *values in itertools.product(spec["tasks"], spec["methods"], *grid_values):

@@ -20,7 +20,13 @@ import json
 import math
 from pathlib import Path
 
+from .claims import Measured, Runs
+from .config import run_id
+from .data import atomic_write_bytes
 from .errors import UserError
+from .files import read_jsonl
+from .grid import expand
+from .scoring import from_jsonable, to_jsonable
 from .stats import median
 
 #: The method whose runs are the landscape's points: constant global weight norm, no weight decay.
@@ -114,7 +120,6 @@ def build_configs(registry, task: str, alphas, sizes=None, seeds=(0,), steps: in
                   eval_every: int | None = None, settings: dict | None = None,
                   preset: str | None = None) -> list[dict]:
     """The resolved configs of every point: α × N × seed, in that order (a sweep grid)."""
-    from .grid import expand
     settings = dict(settings or {})
     for key in ("init_scale", "seed"):
         if key in settings:
@@ -226,7 +231,6 @@ def _error(rows: list[dict], acc_key: str):
 
 
 def points_from_store(store, configs, size_key: str | None) -> list[dict]:
-    from .config import run_id
     out = []
     for cfg in configs:
         rid = run_id(cfg)
@@ -236,8 +240,6 @@ def points_from_store(store, configs, size_key: str | None) -> list[dict]:
 
 
 def write_points(points, path) -> Path:
-    from .data import atomic_write_bytes
-    from .scoring import to_jsonable
     text = "".join(json.dumps(to_jsonable(p), sort_keys=True, allow_nan=False) + "\n"
                    for p in points)
     atomic_write_bytes(Path(path), lambda fh: fh.write(text.encode("utf-8")))
@@ -247,8 +249,6 @@ def write_points(points, path) -> Path:
 def read_points(path) -> list[dict]:
     """The points of a --jsonl file, each checked before any is drawn (a hand-edited file with
     a negative w failed in the log-scale figure, after the first figure was written)."""
-    from .files import read_jsonl
-    from .scoring import from_jsonable
     fix = "give a points file written by grokbench landscape --jsonl"
     points = []
     for n, value in read_jsonl(path, fix):
@@ -429,7 +429,6 @@ class LUShape:
         return f"{self.runs.name} LU shape"
 
     def measure(self, lookup):
-        from .claims import Measured
         rows = lookup(self.runs)
         if any(rec is None or "curve" not in rec for _, rec in rows):
             return Measured(math.nan, runs=len(rows), text="the runs' curves are neither in the "
@@ -448,7 +447,6 @@ def landscape_runs(task: str, alphas: str, sizes: list[int], size_key: str, step
                    seeds=(0,), label: str = ""):
     """The claim group whose configs are those of ``grokbench landscape --task T --alpha A --n
     N --steps S`` (same run ids, so a landscape computed by the command is reused)."""
-    from .claims import Runs
     return Runs(task, METHOD, tuple(seeds),
                 {"steps": int(steps), "eval_every": default_eval_every(steps)},
                 grid={"init_scale": parse_alphas(alphas), size_key: list(sizes)},

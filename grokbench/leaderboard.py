@@ -24,9 +24,11 @@ from collections import defaultdict
 from . import __version__
 from .columns import fmt_setting
 from .config import NOT_IDENTITY, run_id
+from .search_space import describe_space
 from .stats import INF, competition_ranks, median, median_ci, median_with_resolution
 from .survival import (LEVEL, chi2, exact_logrank_p, holm, kaplan_meier, letter_groups, logrank,
                        rmst)
+from .tuning import best_trial
 
 R_MAX = 4.0
 REFERENCE = "wd"
@@ -500,8 +502,6 @@ def tuned_tables(trials, pool: dict, spaces: dict, n: int, reference=REFERENCE,
     its studies with a study that solved nothing counted as ∞, as a fixed-recipe row counts a
     seed. Trials not in ``pool`` (not run yet) are left out and counted. The across-task table
     is computed from these rows exactly as for fixed recipes."""
-    from .search_space import describe_space
-    from .tuning import best_trial
     cells: dict = defaultdict(lambda: defaultdict(list))  # (task, method) -> seed -> [(trial, rec)]
     for t in trials:
         cells[(t.task, t.method)][t.study_seed].append((t, pool.get(run_id(t.config))))

@@ -15,7 +15,17 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .api import CORE_METRICS
+from .checkpoints import load_model as load, saved_steps
+from .config import resolve, stored_method_name
+from .engine import evaluate_checkpoint as evaluate, run as train, run_or_load
 from .errors import UserError
+from .export import ID_COLUMNS, columns, run_rows
+from .notebook_metrics import compute
+from .plot import _pyplot, draw_run
+from .registry import get_registry
+from .scoring import from_jsonable, to_jsonable
+from .store import Store, default_store_path
 
 if TYPE_CHECKING:
     import pandas
@@ -23,7 +33,7 @@ if TYPE_CHECKING:
 
 def _pandas():
     try:
-        import pandas
+        import pandas  # optional extra [notebook]
     except ImportError:
         raise UserError("grokbench's tables are pandas DataFrames: pip install pandas "
                         "(or pip install 'grokbench[notebook]')") from None
@@ -40,7 +50,6 @@ class RunResult:
 
     def __init__(self, result: dict, from_store: bool = False, store_path: Path | None = None,
                  stored: bool | None = None):
-        from .scoring import from_jsonable, to_jsonable
         # Through the store's JSON form, so a result reads the same fresh or stored (NaN is
         # None, tuples are lists) and the two spellings of one run compare equal.
         self._result = {**result, "config": from_jsonable(to_jsonable(result["config"])),
@@ -63,7 +72,6 @@ class RunResult:
     def curve(self) -> pandas.DataFrame:
         """One row per evaluation, indexed by training step; one column per metric."""
         if self._curve is None:
-            from .api import CORE_METRICS
             pd = _pandas()
             # One column order fresh or stored (the store keeps records' keys sorted): the core
             # metrics first, then the plugins' metrics by name.
@@ -77,7 +85,6 @@ class RunResult:
         """The grokking figure of this run (accuracies, steps-to-fit and -generalize, SC fraction
         and weight norm), as a matplotlib Figure, shown when it is a notebook cell's value;
         with ``path``, also written there as PNG."""
-        from .plot import _pyplot, draw_run
         fig = draw_run(self._result)
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -89,20 +96,17 @@ class RunResult:
     @property
     def checkpoints(self) -> list[int]:
         """The steps this run has checkpoints at (``checkpoints=...``); [] when none."""
-        from .checkpoints import saved_steps
         return saved_steps(self.store_path, self.run_id) if self.stored else []
 
     def model(self, step: int, device=None):
         """The model with its weights at checkpoint ``step``, rebuilt as the run built it (same
         task data, seeds and dtype; its device unless ``device`` is given), in eval mode."""
-        from .checkpoints import load_model
-        return load_model(self.run_id, step, self._store_for_checkpoints(), device)
+        return load(self.run_id, step, self._store_for_checkpoints(), device)
 
     def evaluate(self, step: int, metrics: dict | None = None, device=None) -> dict:
         """The evaluation record at checkpoint ``step``, recomputed from the saved weights as the
         engine computes it (at an evaluation step: the curve's record, bit for bit, on the
         machine that trained it); ``metrics`` adds notebook metrics to it."""
-        from .engine import evaluate_checkpoint as evaluate
         return evaluate(self.run_id, step, self._store_for_checkpoints(), metrics, device)
 
     def _store_for_checkpoints(self):
@@ -142,11 +146,6 @@ def run(task: str, method: str = "baseline", *, store=None, save: bool = True,
     ``metrics={"name": fn}``: ad-hoc metrics, ``fn(ctx)`` of the ``grokbench.EvalContext`` a
     metric plugin gets, returning a number or a dict of numbers, at every evaluation, in the
     curve. Such a run is trained and not stored (grokbench/notebook_metrics.py says why)."""
-    from .config import resolve
-    from .engine import run_or_load
-    from .registry import get_registry
-    from .store import Store
-
     _check_argument("task", task, (str,), "grokbench.run('parity')")
     _check_argument("method", method, (str,), "method='wd+perpgrad' (methods joined by +)")
     _check_argument("preset", preset, (str, type(None)), "preset='paper'")
@@ -173,8 +172,6 @@ def run(task: str, method: str = "baseline", *, store=None, save: bool = True,
 
 def _run_with_metrics(config: dict, metrics, progress: bool) -> RunResult:
     """A run with notebook metrics: trained here, never read from or written to a store."""
-    from .engine import run as train
-    from .notebook_metrics import compute
     hook = compute(metrics)
     if config.get("checkpoints"):
         raise UserError("runs with notebook metrics are not stored, and checkpoints belong to "
@@ -188,7 +185,6 @@ def load_model(run_id: str, step: int, store=None, device=None):
     """The model of a stored run with its weights at checkpoint ``step`` (the run must have
     been trained with ``checkpoints=...``), in eval mode, on ``device`` (default: the one it
     trained on). ``store``: the results file it is in (default: as for ``grokbench.run``)."""
-    from .checkpoints import load_model as load
     return load(run_id, step, store, device)
 
 
@@ -212,9 +208,6 @@ def runs(store=None, **filters: Any) -> pandas.DataFrame:
     whose setting of that name (``lr=0.01``, ``p=97``), equals the value given, or is one of the
     values of a list: ``runs(task="modadd", method=["wd", "perpgrad"])``."""
     pd = _pandas()
-    from .config import stored_method_name
-    from .export import ID_COLUMNS, columns, run_rows
-    from .store import Store, default_store_path
 
     _check_argument("store", store, (str, os.PathLike, type(None)), "store='runs.db'")
     for key in ("task", "method", "status", "run_id", "seed"):
@@ -232,7 +225,6 @@ def runs(store=None, **filters: Any) -> pandas.DataFrame:
     by_column = {k: v for k, v in filters.items() if k in ("task", "method", "seed", "status", "run_id")}
     by_setting = {k: v for k, v in filters.items() if k not in by_column}
     if by_column.get("method") is not None:
-        from .registry import get_registry
         registry = get_registry()
         names = by_column["method"]
         by_column["method"] = ([stored_method_name(registry, m) for m in names]

@@ -6,9 +6,12 @@ from __future__ import annotations
 import math
 import os
 import sys
+import textwrap
 from pathlib import Path
 
+from .data import atomic_write_bytes
 from .errors import UserError
+from .landscape import by_size, w_c
 from .stats import median, quantile
 
 # Okabe–Ito: distinguishable for colour-blind readers and in greyscale print.
@@ -18,20 +21,21 @@ COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0
 
 
 def _pyplot():
+    # matplotlib is imported here, not at the top: it adds ~60 ms (pyplot ~230 ms) to every
+    # command, `grokbench --help` included (README, "Code layout")
     import matplotlib
     # Files need no display: Agg, the same output everywhere. Unless this process has chosen a
     # backend already (a notebook's inline one, through MPLBACKEND or an earlier pyplot
     # import): switching it would stop the notebook's own figures from showing.
     if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
         matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # measured cost, as above
     return plt
 
 
 def _save(fig, path):
     # Through the atomic writer: a symlink is written through and a FIFO or device refused,
     # never replaced or blocked on; the format is the file name's (PNG when it has none).
-    from .data import atomic_write_bytes
     path = Path(path)
     kind = path.suffix.lstrip(".").lower() or "png"
     try:
@@ -313,7 +317,6 @@ def draw_km(lb: dict):
     ordered = sorted(handles.items(), key=lambda kv: kv[1][0])
     fig.legend([h for _m, (_i, h) in ordered], [m for m, _h in ordered], loc="lower center",
                ncol=min(len(ordered), 9), fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.01))
-    import textwrap
     title = (f"Kaplan–Meier estimates, suite {lb['name']}: P(generalized by step t) per method, "
              "95 % pointwise band (log(−log)); ticks: censored runs (budget or NaN/inf stop); "
              "dashed: the budget")
@@ -332,7 +335,7 @@ def _positive(values):
 def _log_ticks(ax, axis, lo, hi):
     """Ticks at 1, 2, 5 × 10^k inside [lo, hi] (1 × 10^k only when that gives 3 or more),
     written plainly (%g): matplotlib's own log ticks overlap on an axis under two decades."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # measured cost: _pyplot
     if not (lo > 0 and hi > lo):
         return
     k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
@@ -353,7 +356,6 @@ def lu_figure(rows: list[dict], path) -> Path:
 
 
 def draw_lu(rows: list[dict]):
-    from .landscape import by_size, w_c
     plt = _pyplot()
     sizes = by_size(rows)
     fig, axes = plt.subplots(1, len(sizes), figsize=(4.6 * len(sizes) + 0.8, 4.3), sharey=True,
@@ -394,7 +396,7 @@ def draw_lu(rows: list[dict]):
     axes[0][0].set_ylabel("reduced loss (end of training)")
     handles, labels = axes[0][0].get_legend_handles_labels()
     if any(not r["converged"] for r in rows):
-        from matplotlib.lines import Line2D
+        from matplotlib.lines import Line2D  # measured cost: _pyplot
         handles.append(Line2D([], [], ls="none", marker="o", mfc="none", mec="grey"))
         labels.append("hollow: not converged")
     axes[0][0].legend(handles, labels, loc="lower left", fontsize=8, frameon=False)
@@ -425,9 +427,8 @@ def landscape_heatmaps(rows: list[dict], path) -> Path:
 
 
 def draw_heatmaps(rows: list[dict]):
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Rectangle  # measured cost: _pyplot
 
-    from .landscape import by_size, w_c
     plt = _pyplot()
     sizes = by_size(rows)
     alphas = sorted({r["alpha"] for r in rows})

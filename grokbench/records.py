@@ -19,6 +19,8 @@ import math
 
 from .config import run_id
 from .errors import UserError
+from .files import read_jsonl
+from .grid import expand
 from .scoring import from_jsonable, to_jsonable
 from .stats import INF
 
@@ -83,7 +85,6 @@ def read_records(path, unique: bool = True) -> list[dict]:
     used (a results file is input: hand-edited, truncated or not ours at all). ``unique``: a
     run id on two lines is an error (one would silently win); a codepaths file has the same
     runs under several CPU code paths."""
-    from .files import read_jsonl
     fix = "regenerate it with `grokbench leaderboard --suite NAME --write`"
     records: list[dict] = []
     lines: dict[str, int] = {}
@@ -142,7 +143,6 @@ def suite_records(registry, spec, pool: dict, where: str, allow_missing=False):
     raw results file), the (task, method, seed) of the runs it lacks, and the (task, method,
     reason) of the pairs that cannot run. Lacking runs is an error naming the sweep that fills
     them in, unless ``allow_missing`` (a suite built in pieces: the table says what is missing)."""
-    from .grid import expand
     not_applicable: list[tuple[str, str, str]] = []
     configs = {run_id(cfg): cfg for cfg in expand(registry, spec, not_applicable)}
     missing = [(c["task"], c["method"], c["seed"]) for i, c in configs.items() if i not in pool]

@@ -21,8 +21,10 @@ import pluggy
 
 from . import hookspecs
 from .api import Task
+from .claims import Claim
 from .errors import UserError
 from .options import Option, declare_all
+from .search_space import validate_space
 
 KINDS = ("tasks", "models", "losses", "optimizers", "methods", "metrics", "executors", "loggers",
          "claims", "commands")
@@ -212,7 +214,6 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
         return Entry(kind, task_cls.name, task_cls, task_cls.description, plugin,
                      options=declare_all(task_cls.options, f"plugin {plugin!r}: task {task_cls.name!r}"))
     if kind == "claims":
-        from .claims import Claim
         (claim,) = args
         if not isinstance(claim, Claim):
             raise UserError(f"plugin {plugin!r} registered {claim!r} as a claim: a claim is a "
@@ -230,7 +231,6 @@ def _make_entry(kind, plugin, *args, **kwargs) -> Entry:
         name, settings, description = args
         space = kwargs.get("search_space")
         if space is not None:
-            from .search_space import validate_space
             space = validate_space(space, f"plugin {plugin!r}, method {name!r}")
         return Entry(kind, name, dict(settings), description, plugin,
                      per_task={t: dict(v) for t, v in (kwargs.get("per_task") or {}).items()},

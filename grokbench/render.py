@@ -14,6 +14,7 @@ from .columns import (OVERALL_COLUMNS, TASK_COLUMNS, cells, csv_fields, csv_row,
                       fmt_setting, fmt_steps, headers)
 from .data import atomic_write_bytes
 from .leaderboard import SURVIVAL_TEXT
+from .plot import km_figure, profile_figure
 from .records import records_jsonl
 from .survival import LEVEL
 from .scoring import from_jsonable, to_jsonable
@@ -307,7 +308,6 @@ def read_json(text) -> dict:
 def write_leaderboard(lb, records, out, name, write_raw=True, codepaths=()):
     """Write the tables as NAME.md/.json/.csv/.overall.csv, the profile figure NAME.profile.png
     and (``write_raw``) the raw results they were built from; return the paths."""
-    from .plot import profile_figure  # matplotlib, only when writing
     out.mkdir(parents=True, exist_ok=True)
     files = {f"{name}.md": to_markdown(lb), f"{name}.json": to_json(lb),
              f"{name}.csv": to_csv(lb), f"{name}.overall.csv": overall_csv(lb)}
@@ -325,6 +325,5 @@ def write_leaderboard(lb, records, out, name, write_raw=True, codepaths=()):
     shown = {**lb, "overall": lb["tuned"]["overall"]} if lb.get("tuned") else lb
     written.append(profile_figure(shown, out / f"{name}.profile.png"))
     if lb["overall"].get("significance"):  # the survival view (not on tuned suites)
-        from .plot import km_figure
         written.append(km_figure(lb, out / f"{name}.km.png"))
     return written

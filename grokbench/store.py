@@ -12,6 +12,9 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
+
+from platformdirs import user_data_dir
 
 from .errors import UserError
 from .scoring import from_jsonable, to_jsonable
@@ -42,7 +45,6 @@ def default_store_path() -> Path:
     env = os.environ.get("GROKBENCH_STORE")
     if env:
         return Path(env)
-    from platformdirs import user_data_dir
     return Path(user_data_dir("grokbench")) / "runs.db"
 
 
@@ -92,7 +94,6 @@ class Store:
                             "choose a writable place with --store PATH") from None
 
     def _open_readonly(self, missing_ok: bool):
-        from urllib.parse import quote
         if not self.path.exists():
             if missing_ok:
                 db = sqlite3.connect(":memory:")

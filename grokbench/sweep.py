@@ -10,16 +10,29 @@ Executors are plugins (``register_executors``); the bundled ones are ``inprocess
 """
 from __future__ import annotations
 
+import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
+from .checkpoints import missing_note
+from .config import ENGINE_OPTIONS, run_id
+from .engine import eval_schedule, run
 from .errors import UserError
+from .grid import suites_dir
+from .records import read_records
+from .registry import get_registry
 from .stats import median
+from .store import Store
 
 DEFAULT_EXECUTOR = "processes"
 
@@ -33,9 +46,6 @@ def run_job(config: dict, store_path: str | None) -> dict:
     Runs whose own code raises (e.g. a bad setting that only the task sees) come back as an
     ``error`` string rather than an exception, so one bad run cannot stop a sweep and the
     exception need not be picklable. NaN/inf is not an error: the engine records it as a run."""
-    from .config import run_id
-    from .engine import run
-    from .store import Store
     try:
         # checkpoints are written beside the store, so only by workers that write the store
         result = run(config, progress=False, checkpoint_store=store_path)
@@ -75,7 +85,6 @@ class Plan:
 def plan(configs, store, also_done=frozenset()) -> Plan:
     """Drop duplicate configs (e.g. a grid value equal to the default) and split off the runs the
     store already holds (and those in ``also_done``: ids whose results are committed)."""
-    from .config import run_id
     unique: dict[str, dict] = {}
     for cfg in configs:
         unique.setdefault(run_id(cfg), cfg)
@@ -86,8 +95,6 @@ def plan(configs, store, also_done=frozenset()) -> Plan:
 def stored_notes(todo: Plan, store) -> list[str]:
     """What the stored runs a sweep skips do not give that its settings ask for, one line each:
     loggers (they log while a run trains) and checkpoints (saved while it trains)."""
-    from .checkpoints import missing_note
-    from .config import run_id
     if not any(c.get("loggers") or c.get("checkpoints") for c in todo.configs):
         return []
     stored = [c for c in todo.configs if run_id(c) in todo.stored and store.has(run_id(c))]
@@ -124,7 +131,6 @@ class SweepReport:
 
 
 def build_executor(name: str, workers: int | None, registry=None):
-    from .registry import get_registry
     registry = registry or get_registry()
     return registry.get("executors", name).obj(workers)
 
@@ -135,14 +141,6 @@ def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = N
     """Run every config the store does not hold yet through the named executor; return a report.
 
     The store file (and its schema) is created here, before any worker opens it."""
-    from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
-
-    from tqdm import tqdm
-
-    from .config import run_id
-    from .registry import get_registry
-    from .store import Store
-
     registry = registry or get_registry()
     registry.get("executors", executor)  # an unknown name fails before the store is touched
     if workers is not None and workers < 1:
@@ -222,9 +220,6 @@ def _exit_on_second_interrupt():
     second one exits at once. Raising KeyboardInterrupt again could land in that clean-up
     (e.g. while the interpreter joins the pool's threads at exit) and leave it hanging. Every
     finished run is already in the store, and workers die with this process."""
-    import signal
-    import threading
-
     def exit_now(signum, frame):
         os.write(2, b"\ninterrupted again: exiting now\n")
         os._exit(130)
@@ -238,7 +233,6 @@ def summarize(rows, configs, failed_ids) -> list[dict]:
     target within the budget), failed in this call, and ``median_steps_of_solved``: the median
     steps-to-generalize of the solved runs only (None when none solved). That is not the
     leaderboard's "median steps-to-generalize", which counts a miss as ∞ over all seeds."""
-    from .config import run_id
     groups: dict[tuple[str, str], dict] = {}
     for cfg in configs:
         g = groups.setdefault((cfg["task"], cfg["method"]),
@@ -271,8 +265,6 @@ def _say(text):
 
 def committed_records(suite_name: str) -> list[dict]:
     """The committed raw results of a suite (empty when there are none yet)."""
-    from .grid import suites_dir
-    from .records import read_records
     path = suites_dir() / f"{suite_name}.results.jsonl"
     return read_records(path) if path.exists() else []
 
@@ -290,9 +282,6 @@ SPEED_KEYS = ("task", "model", "n_layers", "width", "depth", "dtype", "precision
 def speed_kind(config: dict) -> str:
     """The kind of run, as far as its cost per step goes (SPEED_KEYS). A setting a run lacks is
     at the engine's default: runs recorded before a setting existed (precision) are of its kind."""
-    import json
-
-    from .config import ENGINE_OPTIONS
     return json.dumps({k: config.get(k, ENGINE_OPTIONS[k].default if k in ENGINE_OPTIONS else None)
                        for k in SPEED_KEYS}, sort_keys=True, default=str)
 
@@ -307,7 +296,6 @@ def _split_time(steps_run, wall, steps_per_s, evaluations):
 
 def db_timings(db, per_kind: int = 10) -> list[tuple]:
     """(kind, s/step, s/evaluation, "store") of the latest runs of each kind in the store."""
-    import json
     out: list[tuple] = []
     count: dict[str, int] = {}
     for config, scores, curve in db.db.execute(
@@ -339,7 +327,6 @@ def committed_timings(records) -> list[tuple]:
 def calibrate(config: dict) -> tuple:
     """Seconds per training step and per evaluation of a 20-step run of this config on this
     machine (one thread, nothing stored)."""
-    from .engine import run
     result = run(dict(config, steps=20, eval_every=10, early_stop=False, threads=1,
                       loggers=[]), progress=False)
     return result["train_time"] / 20, result["eval_time"] / len(result["curve"]), "calibrated"
@@ -372,7 +359,6 @@ def kind_timing(config: dict, history, cache: dict) -> tuple | None:
             except UserError as exc:  # e.g. its data is not on this machine: say so, go on
                 _say(f"cannot calibrate {config['task']}: {exc}")
                 # the task's other kinds of run are a rougher guess, and are named as one
-                import json
                 task = [(a, b) for k, a, b, _ in history if json.loads(k)["task"] == config["task"]]
                 cache[kind] = (typical_time([a for a, _ in task]), typical_time([b for _, b in task]),
                                "other runs of the task") if task else None
@@ -381,7 +367,6 @@ def kind_timing(config: dict, history, cache: dict) -> tuple | None:
 
 def run_seconds(config: dict, t_step: float, t_eval: float) -> float:
     """A run's cost at its full budget: every step and every scheduled evaluation."""
-    from .engine import eval_schedule
     return int(config["steps"]) * t_step + t_eval * len(eval_schedule(
         int(config["steps"]), int(config["eval_every"]), int(config["evals_per_decade"])))
 

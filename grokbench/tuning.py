@@ -26,11 +26,13 @@ per study, and a study scores its best trial.
 """
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, field
 
 from .api import derive_seed
-from .errors import UserError
+from .config import canonical_method, method_names, resolve
+from .errors import NotApplicable, UserError
 from .search_space import DISTRIBUTIONS, describe_space, draw, round_sig, validate_space
 
 __all__ = ["DISTRIBUTIONS", "describe_space", "draw", "round_sig", "validate_space", "plan_trials",
@@ -41,7 +43,6 @@ MAX_TRIALS = 1000  # trial t of study s trains with seed 1000·s + t
 
 def method_space(registry, method: str) -> dict:
     """The union of the spaces of the methods in ``a+b``; {} when none declares one."""
-    from .config import method_names
     space: dict = {}
     owner: dict = {}
     for name in method_names(registry, method):
@@ -102,10 +103,6 @@ class Trial:
 def plan_trials(registry, spec: dict, not_applicable: list | None = None) -> list[Trial]:
     """Every trial of a tuned grid (``spec["tuning"]`` = N): tasks × methods × grid values ×
     study seeds × N trials, each resolved to a run config, in trial-major order per task."""
-    import itertools
-
-    from .config import canonical_method, resolve
-    from .errors import NotApplicable
     n = check_trials(spec["tuning"])
     grid_keys = sorted(spec["grid"])
     grid_values = [spec["grid"][k] if isinstance(spec["grid"][k], list) else [spec["grid"][k]]
@@ -152,7 +149,6 @@ def check_study_seed(seed) -> int:
 
 def spaces_of(registry, spec: dict) -> dict:
     """{method: its space as searched (pinned settings removed, union over tasks)}."""
-    from .config import canonical_method
     pinned = set(spec["settings"]) | set(spec["grid"])
     out = {}
     for method in spec["methods"]:

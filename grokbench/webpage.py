@@ -23,7 +23,7 @@ from .leaderboard import label_runs
 from .plot import COLORS, km_at, km_steps, profile_steps
 from .render import (SCORING_TEXT, censoring_text, overall_headers, overall_rows, profile_text,
                      survival_text, task_headers, task_rows, to_json)
-from .stats import quantile
+from .stats import median, quantile
 
 EXTRA_HINT = "pip install 'grokbench[html]'"
 DIGEST_META = "grokbench-tables-sha256"
@@ -34,7 +34,7 @@ PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 def require_plotly():
     try:
-        import plotly.graph_objects as go
+        import plotly.graph_objects as go  # optional extra [html]
         from plotly.offline import get_plotlyjs
     except ImportError:
         raise UserError(f"--format html needs plotly: {EXTRA_HINT}") from None
@@ -128,7 +128,6 @@ def disagreements(table, runs_by_label) -> dict[str, str]:
     """{method: what its curves' runs score against what the table says} for the rows whose
     curves were read from a store whose runs (same ids) scored otherwise than the table's runs
     (computed again, e.g. on a CPU that rounds differently): those curves are not the table's."""
-    from .stats import median
     out = {}
     for row in table["rows"]:
         runs = runs_by_label.get(row["method"]) or []

@@ -1,8 +1,8 @@
 """The ``grokbench`` commands, one module each; :mod:`grokbench.cli` gathers them into one group.
 
 Only these modules and ``cli.py`` import click: the library modules they call (engine, sweep,
-leaderboard, render, check, plot, ...) are usable without it. Heavy dependencies (torch's
-training loop, matplotlib) are imported when a command runs, so ``grokbench --help`` is quick.
+leaderboard, render, check, plot, ...) are usable without it. Their imports are at module top,
+but for optional extras and matplotlib (README, "Code layout": ``grokbench --help``'s time).
 """
 from .claims import claims
 from .data import data

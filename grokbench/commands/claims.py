@@ -7,9 +7,18 @@ import sys
 from pathlib import Path
 
 import click
+import torch
 from tabulate import tabulate
 
+from .. import __version__
+from ..claim_runs import (BAD, HEADERS, check_claims, result_text, select, table_rows,
+                          to_jsonable_results, write_report)
+from ..config import check_device as check_name
+from ..engine import check_device
 from ..errors import UserError
+from ..grid import suites_dir
+from ..registry import get_registry
+from ..store import Store, default_store_path
 from ..sweep import DEFAULT_EXECUTOR
 from .common import store_option
 
@@ -48,13 +57,6 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
            write, out_dir, list_only, device, quiet):
     """Check the papers' claims: run each claim's runs (reusing stored ones) and compare its
     statistic with the paper's value. Exit status 1 when a claim fails or does not reproduce."""
-    from .. import __version__
-    from ..claim_runs import (BAD, HEADERS, check_claims, result_text, select, table_rows,
-                              to_jsonable_results, write_report)
-    from ..grid import suites_dir
-    from ..registry import get_registry
-    from ..store import Store
-
     registry = get_registry()
     every = [e.obj for e in registry.entries["claims"].values()]
     if list_only:
@@ -75,10 +77,6 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
         raise UserError(f"--workers must be at least 1, got {workers}")
     registry.get("executors", executor)
     if device is not None:
-        import torch
-
-        from ..config import check_device as check_name
-        from ..engine import check_device
         check_name(device)
         if not (dry_run or no_run):
             check_device(torch.device(device))  # now, not in the first run's worker
@@ -108,7 +106,6 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
                    "/ workers")
         return
     if write:
-        from ..store import default_store_path
         db_name = Path(store).name if store else default_store_path().name
         source = (f"the results store `{db_name}`"
                   + (" and the committed suites' raw results" if use_committed else "")

@@ -2,14 +2,17 @@
 settings."""
 from __future__ import annotations
 
+import json
 from functools import partial
 
 import click
 from tabulate import tabulate
 
 from ..columns import fmt_num, fmt_steps
-from ..config import parse_assignments
+from ..config import explain, parse_assignments, stored_method_name
 from ..errors import UserError
+from ..registry import get_registry
+from ..scoring import decision_index
 
 
 # A run's scores as `run` and `show` print them: the tables' formatters, with a miss spelled out
@@ -22,7 +25,6 @@ def read_at(result) -> tuple[str, dict | None]:
     """Where a run's scores were read, in words ("at the decision point (step 250)", "at the
     last evaluation (step 3000)"), and the last evaluation's record when the run went on past
     its decision point (its values differ from the scores'), else None."""
-    from ..scoring import decision_index
     curve = [r for r in result.get("curve") or [] if "train_acc" in r]
     if not curve:
         return "at the last evaluation", None
@@ -81,8 +83,6 @@ def one_value(flag: str, values, several: str) -> str:
 def method_list(values) -> list[str]:
     """Several methods, as plot, leaderboard and sweep take them: --method repeated or
     comma-separated (a,b), each a method or a combination a+b, under its canonical name."""
-    from ..config import stored_method_name
-    from ..registry import get_registry
     names = [v.strip() for value in values for v in value.split(",") if v.strip()]
     registry = get_registry()
     return list(dict.fromkeys(stored_method_name(registry, n) for n in names))
@@ -90,10 +90,6 @@ def method_list(values) -> list[str]:
 
 def explained_config(config: dict, overrides: dict) -> str:
     """``--show-config --explain``: each setting, its value and the layer that set it."""
-    import json
-
-    from ..config import explain
-    from ..registry import get_registry
     who = explain(get_registry(), config, overrides)
     rows = [(key, json.dumps(config[key]), who[key]) for key in sorted(config)]
     return tabulate(rows, headers=["setting", "value", "set by"], tablefmt="simple")

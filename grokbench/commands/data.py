@@ -10,7 +10,9 @@ from pathlib import Path
 
 import click
 
+from ..data import default_download_dir, download, sha256_of
 from ..errors import UserError
+from ..registry import get_registry
 
 
 @click.group()
@@ -29,8 +31,6 @@ def data():
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def fetch(task, dest, url, sha256, quiet):
     """Download TASK's data file, check its sha256 and save it where TASK finds it."""
-    from ..data import default_download_dir, download, sha256_of
-    from ..registry import get_registry
     task_cls = get_registry().get("tasks", task).obj
     spec = task_cls.download
     if not spec:

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
+from ..config import stored_method_name
+from ..data import output_file
 from ..errors import UserError
+from ..export import CURVE_COLUMNS, ID_COLUMNS, curve_rows, run_rows, write
+from ..registry import get_registry
+from ..store import Store, default_store_path
 from .common import store_option
 
 
@@ -25,10 +30,6 @@ from .common import store_option
 def export(fmt, curves, store, out, task, method, force):
     """Write the store's runs as a table: ids, status, scores, settings (config.*) and versions;
     with --curves also every evaluation's metrics."""
-    from ..data import output_file
-    from ..export import CURVE_COLUMNS, ID_COLUMNS, curve_rows, run_rows, write
-    from ..store import Store, default_store_path
-
     path = Path(store) if store else default_store_path()
     if not path.exists():
         raise UserError(f"there is no results store at {path}; give one with --store FILE")
@@ -38,8 +39,6 @@ def export(fmt, curves, store, out, task, method, force):
         output_file(target, "choose another file with -o PATH", force=force)
     filters = {"task": task}
     if method:
-        from ..config import stored_method_name
-        from ..registry import get_registry
         filters["method"] = stored_method_name(get_registry(), method)
     db = Store(path, readonly=True)
     try:

@@ -9,8 +9,16 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
+from .. import landscape as ls
+from ..config import parse_assignments
 from ..errors import UserError
-from ..sweep import DEFAULT_EXECUTOR
+from ..files import output_file
+from ..grid import parse_seeds
+from ..landscape import by_size, least_test_error, w_c
+from ..plot import landscape_heatmaps, lu_figure
+from ..registry import get_registry
+from ..store import Store
+from ..sweep import DEFAULT_EXECUTOR, db_timings, plan, projection, run_sweep
 from .common import store_option
 
 
@@ -19,7 +27,6 @@ def _num(x, digits=3):
 
 
 def print_table(rows, steps_note: str):
-    from ..landscape import by_size, least_test_error, w_c
     size_key = next((r["size_key"] for r in rows if r.get("size_key")), None)
     table = []
     for n, rs in by_size(rows).items():
@@ -90,14 +97,6 @@ def landscape(task, alphas, sizes, seeds, steps, eval_every, assignments, preset
 
     Every point is an ordinary stored run (resumable: run the same command again). Points whose
     run did not converge (stalled, still moving, NaN) are marked, and drawn hollow."""
-    from .. import landscape as ls
-    from ..config import parse_assignments
-    from ..grid import parse_seeds
-    from ..registry import get_registry
-    from ..store import Store
-    from ..sweep import db_timings, plan, projection, run_sweep
-
-    from ..files import output_file
     for target, flag in ((jsonl, "--jsonl"), (plot_path, "--plot")):
         if target:  # before any training: a path that cannot be written, a FIFO or a device
             output_file(target, f"choose another file with {flag} PATH")
@@ -153,7 +152,6 @@ def landscape(task, alphas, sizes, seeds, steps, eval_every, assignments, preset
     if jsonl:
         click.echo(f"wrote {ls.write_points(points, jsonl)}")
     if plot_path:
-        from ..plot import landscape_heatmaps, lu_figure
         click.echo(f"wrote {lu_figure(rows, plot_path)}")
         if len(ls.by_size(rows)) >= 2:
             path = Path(plot_path)

@@ -8,13 +8,20 @@ from pathlib import Path
 
 import click
 
+from ..byom import fairness_warnings, provenance
 from ..check import check_committed
-from ..data import atomic_write_bytes
+from ..config import run_id, stored_method_name
+from ..data import atomic_write_bytes, output_file
 from ..errors import UserError
+from ..grid import expand, load_suite, suites_dir
 from ..leaderboard import REFERENCE, TOLERANCE_TEXT, build, codepath, suite_commands
 from ..records import read_records, store_pool, suite_records, with_committed
+from ..registry import get_registry
 from ..render import to_csv, to_json, to_markdown, write_leaderboard
-from .common import store_option
+from ..store import Store, default_store_path
+from ..tuning import plan_trials, spaces_of
+from ..webpage import curve_groups, require_plotly, to_html
+from .common import method_list, store_option
 
 
 @click.command()
@@ -49,10 +56,6 @@ from .common import store_option
 def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, out_dir, check,
                 allow_missing, codepath_stores, added, rerun_reference):
     """Leaderboards: a table per task and one across tasks, from the store or a raw file."""
-    from ..grid import load_suite, suites_dir
-    from ..registry import get_registry
-    from ..store import Store
-
     spec = load_suite(suite) if suite else None
     if check and not suite:
         raise UserError("--check compares a suite's committed tables: give --suite NAME")
@@ -62,7 +65,6 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
     name = suite or "store"
     out = Path(out_dir) if out_dir else suites_dir()
     if (write or fmt == "html") and not check:  # a folder that cannot be written: before any work
-        from ..data import output_file
         output_file(out / f"{name}.md", "choose another folder with --out-dir DIR")
     missing, not_applicable, codepaths = [], [], {}
     if from_file:
@@ -103,7 +105,6 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
     if tasks:
         records = [r for r in records if r["task"] in tasks]
     if methods:
-        from .common import method_list
         methods = method_list(methods)  # repeated or a,b; a+b is one combination
         records = [r for r in records if r["method"] in methods]
     if not records:
@@ -116,7 +117,6 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
         "Regenerate": "grokbench leaderboard " + (f"--from {from_file}" if from_file else f"--store {source}")}
     tuning = None
     if spec and spec.get("tuning"):  # a tuned suite: its trials, grouped into studies
-        from ..tuning import plan_trials, spaces_of
         tuning = (plan_trials(get_registry(), spec, []), spaces_of(get_registry(), spec),
                   spec["tuning"])
     lb = build(records, name, description, reference or (spec or {}).get("reference", REFERENCE),
@@ -143,11 +143,9 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
                    f"({lb['runs']} runs; tolerance: {TOLERANCE_TEXT})")
         return
     if fmt == "html":
-        from ..grid import suites_dir as _suites_dir
-        from ..webpage import curve_groups, require_plotly, to_html
         require_plotly()  # the missing extra is reported before the store is read for curves
         curves, note, differ = page_curves(records, from_file, store, name if spec else None)
-        config_text = (_suites_dir() / f"{name}.toml").read_text(encoding="utf-8") if spec else ""
+        config_text = (suites_dir() / f"{name}.toml").read_text(encoding="utf-8") if spec else ""
         page = to_html(lb, curve_groups(lb, records, curves, differ), note, config_text,
                        page_command(name if spec else None, from_file, store, out_dir, tasks, methods,
                                     reference, lb))
@@ -172,12 +170,6 @@ def added_methods_board(spec, suite, added, rerun_reference, from_file, store, t
     """`--add-method M`: the suite's committed raw results (or --from) with the store's runs of
     M at the suite's settings, M's rows marked, where each side ran, and what differs
     (grokbench/byom.py). Written as NAME+M files, never over the suite's own board."""
-    from ..byom import fairness_warnings, provenance
-    from ..config import run_id, stored_method_name
-    from ..grid import expand, suites_dir
-    from ..registry import get_registry
-    from ..store import Store
-    from .common import method_list
     if not spec:
         raise UserError("--add-method ranks a method against a suite's committed board: give "
                         "--suite NAME (e.g. --suite full)")
@@ -258,7 +250,6 @@ def added_methods_board(spec, suite, added, rerun_reference, from_file, store, t
         click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
         return
     if fmt == "html":
-        from ..webpage import curve_groups, require_plotly, to_html
         require_plotly()
         page = to_html(lb, curve_groups(lb, records, {}, {}),
                        "Curves from the raw results' compact curves, where they keep them.",
@@ -277,7 +268,6 @@ def page_curves(records, from_file, store, suite):
     results (the page marks their curves). Raw results files keep each run's scores, not its
     curve: built from one, the curves come from the store (``--store`` or the default one) by run
     id, i.e. the same config and seed."""
-    from ..store import Store, default_store_path
     if all(r.get("curve") for r in records):  # raw results keep compact curves since 88ac137
         where = f"the raw results {from_file}" if from_file else "the results store"
         return {}, (f"Curves of {len(records)} of the {len(records)} runs, read from {where} "

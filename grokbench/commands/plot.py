@@ -6,8 +6,16 @@ import re
 
 import click
 
+from ..config import run_id as make_id
+from ..data import output_file
 from ..errors import UserError
-from .common import store_option
+from ..grid import expand, load_suite
+from ..leaderboard import REFERENCE, build, label_runs
+from ..plot import compare_figure, profile_figure, run_figure
+from ..records import read_records, store_pool, suite_records
+from ..registry import get_registry
+from ..store import Store
+from .common import method_list, store_option
 
 
 @click.command()
@@ -26,13 +34,6 @@ from .common import store_option
 def plot(run_id, task, methods, suite, from_file, store, metric, out):
     """Figures as PNG: one run (RUN_ID), methods on a task (--task, --method ...), or a suite's
     performance profiles (--suite)."""
-    from ..grid import load_suite
-    from ..leaderboard import REFERENCE, build, label_runs
-    from ..plot import compare_figure, profile_figure, run_figure
-    from ..records import read_records, store_pool, suite_records
-    from ..registry import get_registry
-    from ..store import Store
-
     if sum(bool(x) for x in (run_id, task, suite and not task)) != 1:
         raise UserError("say what to plot: a RUN_ID, --task T --method A --method B, or --suite NAME")
     if metric and not task:
@@ -40,7 +41,6 @@ def plot(run_id, task, methods, suite, from_file, store, metric, out):
     if from_file and not suite:
         raise UserError("--from builds a suite's profiles: give --suite NAME too")
     if out:  # before any work: a path that cannot be written, or a FIFO/device/folder
-        from ..data import output_file
         output_file(out, "choose another file with -o PATH")
     if run_id:
         db = Store(store, readonly=True)
@@ -51,13 +51,10 @@ def plot(run_id, task, methods, suite, from_file, store, metric, out):
     elif task:
         if not methods:
             raise UserError(f"which methods? e.g. --task {task} --method baseline --method perpgrad")
-        from .common import method_list
         methods = method_list(methods)  # repeated or a,b; a+b is one combination
         db = Store(store, readonly=True)
         rows = [row for m in methods for row in db.results(task=task, method=m)]
         if suite:  # only the suite's configurations, not whatever else the store holds
-            from ..config import run_id as make_id
-            from ..grid import expand
             # a pair the suite lists as not applicable has no runs to keep
             ids = {make_id(c) for c in expand(get_registry(), load_suite(suite), [])}
             rows = [r for r in rows if r["run_id"] in ids]

@@ -6,6 +6,7 @@ from tabulate import tabulate
 
 from ..options import spell
 from ..registry import KINDS, get_registry, singular
+from ..search_space import describe_space
 
 
 @click.command()
@@ -59,6 +60,5 @@ def _method_settings(entry) -> str:
     recipes = "; ".join(f"{task}: {pairs(s)}" for task, s in sorted(entry.per_task.items()))
     text = pairs(entry.obj) + (f" | per task: {recipes}" if recipes else "")
     if entry.search_space:
-        from ..search_space import describe_space
         text += f" | tuning space: {describe_space(entry.search_space)}"
     return text

@@ -6,7 +6,10 @@ import json
 import click
 
 from ..config import resolve
+from ..data import atomic_write_bytes
+from ..engine import run_or_load
 from ..errors import UserError
+from ..files import output_file
 from ..registry import get_registry
 from ..scoring import to_jsonable
 from ..store import Store
@@ -34,7 +37,6 @@ from .common import (collect_overrides, explained_config, one_value, override_op
 def run(tasks, methods, preset, as_json, curve_file, store, no_store, force, show_config, explain,
         quiet, **kwargs):
     """Train one run and print its scores."""
-    from ..engine import run_or_load
     task = one_value("--task", tasks, "grokbench sweep --task a,b")
     method = one_value("--method", methods, "--method a+b combines them into one run; "
                        "grokbench sweep --method a,b runs each") if methods else "baseline"
@@ -43,7 +45,6 @@ def run(tasks, methods, preset, as_json, curve_file, store, no_store, force, sho
     if curve_file and not as_json:
         raise UserError("--curve-file is written with --json: add --json, or drop --curve-file")
     if curve_file:  # before training: with --no-store a run that cannot be written is lost
-        from ..files import output_file
         output_file(curve_file, "choose another file with --curve-file PATH")
     overrides = collect_overrides(kwargs)
     # `run` stops at the decision point unless told not to (--set early_stop=false trains the
@@ -67,7 +68,6 @@ def run(tasks, methods, preset, as_json, curve_file, store, no_store, force, sho
     if as_json:
         out = to_jsonable(dict(result))
         if curve_file:
-            from ..data import atomic_write_bytes
             text = json.dumps(out.pop("curve"))
             atomic_write_bytes(curve_file, lambda fh: fh.write(text.encode("utf-8")))
             out["curve_file"] = curve_file

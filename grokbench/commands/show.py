@@ -6,6 +6,8 @@ import json
 import click
 from tabulate import tabulate
 
+from ..config import NOT_IDENTITY
+from ..options import omitted_from_id, spell
 from ..scoring import to_jsonable
 from ..store import Store
 from .common import fmt_run_num, fmt_run_steps, scores_table, store_option
@@ -20,9 +22,6 @@ def distinguishing(records) -> dict[str, str]:
     """Per run id, the settings that tell it apart from the other stored runs of its task and
     method (``lr=0.003 steps=5000``; plugin versions as ``plugin_versions.NAME``); "" where none
     do. A setting a run lacks (stored before it existed) counts as its default."""
-    from ..config import NOT_IDENTITY
-    from ..options import omitted_from_id, spell
-
     def flat(config: dict) -> dict:
         out = {k: v for k, v in config.items() if k not in NOT_IDENTITY | _SHOWN | {"plugin_versions"}}
         out.update({f"plugin_versions.{k}": v for k, v in (config.get("plugin_versions") or {}).items()})

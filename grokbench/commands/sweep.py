@@ -9,6 +9,8 @@ from tabulate import tabulate
 
 from ..errors import UserError
 from ..grid import build_spec, expand, parse_shard
+from ..registry import get_registry
+from ..store import Store
 from ..sweep import (DEFAULT_EXECUTOR, committed_records, committed_timings, db_timings, plan,
                      projection, run_sweep, shard_of)
 from .common import store_option
@@ -47,9 +49,6 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, tu
     """Run a grid of tasks × methods × seeds × settings; runs already stored are skipped.
 
     Interrupted or killed, the same command resumes: finished runs are kept, the rest are run."""
-    from ..registry import get_registry
-    from ..store import Store
-
     registry = get_registry()
     piece = parse_shard(shard)
     if skip_committed and not suite:
