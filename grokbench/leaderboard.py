@@ -116,9 +116,6 @@ def method_row(label, recs) -> dict:
     med_delay, med_delay_res = median_with_resolution(delay, delay_res)
     med_onset, med_onset_res = median_with_resolution(onset, onset_res)
     finite_res = [r for r in gen_res if r is not None]
-    accs = [s["final_test_acc"] for s in sc if s.get("final_test_acc") is not None]
-    walls = [s["wall_time"] for s in sc if s.get("wall_time") is not None]
-    max_sc = [s["max_sc"] for s in sc if s.get("max_sc") is not None]
     return {
         "method": label,
         "runs": len(recs),
@@ -134,9 +131,9 @@ def method_row(label, recs) -> dict:
         "grokking_delay_resolution": med_delay_res,
         "collapse_onset": med_onset,
         "collapse_onset_resolution": med_onset_res,
-        "max_sc": median(max_sc) if max_sc else None,
-        "final_test_acc": median(accs) if accs else None,
-        "wall_time": median(walls) if walls else None,
+        "max_sc": _median_known(s.get("max_sc") for s in sc),
+        "final_test_acc": _median_known(s.get("final_test_acc") for s in sc),
+        "wall_time": _median_known(s.get("wall_time") for s in sc),
         "nonfinite_runs": sum(bool(s.get("nonfinite")) for s in sc),
         # only where some seed recorded it: the tables of runs without it stay as they were
         **{key: value for metric, key in AT_GENERALIZATION.items()
@@ -483,12 +480,12 @@ def precision_summary(records) -> dict | None:
         row: dict = {"method": method, "tasks": {}}
         for task, by in tasks.items():
             tried = sorted(by, key=names.index)
-            solves = {p: 2 * sum(math.isfinite(g) for g in by[p]) > len(by[p]) for p in tried}
+            solved = {p: [sum(math.isfinite(g) for g in by[p]), len(by[p])] for p in tried}
+            solves = {p: 2 * k > n for p, (k, n) in solved.items()}  # a majority of the seeds
             lowest = next((p for p in tried if solves[p]), None)
             above = tried[tried.index(lowest) + 1:] if lowest else []
             row["tasks"][task] = {"lowest": lowest, "fails_above": [p for p in above if not solves[p]],
-                                  "tried": tried,
-                                  "solved": {p: [sum(math.isfinite(g) for g in by[p]), len(by[p])] for p in tried}}
+                                  "tried": tried, "solved": solved}
         rows.append(row)
     return {"order": names, "rows": rows}
 

@@ -189,17 +189,17 @@ def precision_markdown(summary, tasks) -> list[str]:
            "steps, collapse onset and NaN/inf stops.", ""]
     rows = []
     for row in summary["rows"]:
-        cells = []
+        texts = []
         for task in tasks:
             cell = row["tasks"].get(task)
             if cell is None:
-                cells.append("–")
+                texts.append("–")
                 continue
             text = cell["lowest"] or "none"
             if cell["fails_above"]:
                 text += f" (fails: {', '.join(cell['fails_above'])})"
-            cells.append(text)
-        rows.append([row["method"], *cells])
+            texts.append(text)
+        rows.append([row["method"], *texts])
     return out + [tabulate(rows, headers=["method", *tasks], tablefmt="github", disable_numparse=True), ""]
 
 
