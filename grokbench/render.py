@@ -28,13 +28,47 @@ def overall_headers(overall, ref) -> list[str]:
     return headers(OVERALL_COLUMNS, overall, ref)
 
 
+def by_reason(not_applicable) -> dict[str, dict[str, list[str]]]:
+    """(task, method, reason) triples grouped as reason -> task -> methods, in first-seen order.
+
+    A suite with a precision axis refuses the same combination for every method of every task
+    (mixed precision over a float64 weight dtype, say); listing each pair with its reason made
+    one line of ten thousand characters. Grouped, each reason is written once."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for task, method, reason in not_applicable:
+        methods = out.setdefault(reason, {}).setdefault(task, [])
+        if method not in methods:
+            methods.append(method)
+    return out
+
+
+def not_applicable_text(not_applicable) -> str:
+    """One clause per reason: 'task/method (reason)' for a single pair, as before; else the
+    methods on the tasks they apply to, then the reason."""
+    parts = []
+    for reason, tasks in by_reason(not_applicable).items():
+        pairs = [(t, m) for t, methods in tasks.items() for m in methods]
+        if len(pairs) == 1:
+            parts.append(f"{pairs[0][0]}/{pairs[0][1]} ({reason})")
+            continue
+        method_sets = {tuple(methods) for methods in tasks.values()}
+        if len(method_sets) == 1:
+            where = f"{', '.join(next(iter(method_sets)))} on {', '.join(tasks)}"
+        else:
+            where = ", ".join(f"{t}/{m}" for t, m in pairs)
+        parts.append(f"{where} ({reason})")
+    return "; ".join(parts)
+
+
 def task_rows(table, not_applicable=()):
-    """The cells of a task table's rows, then a row per pair of the task that cannot run."""
+    """The cells of a task table's rows, then a row per reason that some of the task's methods
+    cannot run, naming those methods."""
     out = [cells(TASK_COLUMNS, r, table) for r in table["rows"]]
     width = len(task_headers(table))
-    for task, method, reason in not_applicable:
-        if task == table["task"]:
-            out.append(["–", method, "n/a", f"not applicable: {reason}"] + [""] * (width - 4))
+    for reason, tasks in by_reason(not_applicable).items():
+        if table["task"] in tasks:
+            out.append(["–", ", ".join(tasks[table["task"]]), "n/a", f"not applicable: {reason}"]
+                       + [""] * (width - 4))
     return out
 
 
@@ -119,8 +153,7 @@ def _header(lb) -> list[str]:
                    + ", ".join(f"{t}/{m}/seed{'s' if len(seeds) > 1 else ''} "
                                f"{', '.join(map(str, seeds))}" for (t, m), seeds in cells.items()))
     if lb.get("not_applicable"):
-        out.append("- Not applicable (not run): " + "; ".join(
-            f"{t}/{m} ({why})" for t, m, why in lb["not_applicable"]))
+        out.append("- Not applicable (not run): " + not_applicable_text(lb["not_applicable"]))
     return out
 
 

@@ -21,8 +21,8 @@ from .errors import UserError
 from .columns import OVERALL_COLUMNS, TASK_COLUMNS, fmt_setting, sort_values
 from .leaderboard import label_runs
 from .plot import COLORS, km_at, km_steps, profile_steps
-from .render import (SCORING_TEXT, censoring_text, overall_headers, overall_rows, profile_text,
-                     survival_text, task_headers, task_rows, to_json)
+from .render import (SCORING_TEXT, censoring_text, not_applicable_text, overall_headers,
+                     overall_rows, profile_text, survival_text, task_headers, task_rows, to_json)
 from .stats import median, quantile
 
 EXTRA_HINT = "pip install 'grokbench[html]'"
@@ -426,8 +426,7 @@ def to_html(lb, curve_groups_by_task=None, curves_note="", config_text="", comma
                      "out, not counted as misses): " + ", ".join(f"{t}/{m}/seed {s}"
                                                                  for t, m, s in lb["missing"]))
     if lb.get("not_applicable"):
-        facts.append("Not applicable (not run): " + "; ".join(f"{t}/{m} ({why})"
-                                                              for t, m, why in lb["not_applicable"]))
+        facts.append("Not applicable (not run): " + not_applicable_text(lb["not_applicable"]))
     facts += [SCORING_TEXT] + ([survival_text()] if overall.get("significance") else [])
     facts += [f"CI tolerance (--check): {lb['tolerance']}."]
     out.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in facts) + "</ul>")

@@ -61,7 +61,8 @@ def test_key_frequencies_at_generalization_column():
     for r in runs:
         if r["task"] == "A" and r["method"] == "wd":
             at = {100: 9, 200: 5, 300: 6}[r["scores"]["steps_to_generalize"]]
-            r["curve"] = [{"step": s, "test_acc": 0.5, "fourier_key_freqs": at if s == r["scores"]["steps_to_generalize"] else 40}
+            gen = r["scores"]["steps_to_generalize"]
+            r["curve"] = [{"step": s, "test_acc": 0.5, "fourier_key_freqs": at if s == gen else 40}
                           for s in (0, 100, 200, 300, 400)]
     # x's seed 1 never generalizes: its curve's values are not read
     x1 = next(r for r in runs if r["task"] == "A" and r["method"] == "x" and r["seed"] == 1)
@@ -85,7 +86,8 @@ def test_precision_summary_and_nonfinite_column():
     arith = {"bf16": {"dtype": "bfloat16"}, "bf16-mixed": {"precision": "bf16-mixed"},
              "fp32": {"dtype": "float32", "precision": "pure"}, "fp64": {"dtype": "float64"}}
     gens = {  # per method and arithmetic: the seeds' steps-to-generalize
-        "wd": {"bf16": [INF, INF, 300], "bf16-mixed": [200, INF, 300], "fp32": [100, 100, 200], "fp64": [INF, INF, INF]},
+        "wd": {"bf16": [INF, INF, 300], "bf16-mixed": [200, INF, 300], "fp32": [100, 100, 200],
+               "fp64": [INF, INF, INF]},
         "sm": {"bf16": [INF, INF, INF], "fp32": [INF, 900, INF]},
     }
     runs = [rec("A", m, s, g, **arith[a]) for m, by in gens.items() for a, gs in by.items()
@@ -102,3 +104,19 @@ def test_precision_summary_and_nonfinite_column():
     # one kind of arithmetic: no summary, and no NaN/inf column where nothing stopped
     plain = leaderboard.build(two_task_records(), "t")
     assert "precision_summary" not in plain and "NaN/inf stops" not in render.to_markdown(plain)
+
+
+def test_pairs_refused_for_one_reason_are_listed_once_per_reason():
+    # A precision axis refuses the same combination for every method of every task; each reason
+    # is written once with the methods and tasks it covers, and a lone pair keeps its old wording.
+    mixed = "mixed precision keeps float32 master weights"
+    refused = [(t, m, mixed) for t in ("modadd", "parity") for m in ("wd", "muon")]
+    refused.append(("qm9", "stablemax", "classification loss"))
+    assert render.not_applicable_text(refused) == (
+        "wd, muon on modadd, parity (mixed precision keeps float32 master weights); "
+        "qm9/stablemax (classification loss)")
+    uneven = [("modadd", "wd", "r"), ("parity", "muon", "r")]
+    assert render.not_applicable_text(uneven) == "modadd/wd, parity/muon (r)"
+    table = {"task": "parity", "rows": []}
+    rows = render.task_rows(table, refused)
+    assert [r[:4] for r in rows] == [["–", "wd, muon", "n/a", f"not applicable: {mixed}"]]
