@@ -1,14 +1,15 @@
 """A plugin author's CI and command, with the example package examples/grokbench-lion installed
 by pip into a fresh venv: the workflow's one script (ci/rank.sh) run end to end on the quick
 suite, the command the package adds through register_commands, and the board `--add-method`
-builds against one built from a hand-merged raw results file."""
+builds against one built from a hand-merged raw results file, and the example's committed
+place on the full board."""
 import json
 import os
 import subprocess
 from pathlib import Path
 
 from test_leaderboard import cli, tiny_suite  # noqa: F401  (the fixture)
-from test_plugins import LION, grokbench_cli, venv_with_plugin  # noqa: F401  (the fixture)
+from test_plugins import LION, ROOT, grokbench_cli, venv_with_plugin  # noqa: F401  (the fixture)
 
 WORKFLOW = LION / ".github" / "workflows" / "grokbench.yml"
 SCRIPT = LION / "ci" / "rank.sh"
@@ -152,3 +153,20 @@ def test_the_added_board_is_the_board_of_a_hand_merged_results_file(tiny_suite, 
     rebuilt = json.loads(rebuilt)
     written = json.loads((submission / "tiny+perpgrad.json").read_text())
     assert rebuilt["tasks"] == written["tasks"] and rebuilt["overall"] == written["overall"]
+
+
+def test_the_committed_lion_board_rebuilds_from_its_raw_results(venv_with_plugin, tmp_path):  # noqa: F811
+    """examples/grokbench-lion/results/full+lion.md, the example's place on the full board, is
+    what --add-method builds from the committed full suite's raw results and Lion's own 30,
+    merged by hand as its README says: byte for byte, as CI checks the bundled boards."""
+    results = LION / "results"
+    merged = tmp_path / "full.results.jsonl"
+    merged.write_text((ROOT / "leaderboards" / "full.results.jsonl").read_text()
+                      + (results / "lion.full.results.jsonl").read_text())
+    out = grokbench_cli("leaderboard", "--suite", "full", "--add-method", "lion", "--from",
+                        str(merged), "--write", "--out-dir", str(tmp_path),
+                        python=venv_with_plugin, cwd=tmp_path, OMP_NUM_THREADS="1")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "full+lion.md").read_text() == (results / "full+lion.md").read_text()
+    runs = [json.loads(line) for line in (results / "lion.full.results.jsonl").read_text().splitlines()]
+    assert len(runs) == 30 and {r["method"] for r in runs} == {"lion"}
