@@ -2,6 +2,7 @@
 optimizer wrappers, sweep executors and loggers (docs/plugins.md describes each)."""
 from __future__ import annotations
 
+import difflib
 import hashlib
 import inspect
 import math
@@ -194,6 +195,19 @@ class Task(ABC):
                                             or cls.size_option not in cls.options):
             problems.append(f"names size_option {cls.size_option!r}, which is not one of its "
                             "options: name one, or None")
+        known = {name for name in dir(Task) if not name.startswith("_")}
+        for klass in cls.__mro__:
+            if klass is Task or not issubclass(klass, Task):
+                continue
+            for attr in vars(klass):
+                # A plugin may keep helpers of its own; a near-miss of one of Task's names
+                # (``preset`` for ``presets``, ``model_default``) is a typo, and the setting it
+                # meant would silently be missing from every run.
+                close = difflib.get_close_matches(attr, known, n=1, cutoff=0.8)
+                retired = attr == "method_defaults"  # its own message, below
+                if attr not in known and not attr.startswith("_") and close and not retired:
+                    problems.append(f"sets {attr}, which grokbench does not read: did you mean "
+                                    f"{close[0]}? (rename it, or start a helper's name with _)")
         if hasattr(cls, "method_defaults"):
             # Once a layer of their own; a method's settings for a task are now only its recipe,
             # so a task still setting them would silently train without them.

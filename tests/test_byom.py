@@ -42,7 +42,8 @@ def test_an_added_method_is_ranked_beside_the_committed_rows(tiny_suite, store_p
     # --write names the board after the suite and the method, and leaves the suite's own alone
     code, _, err = cli(capsys, "leaderboard", "--suite", "tiny", "--add-method", "perpgrad",
                        "--write", "--out-dir", str(suites.parent / "mine"))
-    assert code == 0, err and (suites.parent / "mine" / "tiny+perpgrad.md").exists()
+    assert code == 0, err
+    assert (suites.parent / "mine" / "tiny+perpgrad.md").exists()
     assert {p.name: p.read_bytes() for p in suites.iterdir()} == committed
     # a maintainer rebuilds the submitted board from its raw results alone, exactly
     submitted = suites.parent / "mine" / "tiny+perpgrad.results.jsonl"

@@ -169,6 +169,24 @@ def test_a_task_with_method_defaults_is_refused_naming_the_recipe():
         register_task_class(Old)
 
 
+def test_a_misspelled_task_attribute_is_refused_naming_the_right_one():
+    """`preset = {...}` for `presets` would leave the preset unknown to every run; a near-miss of
+    one of Task's names is refused, while a helper of the plugin's own is kept."""
+    class Typo(Task):
+        name, description = "typo", "a task with a misspelled attribute"
+        preset = {"long": {"steps": 20000}}
+        vocabulary = 7  # the plugin's own: not near any of Task's names
+
+        def load(self, config):
+            raise AssertionError("never loaded")
+
+    assert Typo.declaration_problems() == [
+        "sets preset, which grokbench does not read: did you mean presets? (rename it, or start "
+        "a helper's name with _)"]
+    with pytest.raises(UserError, match=r"^plugin 'tasks-plugin': task 'typo' sets preset, "):
+        register_task_class(Typo)
+
+
 def test_every_bundled_task_declares_itself_as_task_requires(registry):
     for name in registry.names("tasks"):
         assert registry.get("tasks", name).obj.declaration_problems() == [], name

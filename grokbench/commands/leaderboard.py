@@ -228,8 +228,9 @@ def added_methods_board(spec, suite, added, rerun_reference, from_file, store, t
     warnings = fairness_warnings(records, marked, ref)
     lines = provenance(records, marked)
     description = ((spec.get("description", "") + "\n\n" + spec.get("budget_note", "")).strip()
-                   + f"\n\nRows marked † were added with `--add-method` ({', '.join(marked)}): the "
-                   f"store's runs at the suite's settings, beside the committed raw results of "
+                   # "their runs", not "the store's": with --from a submission's file holds them
+                   + f"\n\nRows marked † were added with `--add-method` ({', '.join(marked)}): their "
+                   f"runs at the suite's settings, beside the committed raw results of "
                    f"{committed_path.name}. Where each method's runs ran: " + "; ".join(lines)
                    + (". Differences that can move results: " + " ".join(warnings) if warnings
                       else ". The added runs ran on the same device, code path and versions as "
