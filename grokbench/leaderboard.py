@@ -438,6 +438,9 @@ def build(records, name="store", description="", reference=REFERENCE, r_max=R_MA
     summary = precision_summary(records)
     if summary is not None:  # a board over several kinds of arithmetic (the numerics suite)
         lb["precision_summary"] = summary
+    by_model = model_summary(records)
+    if by_model is not None:  # a board over several models (the architectures suite)
+        lb["model_summary"] = by_model
     if tuning is not None:
         trials, spaces, n = tuning
         lb["tuned"] = tuned_tables(trials, {r["run_id"]: r for r in records}, spaces, n, reference,
@@ -488,6 +491,39 @@ def precision_summary(records) -> dict | None:
                                   "tried": tried, "solved": solved}
         rows.append(row)
     return {"order": names, "rows": rows}
+
+
+# -- architectures (a suite with a model axis) ----------------------------------------------------
+
+def model_summary(records) -> dict | None:
+    """Per task and method, each model's solved count and median steps-to-generalize, and how
+    far apart the models put the method: the slowest model's median over the fastest's, over
+    the models where a majority of the seeds generalize (a method that solves on one model only
+    has no ratio; the table says where it solves). None unless some method ran on a task with at
+    least two models, so boards with one model per task are unchanged."""
+    cells: dict = {}
+    for rec in records:
+        gen = _step(rec["scores"], "steps_to_generalize")
+        (cells.setdefault(rec["task"], {}).setdefault(rec["method"], {})
+         .setdefault(rec["config"].get("model"), []).append(gen))
+    if not any(len(models) > 1 for methods in cells.values() for models in methods.values()):
+        return None
+    tasks = []
+    for task, methods in cells.items():
+        models = list(dict.fromkeys(m for by in methods.values() for m in by))  # first seen
+        rows = []
+        for method, by in methods.items():
+            row = {"method": method, "models": {}}
+            for model, gens in by.items():
+                k = sum(math.isfinite(g) for g in gens)
+                row["models"][model] = {"solved": [k, len(gens)], "median": median(gens)}
+            solves = [m for m, c in row["models"].items() if 2 * c["solved"][0] > c["solved"][1]]
+            meds = [row["models"][m]["median"] for m in solves]
+            row["solves_on"] = solves
+            row["spread"] = max(meds) / min(meds) if len(meds) > 1 and min(meds) > 0 else None
+            rows.append(row)
+        tasks.append({"task": task, "models": models, "rows": rows})
+    return {"tasks": tasks}
 
 
 # -- tuned suites (grokbench.tuning) ------------------------------------------------------------

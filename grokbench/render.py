@@ -173,6 +173,8 @@ def to_markdown(lb) -> str:
         out += [f"![Kaplan–Meier: P(generalized by step t) per task]({lb['km_figure']})", ""]
     if lb.get("precision_summary"):
         out += precision_markdown(lb["precision_summary"], [t["task"] for t in lb["tasks"]])
+    if lb.get("model_summary"):
+        out += model_markdown(lb["model_summary"])
     if lb.get("sensitivity"):
         out += ["## Numerical sensitivity", "",
                 "The same runs (same configs and seeds) repeated under other CPU code paths "
@@ -234,6 +236,34 @@ def precision_markdown(summary, tasks) -> list[str]:
             texts.append(text)
         rows.append([row["method"], *texts])
     return out + [tabulate(rows, headers=["method", *tasks], tablefmt="github", disable_numparse=True), ""]
+
+
+def model_markdown(summary) -> list[str]:
+    """A board over several models: each method's result on each (leaderboard.model_summary)."""
+    out = ["## Does the result depend on the model?", "",
+           "Per task, each method's solved seeds and median steps-to-generalize on each model "
+           "(∞: a majority of the seeds did not generalize within the budget), and the slowest "
+           "model's median over the fastest's among the models where the method solves the task. "
+           "A method whose row changes much across models measures its model as much as itself.",
+           ""]
+    for task in summary["tasks"]:
+        rows = []
+        for row in task["rows"]:
+            cells_ = []
+            for model in task["models"]:
+                c = row["models"].get(model)
+                cells_.append("–" if c is None else
+                              f"{c['solved'][0]}/{c['solved'][1]} · {fmt_steps(c['median'])}")
+            if row["spread"] is not None:
+                spread = f"{row['spread']:.2f}×"
+            else:
+                spread = (f"solves on {row['solves_on'][0]} only" if len(row["solves_on"]) == 1
+                          else "solves on none" if not row["solves_on"] else "–")
+            rows.append([row["method"], *cells_, spread])
+        out += [f"### {task['task']}", "",
+                tabulate(rows, headers=["method", *task["models"], "slowest / fastest"],
+                         tablefmt="github", disable_numparse=True), ""]
+    return out
 
 
 PAIR_HEADERS = ["method", "against", "sooner (log-rank)", "χ²", "exact p", "Holm p (board)",

@@ -3,7 +3,7 @@ appears in the Markdown, the CSV and the web page's sortable table alike; and th
 of each kind gives the tables' and the run report's texts."""
 import math
 
-from test_leaderboard import two_task_records
+from test_leaderboard import rec, two_task_records
 
 from grokbench import columns, leaderboard, render, webpage
 from grokbench.commands.common import fmt_run_num, fmt_run_steps
@@ -54,7 +54,6 @@ def test_one_formatter_each():
 def test_key_frequencies_at_generalization_column():
     """The count of key Fourier frequencies at the evaluation where each run generalized, median
     over the seeds that did (issue: Fourier fingerprints); shown only where a run recorded it."""
-    from test_leaderboard import rec
     runs = two_task_records()
     # task A's wd seeds generalize at 100, 200, 300: key frequencies 9, 5, 6 there (and other
     # values at the other evaluations, which must not be read)
@@ -82,7 +81,6 @@ def test_key_frequencies_at_generalization_column():
 def test_precision_summary_and_nonfinite_column():
     """The numerics board's summary: the least precise arithmetic in which a majority of seeds
     generalize, and any more precise one that fails (worked out by hand below)."""
-    from test_leaderboard import rec
     arith = {"bf16": {"dtype": "bfloat16"}, "bf16-mixed": {"precision": "bf16-mixed"},
              "fp32": {"dtype": "float32", "precision": "pure"}, "fp64": {"dtype": "float64"}}
     gens = {  # per method and arithmetic: the seeds' steps-to-generalize
@@ -120,3 +118,25 @@ def test_pairs_refused_for_one_reason_are_listed_once_per_reason():
     table = {"task": "parity", "rows": []}
     rows = render.task_rows(table, refused)
     assert [r[:4] for r in rows] == [["–", "wd, muon", "n/a", f"not applicable: {mixed}"]]
+
+
+def test_a_board_over_several_models_says_how_much_each_method_depends_on_its_model():
+    # Hand-worked: wd generalizes on both models (medians 200 and 1000: 5×), x only on the mlp
+    # (the decoder's median is ∞, 1 of 3), y on neither; a board with one model per task has no
+    # such section (every committed board but architectures).
+    gens = {("wd", "mlp"): [100, 200, 300], ("wd", "decoder"): [900, 1000, INF],
+            ("x", "mlp"): [50, 60, 70], ("x", "decoder"): [INF, INF, 500],
+            ("y", "mlp"): [INF] * 3, ("y", "decoder"): [INF] * 3}
+    runs = [rec("modmul", m, s, g, model=model) for (m, model), gs in gens.items()
+            for s, g in enumerate(gs)]
+    board = leaderboard.build(runs, "arch")
+    summary = board["model_summary"]["tasks"][0]
+    assert summary["models"] == ["mlp", "decoder"]
+    rows = {r["method"]: r for r in summary["rows"]}
+    assert rows["wd"]["models"]["decoder"] == {"solved": [2, 3], "median": 1000}
+    assert rows["wd"]["spread"] == 5.0 and rows["x"]["spread"] is None
+    md = render.to_markdown(board)
+    assert "| wd       | 3/3 · 200 | 2/3 · 1000 | 5.00×               |" in md
+    assert "| x        | 3/3 · 60  | 1/3 · ∞    | solves on mlp only  |" in md
+    assert "| y        | 0/3 · ∞   | 0/3 · ∞    | solves on none      |" in md
+    assert "model_summary" not in leaderboard.build(two_task_records(), "t")
