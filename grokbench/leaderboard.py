@@ -70,12 +70,25 @@ def label_runs(records):
             configs = [json.loads(ident) for ident in variants]
             differing = sorted(k for k in set().union(*configs)
                                if len({fmt_setting(c.get(k)) for c in configs}) > 1)
+            if "model" in differing:
+                # A model brings its own settings (d_model, n_layers, ...; an input format): those
+                # that follow from the model among these runs say nothing the model does not,
+                # and made a label of ten settings where "wd (model=decoder)" says it all.
+                differing = [k for k in differing
+                             if k == "model" or not _follows_from(configs, "model", k)]
             for ident, recs in variants.items():
                 cfg = json.loads(ident)
                 label = method + " (" + ", ".join(f"{k}={fmt_setting(cfg.get(k))}"
                                                   for k in differing) + ")"
                 out[task][label] = recs
     return out
+
+
+def _follows_from(configs, key, other) -> bool:
+    """Whether ``other``'s value is the same in every config with the same ``key`` value."""
+    seen: dict = {}
+    return all(seen.setdefault(fmt_setting(c.get(key)), fmt_setting(c.get(other)))
+               == fmt_setting(c.get(other)) for c in configs)
 
 
 def _step(scores, key):

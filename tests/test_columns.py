@@ -140,3 +140,15 @@ def test_a_board_over_several_models_says_how_much_each_method_depends_on_its_mo
     assert "| x        | 3/3 · 60  | 1/3 · ∞    | solves on mlp only  |" in md
     assert "| y        | 0/3 · ∞   | 0/3 · ∞    | solves on none      |" in md
     assert "model_summary" not in leaderboard.build(two_task_records(), "t")
+
+
+def test_a_row_over_several_models_is_labelled_by_the_model_alone():
+    # The decoder brings n_layers=2 and an input format, the MLP neither: those follow from the
+    # model and are left out of the label (the board's settings list keeps them); a setting
+    # that varies within one model (here lr) stays in it.
+    runs = [rec("modmul", "wd", 0, 100, model="mlp", input_format="pair"),
+            rec("modmul", "wd", 0, 200, model="decoder", n_layers=2, input_format="equation")]
+    assert sorted(leaderboard.label_runs(runs)["modmul"]) == ["wd (model=decoder)", "wd (model=mlp)"]
+    runs.append(rec("modmul", "wd", 0, 300, model="mlp", input_format="pair", lr=0.1))
+    assert sorted(leaderboard.label_runs(runs)["modmul"]) == [
+        "wd (lr=0.1, model=mlp)", "wd (lr=null, model=decoder)", "wd (lr=null, model=mlp)"]
