@@ -29,7 +29,7 @@ from .config import run_id
 from .data import atomic_write_bytes
 from .errors import NotApplicable, UserError
 from .grid import expand, suites_dir, validate_spec
-from .records import read_records, records_jsonl, to_record
+from .records import committed_pool, read_records, records_jsonl, to_record
 from .scoring import to_jsonable
 from .store import Store
 from .sweep import committed_timings, db_timings, kind_timing, plan, run_seconds, run_sweep
@@ -88,20 +88,6 @@ def select(claims: Sequence[Claim], patterns: Sequence[str]) -> list[Claim]:
 # committed raw results keep these, for those claims' runs only, so `--use-committed` rebuilds
 # them too (a whole curve holds every metric; these 6 are a fifth of it).
 CURVE_KEYS = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "weight_norm")
-
-
-def committed_pool() -> dict[str, dict]:
-    """Run id → record of every committed suite's raw results (leaderboards/*.results.jsonl):
-    config and scores, and for the runs of a curve-reading claim, its curve."""
-    pool: dict[str, dict] = {}
-    for path in sorted(suites_dir().glob("*.results.jsonl")):
-        if path.name.endswith(".codepaths.jsonl"):
-            continue
-        for rec in read_records(path):
-            rid = rec.get("run_id")
-            if rid and not ("curve" in pool.get(rid, {}) and "curve" not in rec):
-                pool[rid] = rec  # a record that keeps the curve wins over one that does not
-    return pool
 
 
 def resolve_groups(registry, claim: Claim) -> list[tuple[Runs, list[dict]]]:

@@ -6,7 +6,9 @@ where kept, a compact ``curve``. Store rows and engine results become records wi
 JSON-lines file of records (:func:`records_jsonl`, :func:`read_records`, each line checked by
 :func:`record_problem`), so a committed leaderboard can be rebuilt without the store. A *pool*
 is {run id: record}, from a store (:func:`store_pool`), a raw results file, or both
-(:func:`with_committed`); :func:`suite_records` picks a suite's runs out of it.
+(:func:`with_committed`); :func:`suite_records` picks a suite's runs out of it. The committed
+raw results are read here too: one suite's (:func:`committed_records`, for sweep
+--skip-committed) or every suite's (:func:`committed_pool`, for claims --use-committed).
 
 Running code (sweeps, claims) reads and writes records through this module only; scoring them
 is :mod:`grokbench.leaderboard`'s job (after AlgoPerf, which keeps reading logs apart from the
@@ -20,7 +22,7 @@ import math
 from .config import run_id
 from .errors import UserError
 from .files import read_jsonl
-from .grid import expand
+from .grid import expand, suites_dir
 from .scoring import from_jsonable, to_jsonable
 from .stats import INF
 
@@ -168,3 +170,22 @@ def with_committed(pool: dict, path) -> dict:
     newer and win."""
     return {**{r["run_id"]: r for r in read_records(path)}, **pool}
 
+
+def committed_records(suite_name: str) -> list[dict]:
+    """The committed raw results of a suite (empty when there are none yet)."""
+    path = suites_dir() / f"{suite_name}.results.jsonl"
+    return read_records(path) if path.exists() else []
+
+
+def committed_pool() -> dict[str, dict]:
+    """Run id → record of every committed suite's raw results (leaderboards/*.results.jsonl):
+    config and scores, and for the runs of a curve-reading claim, its curve."""
+    pool: dict[str, dict] = {}
+    for path in sorted(suites_dir().glob("*.results.jsonl")):
+        if path.name.endswith(".codepaths.jsonl"):
+            continue
+        for rec in read_records(path):
+            rid = rec.get("run_id")
+            if rid and not ("curve" in pool.get(rid, {}) and "curve" not in rec):
+                pool[rid] = rec  # a record that keeps the curve wins over one that does not
+    return pool

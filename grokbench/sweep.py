@@ -28,8 +28,6 @@ from .checkpoints import missing_note
 from .config import ENGINE_OPTIONS, run_id
 from .engine import eval_schedule, run
 from .errors import UserError
-from .grid import suites_dir
-from .records import read_records
 from .registry import get_registry
 from .stats import median
 from .store import Store
@@ -262,12 +260,6 @@ def _say(text):
 
 
 # -- projected cost -------------------------------------------------------------------------------
-
-def committed_records(suite_name: str) -> list[dict]:
-    """The committed raw results of a suite (empty when there are none yet)."""
-    path = suites_dir() / f"{suite_name}.results.jsonl"
-    return read_records(path) if path.exists() else []
-
 
 # What makes one run slower or faster per step than another of the same task: a transformer on
 # modadd is ~7× slower than the MLP, a float64 loss or Muon's orthogonalization costs more than

@@ -9,10 +9,11 @@ from tabulate import tabulate
 
 from ..errors import UserError
 from ..grid import build_spec, expand, parse_shard
+from ..records import committed_records
 from ..registry import get_registry
 from ..store import Store
-from ..sweep import (DEFAULT_EXECUTOR, committed_records, committed_timings, db_timings, plan,
-                     projection, run_sweep, shard_of)
+from ..sweep import (DEFAULT_EXECUTOR, committed_timings, db_timings, plan, projection, run_sweep,
+                     shard_of)
 from .common import store_option
 
 
