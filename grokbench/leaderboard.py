@@ -84,6 +84,16 @@ def label_runs(records):
     return out
 
 
+def missing_rows(records, missing_configs) -> list[tuple[str, str, int]]:
+    """(task, row label, seed) of each missing run, labelled as its row is (label_runs, over
+    the runs there and the missing ones together): in a suite with a grid axis, 'wd
+    (model=decoder)/seed 2', not three of wd's seed 2 alike."""
+    placeholders = [{"config": c} for c in missing_configs]
+    label_of = {id(r): label for rows in label_runs(list(records) + placeholders).values()
+                for label, recs in rows.items() for r in recs}
+    return [(c["task"], label_of[id(p)], c["seed"]) for c, p in zip(missing_configs, placeholders)]
+
+
 def _follows_from(configs, key, other) -> bool:
     """Whether ``other``'s value is the same in every config with the same ``key`` value."""
     seen: dict = {}
@@ -373,6 +383,10 @@ def incomplete_tasks(missing) -> dict[str, list[str]]:
     out: dict[str, set[str]] = {}
     for task, method, _seed in missing:
         out.setdefault(method, set()).add(task)
+        if " (" in method:
+            # "baseline (model=decoder)" missing while only baseline's MLP runs are in: their
+            # row is labelled plain "baseline" (nothing differs among them), and is incomplete
+            out.setdefault(method.split(" (")[0], set()).add(task)
     return {m: sorted(tasks) for m, tasks in out.items()}
 
 

@@ -209,6 +209,8 @@ def profile_steps(ratios: dict, r_max: float):
     """ρ(τ) of one method as a step function on [1, r_max]: the τ where it rises (each task's
     ratio in range) and ρ from there on; ``ratios``: {task: median / best median}."""
     values = sorted(ratios.values())
+    if not values:  # no complete task yet (a suite built in pieces): a flat line at 0
+        return [1.0, r_max], [0.0, 0.0]
     taus = [1.0] + [r for r in values if 1.0 <= r <= r_max] + [r_max]
     return taus, [sum(x <= t for x in values) / len(values) for t in taus]
 

@@ -142,12 +142,13 @@ def record_problem(rec) -> str | None:
 
 def suite_records(registry, spec, pool: dict, where: str, allow_missing=False):
     """The records of a suite's runs found in ``pool`` ({run id: record}, from a store or a
-    raw results file), the (task, method, seed) of the runs it lacks, and the (task, method,
-    reason) of the pairs that cannot run. Lacking runs is an error naming the sweep that fills
-    them in, unless ``allow_missing`` (a suite built in pieces: the table says what is missing)."""
+    raw results file), the configs of the runs it lacks (leaderboard.missing_rows names their
+    rows), and the (task, method, reason) of the pairs that cannot run. Lacking runs is an
+    error naming the sweep that fills them in, unless ``allow_missing`` (a suite built in
+    pieces: the table says what is missing)."""
     not_applicable: list[tuple[str, str, str]] = []
     configs = {run_id(cfg): cfg for cfg in expand(registry, spec, not_applicable)}
-    missing = [(c["task"], c["method"], c["seed"]) for i, c in configs.items() if i not in pool]
+    missing = [c for i, c in configs.items() if i not in pool]
     if missing and not allow_missing:
         fill = (f"regenerate it (`grokbench sweep --suite {spec['name']}`, then `grokbench "
                 f"leaderboard --suite {spec['name']} --write`)" if where.endswith(".jsonl") else

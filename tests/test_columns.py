@@ -152,3 +152,14 @@ def test_a_row_over_several_models_is_labelled_by_the_model_alone():
     runs.append(rec("modmul", "wd", 0, 300, model="mlp", input_format="pair", lr=0.1))
     assert sorted(leaderboard.label_runs(runs)["modmul"]) == [
         "wd (lr=0.1, model=mlp)", "wd (lr=null, model=decoder)", "wd (lr=null, model=mlp)"]
+
+
+def test_missing_runs_of_a_grid_suite_name_their_row():
+    # wd's MLP runs are in and its decoder runs are not: the missing ones are named by model,
+    # and the plain "wd" row (nothing differs among the runs that are in) is not ranked
+    present = [rec("modmul", "wd", s, 100, model="mlp") for s in range(3)]
+    missing = [{**rec("modmul", "wd", s, INF, model="decoder", n_layers=2)["config"]} for s in (0, 1)]
+    rows = leaderboard.missing_rows(present, missing)
+    assert rows == [("modmul", "wd (model=decoder)", 0), ("modmul", "wd (model=decoder)", 1)]
+    board = leaderboard.build(present, "arch", missing=rows)
+    assert board["overall"]["rows"][0]["incomplete_tasks"] == ["modmul"]

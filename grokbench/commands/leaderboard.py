@@ -14,7 +14,8 @@ from ..config import run_id, stored_method_name
 from ..data import atomic_write_bytes, output_file
 from ..errors import UserError
 from ..grid import expand, load_suite, suites_dir
-from ..leaderboard import REFERENCE, TOLERANCE_TEXT, build, codepath, suite_commands
+from ..leaderboard import (REFERENCE, TOLERANCE_TEXT, build, codepath, missing_rows,
+                           suite_commands)
 from ..records import read_records, store_pool, suite_records, with_committed
 from ..registry import get_registry
 from ..render import to_csv, to_json, to_markdown, write_leaderboard
@@ -120,7 +121,8 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
         tuning = (plan_trials(get_registry(), spec, []), spaces_of(get_registry(), spec),
                   spec["tuning"])
     lb = build(records, name, description, reference or (spec or {}).get("reference", REFERENCE),
-               commands=commands, missing=missing, not_applicable=not_applicable,
+               commands=commands, missing=missing_rows(records, missing),
+               not_applicable=not_applicable,
                seeds=spec["seeds"] if spec and not tuning else None,
                codepaths=codepaths or None, tuning=tuning)
     if spec:
@@ -200,7 +202,7 @@ def added_methods_board(spec, suite, added, rerun_reference, from_file, store, t
     records, missing, not_applicable = suite_records(registry, spec, pool, str(committed_path),
                                                      allow_missing=True)
     for m in added:
-        lacking = [x for x in missing if x[1] == m]
+        lacking = [c for c in missing if c["method"] == m]
         have = sum(r["method"] == m for r in records)
         if lacking:
             click.echo(f"{m}: {len(lacking)} of its {len(lacking) + have} runs at the suite's settings "
@@ -224,7 +226,7 @@ def added_methods_board(spec, suite, added, rerun_reference, from_file, store, t
         marked.append(mine)
     if tasks:
         records = [r for r in records if r["task"] in tasks]
-    others = [m for m in missing if m[1] not in added]
+    others = missing_rows(records, [c for c in missing if c["method"] not in added])
     warnings = fairness_warnings(records, marked, ref)
     lines = provenance(records, marked)
     description = ((spec.get("description", "") + "\n\n" + spec.get("budget_note", "")).strip()
