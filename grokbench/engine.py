@@ -15,6 +15,7 @@ import time
 import torch
 from tqdm import tqdm
 
+from . import resume
 from .api import EvalContext, derive_seed
 from .checkpoints import Checkpointer, _stored, build, checkpoint_file, load_into, missing_note
 from .config import run_id
@@ -174,7 +175,8 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None,
     """Train one run and return its result: config, curve, scores, timings, versions.
 
     ``checkpoint_store``: the results store's path, beside which the checkpoints the config asks
-    for are written (grokbench/checkpoints.py; None: none are). ``notebook_metrics``: ad-hoc
+    for are written (grokbench/checkpoints.py) and the run's resume state is kept
+    (grokbench/resume.py; None: neither). ``notebook_metrics``: ad-hoc
     metrics of ``grokbench.run(..., metrics=...)`` (grokbench/notebook_metrics.py)."""
     registry = registry or get_registry()
     if config.get("threads"):
@@ -224,21 +226,36 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None,
     warmup = int(config.get("warmup_steps") or 0)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     curve, status = [], "finished"
-    checkpointer = None  # checkpoints: only saved, never read, so no number changes
-    if checkpoint_store is not None and config.get("checkpoints"):
-        checkpointer = Checkpointer(config, checkpoint_store, run_id(config))
     # NaN/inf seen in any training loss since the last evaluation; kept on the device and read
     # only at evaluations, so the training step never waits for a device-to-host sync.
     nonfinite = torch.zeros((), dtype=torch.bool, device=device)
     train_time = eval_time = 0.0
-    bar = _progress(steps, progress, f"{config['task']}/{config['method']}")
-    t_start = time.perf_counter()
+    first, resumed_at, elapsed = 0, [], 0.0
+    resume_file = resume.file_for(config, checkpoint_store, run_id(config))
+    saved = resume.load(resume_file, config, versions(), device)
+    if saved is not None:  # an interrupted run: go on from its last saved evaluation
+        model, optimizer, batches = saved["model"], saved["optimizer"], saved["batches"]
+        scaler, base_lrs, curve = saved["scaler"], saved["base_lrs"], saved["curve"]
+        nonfinite, train_time, eval_time = saved["nonfinite"], saved["train_time"], saved["eval_time"]
+        first, elapsed = saved["step"], saved["wall_time"]
+        resumed_at = saved["resumed_at"] + [first]
+        torch.set_rng_state(saved["rng"])
+        if saved.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
+        print(f"(resuming run {run_id(config)} at step {first} of {steps}, from {resume_file})",
+              file=sys.stderr)
+    saver = resume.Saver(resume_file) if resume_file is not None else None
+    checkpointer = None  # checkpoints: only saved, never read, so no number changes
+    if checkpoint_store is not None and config.get("checkpoints"):
+        checkpointer = Checkpointer(config, checkpoint_store, run_id(config))
+    bar = _progress(steps, progress, f"{config['task']}/{config['method']}", first)
+    t_start = time.perf_counter() - elapsed
     trained = False
     try:
-        for step in range(steps + 1):
+        for step in range(first, steps + 1):
             if checkpointer is not None:  # the weights after `step` updates
                 checkpointer.at(step, model)
-            if step in schedule:
+            if step in schedule and not (resumed_at and step == first):  # (that one is in curve)
                 t0 = time.perf_counter()
                 with autocast():  # the model evaluated is the one trained, in its precision
                     record = evaluate(task, model, loss_fn, metrics, config, step,
@@ -261,6 +278,16 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None,
                 if config["early_stop"] and decision_index(curve, config) is not None:
                     status = "stopped_early"
                     break
+                if saver is not None and step < steps and saver.due():
+                    saver.save({
+                        "config": config, "versions": versions(), "step": step,
+                        "model": model, "optimizer": optimizer, "batches": batches,
+                        "scaler": scaler, "base_lrs": base_lrs, "curve": curve,
+                        "nonfinite": nonfinite, "train_time": train_time,
+                        "eval_time": eval_time, "wall_time": time.perf_counter() - t_start,
+                        "resumed_at": resumed_at, "rng": torch.get_rng_state(),
+                        "cuda_rng": (torch.cuda.get_rng_state_all()
+                                     if device.type == "cuda" else None)})
             if step == steps:
                 break
             t0 = time.perf_counter()
@@ -288,6 +315,7 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None,
         if checkpointer is not None:
             checkpointer.finish(model, curve[-1]["step"] if curve else 0)
         trained = True
+        resume.discard(resume_file)  # finished: the result is what is kept
     finally:
         bar.close()
         if checkpointer is not None and not trained:
@@ -298,11 +326,14 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None,
     try:
         wall = time.perf_counter() - t_start
         done_steps = curve[-1]["step"] if curve else 0
+        provenance: dict = versions()
+        if resumed_at:  # where it went on after an interruption (the numbers are unchanged)
+            provenance["resumed_at"] = resumed_at
         result = {
             "run_id": run_id(config), "config": config, "curve": curve, "status": status,
             "wall_time": wall, "train_time": train_time, "eval_time": eval_time,
             "steps_per_s": done_steps / train_time if train_time > 0 else float("nan"),
-            "versions": versions(),
+            "versions": provenance,
         }
         result["scores"] = score(curve, config, status, result)
         for lg in loggers:
@@ -381,11 +412,11 @@ def _metric_values(entry, ctx, record) -> dict:
     return values
 
 
-def _progress(total, enabled, desc):
+def _progress(total, enabled, desc, initial=0):
     if not enabled:
         return _NoBar()
     return tqdm(total=total, desc=desc, file=sys.stderr, unit="step", dynamic_ncols=True,
-                mininterval=0.5)
+                mininterval=0.5, initial=initial)
 
 
 class _NoBar:

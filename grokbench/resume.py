@@ -1,0 +1,121 @@
+"""Resume state: a run that is interrupted (a machine that ends its session, a killed sweep)
+continues where it was, instead of from step 0.
+
+Every ``GROKBENCH_RESUME_EVERY`` seconds (default 600; 0 turns it off), at the first evaluation
+after that, a run that has a results store writes its whole training state to
+``<store>.resume/<run id>.pt``: the model, the optimizer with its wrappers' state (Grokfast's
+filter, Muon's momentum, ...), the gradient scaler, the batch order's generator, the global
+random state, the curve so far and the timings. Started again (the same ``grokbench run``,
+``sweep`` or ``claims`` command), the run loads it and goes on from that evaluation; when the run
+ends, the file is deleted. The resumed run computes exactly what an uninterrupted one computes,
+bit for bit (tests/test_resume.py), so resuming is not part of a run's id.
+
+State is kept only where it is safe to reuse: the file must name the same run id, the same
+config and the same versions (``engine.versions``: grokbench, torch, Python, the CPU and its
+ATen code path); otherwise the run starts afresh and says why. A run with weight checkpoints or
+loggers keeps no resume state, since those write outside the result as it trains.
+
+The file is written with ``torch.save`` (pickle: the optimizer wrappers of any plugin are
+saved whole, with no method to write), so loading one runs code: grokbench loads only files
+in its own store's ``.resume`` folder, which only this user's runs write.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ENV = "GROKBENCH_RESUME_EVERY"
+DEFAULT_EVERY = 600.0
+
+
+def every() -> float:
+    """Seconds between saves of the resume state (0: none are saved)."""
+    raw = os.environ.get(ENV, "")
+    try:
+        return max(float(raw), 0.0) if raw.strip() else DEFAULT_EVERY
+    except ValueError:
+        print(f"(ignoring {ENV}={raw!r}: it takes seconds, e.g. {ENV}=600; saving every "
+              f"{DEFAULT_EVERY:.0f} s)", file=sys.stderr)
+        return DEFAULT_EVERY
+
+
+def folder(store_path) -> Path:
+    """The resume folder of a results store: ``<store>.resume``."""
+    store_path = Path(store_path)
+    return store_path.with_name(store_path.name + ".resume")
+
+
+def file_for(config: dict, store_path, rid: str) -> Path | None:
+    """Where this run keeps its resume state, or None when it keeps none (no store, no interval,
+    or a run that writes weight checkpoints or logs as it trains)."""
+    if store_path is None or every() <= 0:
+        return None
+    if config.get("checkpoints") or config.get("loggers"):
+        return None
+    return folder(store_path) / f"{rid}.pt"
+
+
+class Saver:
+    """Saves the state at the first evaluation ``every()`` seconds after the last save."""
+
+    def __init__(self, path: Path):
+        self.path, self.interval, self.last = path, every(), time.monotonic()
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.interval
+
+    def save(self, state: dict) -> None:
+        """Write atomically (a temporary file renamed over the old one), so a kill during the
+        write leaves the previous state, never half of one."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, self.path)
+        except OSError as exc:  # a full disk loses the resume state, never the run
+            tmp.unlink(missing_ok=True)
+            print(f"(resume state not saved: {exc}; the run goes on)", file=sys.stderr)
+        except Exception as exc:  # e.g. a plugin's model or wrapper that holds a lambda
+            tmp.unlink(missing_ok=True)
+            self.interval = float("inf")
+            print(f"(this run cannot keep resume state: {type(exc).__name__}: "
+                  f"{' '.join(str(exc).split())}; it goes on, and would start afresh if "
+                  "interrupted)", file=sys.stderr)
+        self.last = time.monotonic()
+
+
+def load(path: Path | None, config: dict, versions: dict, device) -> dict | None:
+    """The saved state of this run, or None (with one line saying why, where a file was there
+    but cannot be used; the run then starts afresh and overwrites it)."""
+    if path is None or not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:  # a truncated or foreign file
+        print(f"(resume state {path} unreadable ({type(exc).__name__}); starting the run afresh)",
+              file=sys.stderr)
+        return None
+    if _comparable(state.get("config", {})) != _comparable(config):
+        why = "its config differs"
+    elif state.get("versions") != versions:
+        changed = sorted(k for k in versions.keys() | state.get("versions", {}).keys()
+                         if versions.get(k) != state.get("versions", {}).get(k))
+        why = f"it was saved with other versions ({', '.join(changed)})"
+    else:
+        return state
+    print(f"(resume state {path.name} not used: {why}; starting the run afresh)", file=sys.stderr)
+    return None
+
+
+def discard(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+def _comparable(config: dict) -> dict:
+    # settings that change nothing computed (engine threads) may differ between attempts
+    return {k: v for k, v in config.items() if k != "threads"}

@@ -1,0 +1,162 @@
+"""Resume state (grokbench/resume.py): an interrupted run goes on from its last saved evaluation
+and computes exactly what an uninterrupted run computes; a finished run leaves no state; state
+from other versions or another config is not used."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from grokbench import resume
+from grokbench.config import resolve, run_id
+from grokbench.engine import run, run_or_load, versions
+from grokbench.registry import get_registry
+from grokbench.store import Store
+
+# modular addition mod 23: a couple of seconds here
+SMALL = {"p": 23, "steps": 60, "eval_every": 10, "threads": 1}
+
+
+class Interrupt(Exception):
+    pass
+
+
+def interrupted_at(step):
+    def on_eval(record):
+        if record["step"] == step:
+            raise Interrupt
+    return on_eval
+
+
+@pytest.fixture
+def save_at_every_evaluation(monkeypatch):
+    monkeypatch.setenv(resume.ENV, "0.000001")
+
+
+def same_run(a, b):
+    """Every evaluation's every number, bit for bit (timings apart)."""
+    assert [r["step"] for r in a["curve"]] == [r["step"] for r in b["curve"]]
+    assert a["curve"] == b["curve"]
+    timing = {"wall_time", "steps_per_s"}
+    assert ({k: v for k, v in a["scores"].items() if k not in timing}
+            == {k: v for k, v in b["scores"].items() if k not in timing})
+    assert a["status"] == b["status"]
+
+
+# Each method keeps its own optimizer state (Adam's moments, Grokfast's filter and window,
+# Muon's momentum, the fp16 gradient scaler, minibatch order with a kept last batch, warm-up).
+CASES = {
+    "wd": ("modadd", "wd", {}),
+    "grokfast-ema": ("modadd", "grokfast", {}),
+    "grokfast-ma, minibatches": ("modadd", "grokfast-ma",
+                                 {"batch_size": 100, "last_batch": "keep", "grokfast_window": 7}),
+    "muon, warm-up": ("modmul", "muon", {"warmup_steps": 15}),
+    "perpgrad, fp16-mixed": ("modadd", "perpgrad", {"precision": "fp16-mixed"}),
+    "decoder": ("modadd", "wd", {"model": "decoder", "p": 11, "batch_size": 32}),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_an_interrupted_run_resumes_bit_for_bit(case, tmp_path, save_at_every_evaluation):
+    task, method, extra = CASES[case]
+    config = resolve(get_registry(), task, method, {**SMALL, **extra})
+    whole = run(config, progress=False)  # no store: no resume state
+
+    store = tmp_path / "runs.db"
+    with pytest.raises(Interrupt):
+        run(config, progress=False, checkpoint_store=store, on_eval=interrupted_at(40))
+    state = resume.folder(store) / f"{run_id(config)}.pt"
+    assert state.exists()
+    resumed = run(config, progress=False, checkpoint_store=store)
+    same_run(resumed, whole)
+    assert resumed["versions"]["resumed_at"] == [30]  # saved after the evaluation at 30
+    assert not state.exists()  # finished: the state is gone
+
+
+def test_a_run_interrupted_twice_records_both_resumptions(tmp_path, save_at_every_evaluation):
+    config = resolve(get_registry(), "modadd", "wd", SMALL)
+    store = tmp_path / "runs.db"
+    whole = run(config, progress=False)
+    for stop in (20, 50):
+        with pytest.raises(Interrupt):
+            run(config, progress=False, checkpoint_store=store, on_eval=interrupted_at(stop))
+    resumed = run(config, progress=False, checkpoint_store=store)
+    same_run(resumed, whole)
+    assert resumed["versions"]["resumed_at"] == [10, 40]
+
+
+def test_state_from_other_versions_is_not_used(tmp_path, save_at_every_evaluation, capfd):
+    config = resolve(get_registry(), "modadd", "wd", SMALL)
+    store = tmp_path / "runs.db"
+    with pytest.raises(Interrupt):
+        run(config, progress=False, checkpoint_store=store, on_eval=interrupted_at(30))
+    path = resume.folder(store) / f"{run_id(config)}.pt"
+    state = torch.load(path, weights_only=False)
+    state["versions"] = {**state["versions"], "torch": "1.0.0"}
+    torch.save(state, path)
+    result = run(config, progress=False, checkpoint_store=store)
+    assert "not used: it was saved with other versions (torch)" in capfd.readouterr().err
+    assert "resumed_at" not in result["versions"]
+    assert result["versions"] == versions()
+
+
+def test_an_unreadable_state_file_starts_the_run_afresh(tmp_path, save_at_every_evaluation, capfd):
+    config = resolve(get_registry(), "modadd", "wd", SMALL)
+    store = tmp_path / "runs.db"
+    path = resume.folder(store) / f"{run_id(config)}.pt"
+    path.parent.mkdir()
+    path.write_bytes(b"half a file")
+    result = run(config, progress=False, checkpoint_store=store)
+    assert "unreadable" in capfd.readouterr().err
+    same_run(result, run(config, progress=False))
+    assert not path.exists()
+
+
+def test_no_state_is_kept_when_turned_off_or_with_checkpoints(tmp_path, monkeypatch):
+    config = resolve(get_registry(), "modadd", "wd", SMALL)
+    store = tmp_path / "runs.db"
+    monkeypatch.setenv(resume.ENV, "0")
+    with pytest.raises(Interrupt):
+        run(config, progress=False, checkpoint_store=store, on_eval=interrupted_at(30))
+    assert not resume.folder(store).exists()
+    monkeypatch.setenv(resume.ENV, "0.000001")
+    assert resume.file_for({**config, "checkpoints": ["last"]}, store, "x") is None
+    assert resume.file_for(config, None, "x") is None
+
+
+def test_a_killed_grokbench_run_goes_on_where_it_was(tmp_path):
+    """A real process, SIGKILLed mid-run as a session's end kills it, then the same command."""
+    store = tmp_path / "runs.db"
+    args = [sys.executable, "-m", "grokbench", "run", "--task", "modadd", "--method", "wd",
+            "--store", str(store), "--set", "p=31", "--set", "steps=3000", "--set",
+            "eval_every=50", "--set", "threads=1", "-q"]
+    env = {**os.environ, resume.ENV: "0.5", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    folder = resume.folder(store)
+    deadline = time.monotonic() + 300
+    while not (folder.exists() and any(folder.glob("*.pt"))):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if proc.returncode != -signal.SIGKILL:  # finished before the kill: nothing to resume
+        pytest.skip("the run finished before it could be killed")
+    (state,) = folder.glob("*.pt")
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "resuming run" in done.stderr
+    assert not state.exists()
+
+    db = Store(store)
+    rid = state.stem
+    resumed = db.get(rid)
+    db.close()
+    config = resumed["config"]
+    assert run_id(config) == rid  # resuming is not part of the run's id
+    whole, _ = run_or_load(config, None, progress=False)
+    same_run(resumed, whole)
