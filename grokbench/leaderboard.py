@@ -52,10 +52,27 @@ def _identity(cfg):
                       sort_keys=True)
 
 
-def label_runs(records):
+def label_runs(records, planned=()):
     """{task: {row label: [records]}}. A row is a method; when one method was run with several
     configurations (a grid axis), each gets a row labelled with what differs, e.g.
-    ``wd (weight_decay=0.1)``."""
+    ``wd (weight_decay=0.1)``. ``planned``: the configs of a suite's runs not there yet; they are
+    labelled with the rest and left out, so that a row has one label whether or not its suite is
+    complete (wd's MLP runs are 'wd (model=mlp)' while its decoder runs are still missing)."""
+    records = list(records)
+    placeholders = [{"config": c} for c in planned]
+    if not placeholders:
+        return _label_all(records)
+    planned_ids = {id(p) for p in placeholders}
+    out: dict[str, dict[str, list]] = {}
+    for task, rows in _label_all(records + placeholders).items():
+        for label, recs in rows.items():
+            present = [r for r in recs if id(r) not in planned_ids]
+            if present:
+                out.setdefault(task, {})[label] = present
+    return out
+
+
+def _label_all(records):
     by_task: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for rec in records:
         cfg = rec["config"]  # records, store rows and engine results all carry their config
@@ -89,7 +106,7 @@ def missing_rows(records, missing_configs) -> list[tuple[str, str, int]]:
     the runs there and the missing ones together): in a suite with a grid axis, 'wd
     (model=decoder)/seed 2', not three of wd's seed 2 alike."""
     placeholders = [{"config": c} for c in missing_configs]
-    label_of = {id(r): label for rows in label_runs(list(records) + placeholders).values()
+    label_of = {id(r): label for rows in _label_all(list(records) + placeholders).values()
                 for label, recs in rows.items() for r in recs}
     return [(c["task"], label_of[id(p)], c["seed"]) for c, p in zip(missing_configs, placeholders)]
 
@@ -383,10 +400,6 @@ def incomplete_tasks(missing) -> dict[str, list[str]]:
     out: dict[str, set[str]] = {}
     for task, method, _seed in missing:
         out.setdefault(method, set()).add(task)
-        if " (" in method:
-            # "baseline (model=decoder)" missing while only baseline's MLP runs are in: their
-            # row is labelled plain "baseline" (nothing differs among them), and is incomplete
-            out.setdefault(method.split(" (")[0], set()).add(task)
     return {m: sorted(tasks) for m, tasks in out.items()}
 
 
@@ -427,23 +440,26 @@ def overall_table(task_tables, reference=REFERENCE, r_max=R_MAX, incomplete=None
 
 
 def build(records, name="store", description="", reference=REFERENCE, r_max=R_MAX,
-          commands=None, missing=(), not_applicable=(), seeds=None, codepaths=None,
+          commands=None, missing_configs=(), not_applicable=(), seeds=None, codepaths=None,
           tuning=None) -> dict:
     """The whole leaderboard: a table per task (in order of first appearance) and one across
-    tasks, with what produced them. ``seeds``: the seeds each cell should have (a cell with
-    fewer says so); ``not_applicable``: (task, method, reason) of pairs that cannot run;
+    tasks, with what produced them. ``missing_configs``: the configs of the suite's runs not
+    there (listed by row, and labelling the rows as the complete suite will); ``seeds``: the
+    seeds each cell should have (a cell with fewer says so); ``not_applicable``: (task, method,
+    reason) of pairs that cannot run;
     ``codepaths``: {label: records} of the same runs under other CPU code paths, which give
     each row its numerical-sensitivity entry; ``tuning``: (trials, spaces, N) of a tuned suite
     (grokbench.tuning), which adds the tuned tables (:func:`tuned_tables`)."""
-    records = list(records)
-    labelled = label_runs(records)
+    records, missing_configs = list(records), list(missing_configs)
+    labelled = label_runs(records, missing_configs)
+    missing = missing_rows(records, missing_configs)
     tables = [task_table(task, runs) for task, runs in labelled.items()]
     if seeds is not None:
         for table in tables:
             for row in table["rows"]:
                 row["expected_runs"] = len(seeds)
     if codepaths:
-        add_sensitivity(tables, records, codepaths)
+        add_sensitivity(tables, records, codepaths, missing_configs)
     versions = sorted({f"grokbench {r['versions'].get('grokbench', '?')}, torch "
                        f"{r['versions'].get('torch', '?')}" for r in records if r.get("versions")})
     machines = sorted({f"{r['versions'].get('cpu', '?')} ({r['versions'].get('aten_cpu_capability', '?')})"
@@ -620,13 +636,15 @@ def codepath(rec) -> str:
     return (rec.get("versions") or {}).get("aten_cpu_capability", "unrecorded")
 
 
-def add_sensitivity(tables, records, codepaths):
+def add_sensitivity(tables, records, codepaths, planned=()):
     """Per row: solved count and median under each code path (the main records' own and each
-    alternative's), and whether either moved: a fragile cell."""
+    alternative's), and whether either moved: a fragile cell. Every code path's runs are
+    labelled over the whole suite (``planned``: its missing runs), as the tables are."""
     main_path = ", ".join(sorted({codepath(r) for r in records}))
-    by_path = {main_path: label_runs(records)}
+    by_path = {main_path: label_runs(records, planned)}
+    suite = [r["config"] for r in records] + list(planned)
     for label, recs in codepaths.items():
-        by_path[label] = label_runs(recs)
+        by_path[label] = label_runs(recs, suite)
     for table in tables:
         for row in table["rows"]:
             seen = {}

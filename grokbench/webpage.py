@@ -82,14 +82,15 @@ def seed_band(runs, key="test_acc"):
     return out
 
 
-def curve_groups(lb, records, curves, store_scores=None) -> dict:
+def curve_groups(lb, records, curves, store_scores=None, planned=()) -> dict:
     """{task: {row label: [{"seed", "status", "curve", "scores", "store_scores"}]}} of the runs
-    whose curve is known, rows labelled as the tables label them. ``curves``: {run id: curve}; a
+    whose curve is known, rows labelled as the tables label them (``planned``: the suite's
+    missing runs' configs, as given to leaderboard.build). ``curves``: {run id: curve}; a
     record that carries its own ``curve`` uses it. ``store_scores``: {run id: scores} of the runs
     whose curve comes from a store where they scored otherwise than in ``records``."""
     groups: dict = {}
     store_scores = store_scores or {}
-    for task, rows in label_runs(records).items():
+    for task, rows in label_runs(records, planned).items():
         for label, recs in rows.items():
             runs = [{"seed": r["seed"], "status": r.get("status"),
                      "curve": r.get("curve") or curves.get(r["run_id"]),

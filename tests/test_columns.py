@@ -156,10 +156,17 @@ def test_a_row_over_several_models_is_labelled_by_the_model_alone():
 
 def test_missing_runs_of_a_grid_suite_name_their_row():
     # wd's MLP runs are in and its decoder runs are not: the missing ones are named by model,
-    # and the plain "wd" row (nothing differs among the runs that are in) is not ranked
+    # and the rows that are in are labelled as the complete suite will label them, "wd
+    # (model=mlp)", not plain "wd" (nothing differs among the runs that are in)
     present = [rec("modmul", "wd", s, 100, model="mlp") for s in range(3)]
     missing = [{**rec("modmul", "wd", s, INF, model="decoder", n_layers=2)["config"]} for s in (0, 1)]
     rows = leaderboard.missing_rows(present, missing)
     assert rows == [("modmul", "wd (model=decoder)", 0), ("modmul", "wd (model=decoder)", 1)]
-    board = leaderboard.build(present, "arch", missing=rows)
-    assert board["overall"]["rows"][0]["incomplete_tasks"] == ["modmul"]
+    board = leaderboard.build(present, "arch", missing_configs=missing)
+    assert board["missing"] == [list(r) for r in rows]
+    assert [r["method"] for r in board["tasks"][0]["rows"]] == ["wd (model=mlp)"]
+    assert list(leaderboard.label_runs(present, missing)["modmul"]) == ["wd (model=mlp)"]
+    assert list(leaderboard.label_runs(present)["modmul"]) == ["wd"]
+    # "wd (model=decoder)" is unranked (it has no runs); "wd (model=mlp)" is complete on modmul
+    overall = {r["method"]: r for r in board["overall"]["rows"]}
+    assert overall["wd (model=mlp)"]["rank"] == 1 and "incomplete_tasks" not in overall["wd (model=mlp)"]

@@ -129,7 +129,8 @@ def test_a_method_with_missing_runs_is_not_ranked_and_scores_only_what_it_ran():
     # z has run only task B, all seeds (500/500/500, better than x's 600): a suite built in
     # pieces. Task A would count as a miss; instead z is unranked and scored on B alone.
     runs = two_task_records() + [rec("B", "z", s, 500, res=100) for s in range(3)]
-    board = lb.build(runs, "t", reference="wd", missing=[("A", "z", s) for s in range(3)])
+    board = lb.build(runs, "t", reference="wd",
+                     missing_configs=[rec("A", "z", s, INF)["config"] for s in range(3)])
     rows = {r["method"]: r for r in board["overall"]["rows"]}
     assert rows["z"]["rank"] is None and rows["z"]["incomplete_tasks"] == ["A"]
     assert rows["z"]["score"] == pytest.approx(1.0) and rows["z"]["tasks"] == 1

@@ -14,7 +14,7 @@ from ..config import run_id, stored_method_name
 from ..data import atomic_write_bytes, output_file
 from ..errors import UserError
 from ..grid import expand, load_suite, suites_dir
-from ..leaderboard import (REFERENCE, TOLERANCE_TEXT, build, codepath, missing_rows,
+from ..leaderboard import (REFERENCE, TOLERANCE_TEXT, build, codepath,
                            suite_commands)
 from ..records import read_records, store_pool, suite_records, with_committed
 from ..registry import get_registry
@@ -121,7 +121,7 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
         tuning = (plan_trials(get_registry(), spec, []), spaces_of(get_registry(), spec),
                   spec["tuning"])
     lb = build(records, name, description, reference or (spec or {}).get("reference", REFERENCE),
-               commands=commands, missing=missing_rows(records, missing),
+               commands=commands, missing_configs=missing,
                not_applicable=not_applicable,
                seeds=spec["seeds"] if spec and not tuning else None,
                codepaths=codepaths or None, tuning=tuning)
@@ -148,7 +148,7 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
         require_plotly()  # the missing extra is reported before the store is read for curves
         curves, note, differ = page_curves(records, from_file, store, name if spec else None)
         config_text = (suites_dir() / f"{name}.toml").read_text(encoding="utf-8") if spec else ""
-        page = to_html(lb, curve_groups(lb, records, curves, differ), note, config_text,
+        page = to_html(lb, curve_groups(lb, records, curves, differ, missing), note, config_text,
                        page_command(name if spec else None, from_file, store, out_dir, tasks, methods,
                                     reference, lb))
     if write:
@@ -226,7 +226,7 @@ def added_methods_board(spec, suite, added, rerun_reference, from_file, store, t
         marked.append(mine)
     if tasks:
         records = [r for r in records if r["task"] in tasks]
-    others = missing_rows(records, [c for c in missing if c["method"] not in added])
+    others = [c for c in missing if c["method"] not in added]
     warnings = fairness_warnings(records, marked, ref)
     lines = provenance(records, marked)
     description = ((spec.get("description", "") + "\n\n" + spec.get("budget_note", "")).strip()
@@ -241,7 +241,7 @@ def added_methods_board(spec, suite, added, rerun_reference, from_file, store, t
     rebuild = (f"grokbench leaderboard --suite {suite} " + " ".join(f"--add-method {m}" for m in added)
                + (" --rerun-reference" if rerun_reference else ""))
     lb = build(records, name, description, ref, commands={"Rebuild": rebuild},
-        missing=others, not_applicable=not_applicable, seeds=spec["seeds"])
+        missing_configs=others, not_applicable=not_applicable, seeds=spec["seeds"])
     for table in [*lb["tasks"], lb["overall"]]:
         table["added"] = marked
     lb["added_methods"] = marked
@@ -254,7 +254,7 @@ def added_methods_board(spec, suite, added, rerun_reference, from_file, store, t
         return
     if fmt == "html":
         require_plotly()
-        page = to_html(lb, curve_groups(lb, records, {}, {}),
+        page = to_html(lb, curve_groups(lb, records, {}, {}, others),
                        "Curves from the raw results' compact curves, where they keep them.",
                        "", rebuild + " --format html")
         path = out / f"{name}.html"

@@ -69,15 +69,16 @@ def plot(run_id, task, methods, suite, from_file, store, metric, out):
     else:
         spec = load_suite(suite)
         if from_file:
-            records = read_records(from_file)
+            records, missing = read_records(from_file), []
         else:
             db = Store(store, readonly=True)
             try:
                 pool = store_pool(db)
             finally:
                 db.close()
-            records, _, _ = suite_records(get_registry(), spec, pool, str(db.path),
-                                          allow_missing=True)
-        lb = build(records, suite, reference=spec.get("reference", REFERENCE))
+            records, missing, _ = suite_records(get_registry(), spec, pool, str(db.path),
+                                                allow_missing=True)
+        lb = build(records, suite, reference=spec.get("reference", REFERENCE),
+                   missing_configs=missing)
         path = profile_figure(lb, out or f"{suite}.profile.png")
     click.echo(f"wrote {path}")
