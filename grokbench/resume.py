@@ -28,6 +28,8 @@ from pathlib import Path
 
 import torch
 
+from .config import run_id
+
 ENV = "GROKBENCH_RESUME_EVERY"
 DEFAULT_EVERY = 600.0
 
@@ -109,6 +111,19 @@ def load(path: Path | None, config: dict, versions: dict, device) -> dict | None
         return state
     print(f"(resume state {path.name} not used: {why}; starting the run afresh)", file=sys.stderr)
     return None
+
+
+def saved_count(store_path, configs) -> int:
+    """How many of these runs have resume state beside the store (they go on from it, unless
+    it turns out to be from other versions)."""
+    where = folder(store_path)
+    return sum((where / f"{run_id(c)}.pt").exists() for c in configs) if where.is_dir() else 0
+
+
+def saved_note(store_path, configs) -> str:
+    n = saved_count(store_path, configs)
+    return (f"; {n} of them go on from where they were interrupted ({folder(store_path).name})"
+            if n else "")
 
 
 def discard(path: Path | None) -> None:

@@ -29,6 +29,7 @@ from .config import ENGINE_OPTIONS, run_id
 from .engine import eval_schedule, run
 from .errors import UserError
 from .registry import get_registry
+from .resume import saved_note
 from .stats import median
 from .store import Store
 
@@ -147,7 +148,8 @@ def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = N
     todo = plan(configs, store, also_done)
     report = SweepReport(store.path, todo.total, len(todo.stored))
     _say(f"{todo.total} runs: {len(todo.stored)} already stored in {store.path}"
-         + (" or committed" if also_done else "") + f", {len(todo.new)} to run")
+         + (" or committed" if also_done else "") + f", {len(todo.new)} to run"
+         + saved_note(store.path, todo.new))
     for line in stored_notes(todo, store):
         _say(line)
     t0 = time.perf_counter()

@@ -9,8 +9,10 @@ import time
 
 import pytest
 import torch
+from click.testing import CliRunner
 
 from grokbench import resume
+from grokbench.cli import cli
 from grokbench.config import resolve, run_id
 from grokbench.engine import run, run_or_load, versions
 from grokbench.registry import get_registry
@@ -160,3 +162,15 @@ def test_a_killed_grokbench_run_goes_on_where_it_was(tmp_path):
     assert run_id(config) == rid  # resuming is not part of the run's id
     whole, _ = run_or_load(config, None, progress=False)
     same_run(resumed, whole)
+
+
+def test_a_sweep_says_which_runs_go_on_from_saved_state(tmp_path, save_at_every_evaluation):
+    store = tmp_path / "runs.db"
+    config = resolve(get_registry(), "modadd", "wd", SMALL)
+    with pytest.raises(Interrupt):
+        run(config, progress=False, checkpoint_store=store, on_eval=interrupted_at(30))
+    args = ["sweep", "--task", "modadd", "--method", "wd", "--seeds", "0,1", "--store", str(store),
+            *[a for k, v in SMALL.items() for a in ("--set", f"{k}={v}")]]
+    dry = CliRunner().invoke(cli, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "2 new; 1 of them go on from where they were interrupted (runs.db.resume)" in dry.output

@@ -11,6 +11,7 @@ from ..errors import UserError
 from ..grid import build_spec, expand, parse_shard
 from ..records import committed_records
 from ..registry import get_registry
+from ..resume import saved_note
 from ..store import Store
 from ..sweep import (DEFAULT_EXECUTOR, committed_timings, db_timings, plan, projection, run_sweep,
                      shard_of)
@@ -77,7 +78,8 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, tu
                    + (f" × {spec['tuning']} tuning trials" if spec.get("tuning") else "")
                    + (f", shard {piece[0]}/{piece[1]}" if piece else "")
                    + f"): {len(todo.stored)} already stored in {db.path}"
-                   + (" or committed" if skip_committed else "") + f", {len(todo.new)} new")
+                   + (" or committed" if skip_committed else "") + f", {len(todo.new)} new"
+                   + saved_note(db.path, todo.new))
         for line in missing_data(todo.new, registry):
             click.echo(f"warning: {line}", err=True)
         if todo.new:
