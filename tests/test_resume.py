@@ -11,11 +11,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from grokbench import resume
+from grokbench import OptimizerWrapper, hookimpl, resume
 from grokbench.cli import cli
 from grokbench.config import resolve, run_id
 from grokbench.engine import run, run_or_load, versions
-from grokbench.registry import get_registry
+from grokbench.registry import Registry, get_registry
 from grokbench.store import Store
 
 # modular addition mod 23: a couple of seconds here
@@ -174,3 +174,38 @@ def test_a_sweep_says_which_runs_go_on_from_saved_state(tmp_path, save_at_every_
     dry = CliRunner().invoke(cli, [*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "2 new; 1 of them go on from where they were interrupted (runs.db.resume)" in dry.output
+
+
+class LambdaClip(OptimizerWrapper):
+    """A wrapper that holds a lambda: it trains, but cannot be pickled."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.scale = lambda g: g.clamp(-1, 1)
+
+    @torch.no_grad()
+    def step(self):
+        for p in self.params():
+            if p.grad is not None:
+                p.grad.copy_(self.scale(p.grad))
+        self.inner.step()
+
+
+class LambdaPlugin:
+    @hookimpl
+    def register_optimizers(self, register):
+        register("lambdaclip", lambda inner, model, config: LambdaClip(inner),
+                 "clip each gradient entry to [-1, 1]", wrapper=True)
+
+
+def test_a_run_whose_wrapper_cannot_be_pickled_trains_without_resume_state(
+        tmp_path, save_at_every_evaluation, capfd):
+    registry = Registry().load_entry_points()
+    registry.add_plugin(LambdaPlugin(), "lambdaclip-test")
+    config = resolve(registry, "modadd", "baseline", {**SMALL, "wrappers": ["lambdaclip"]})
+    store = tmp_path / "runs.db"
+    result = run(config, registry=registry, progress=False, checkpoint_store=store)
+    err = capfd.readouterr().err
+    assert err.count("this run cannot keep resume state") == 1  # said once, not per evaluation
+    assert result["status"] in ("finished", "stopped_early") and result["curve"][-1]["step"] > 0
+    assert not any(resume.folder(store).glob("*"))
