@@ -212,6 +212,59 @@ OVERALL_COLUMNS = [
 ]
 
 
+#: the numerical-sensitivity table (leaderboard: "sensitivity", one row per method): the
+#: Markdown and the page
+SENSITIVITY_COLUMNS = [
+    Column("method", "method"),
+    Column("sensitive", "fragile task cells", cell=lambda r, t: f"{r['sensitive']}/{r['cells']}",
+           sort=lambda r: r["sensitive"] / max(r["cells"], 1)),
+    Column("tasks", "where", cell=lambda r, t: ", ".join(r["tasks"]) or "–",
+           sort=lambda r: ", ".join(r["tasks"])),
+]
+
+
+def settings_short(settings) -> str:
+    """A tuned trial's drawn settings ('recipe': none were searched)."""
+    return ", ".join(f"{k}={fmt_setting(v)}" for k, v in sorted(settings.items())) or "recipe"
+
+
+def fmt_best_trials(row) -> str:
+    return "; ".join(f"s{b['study_seed']}: trial {b['trial']} (seed {b['seed']}"
+                     + (f", {settings_short(b['settings'])}" if b["settings"] else "")
+                     + ")" for b in row["best"] if math.isfinite(b["steps_to_generalize"])) or "–"
+
+
+def fmt_trials_solved(row) -> str:
+    return (f"{row['trials_solved']}/{row['trials_run']}"
+            + (f" ({row['trials_run']}/{row['trials_expected']} run)"
+               if row["trials_run"] < row["trials_expected"] else ""))
+
+
+#: a tuned suite's task table (leaderboard.tuned_tables: one row per method, over its studies)
+TUNED_COLUMNS = [
+    Column("rank", "rank"),
+    Column("method", "method"),
+    Column("solved", "studies solved", cell=lambda r, t: f"{r['solved']}/{r['studies']}"),
+    Column("steps_to_generalize", "median best steps-to-generalize",
+           cell=lambda r, t: fmt_steps(r["steps_to_generalize"], r["steps_to_generalize_resolution"])),
+    Column("ci", "median CI", cell=lambda r, t: fmt_range(r["ci"])),
+    Column("trials_solved", "trials solved", cell=lambda r, t: fmt_trials_solved(r)),
+    Column("best", "best trial", cell=lambda r, t: fmt_best_trials(r)),
+    Column("space", "search space"),
+]
+
+#: a tuned task table's every trial (its "trials")
+TRIAL_COLUMNS = [
+    Column("method", "method"),
+    Column("study_seed", "study seed"),
+    Column("trial", "trial"),
+    Column("seed", "run seed"),
+    Column("settings", "settings", cell=lambda r, t: settings_short(r["settings"])),
+    Column("steps_to_generalize", "steps-to-generalize",
+           cell=lambda r, t: fmt_steps(r["steps_to_generalize"], r["resolution"])),
+]
+
+
 def headers(columns: list[Column], table: Table, ref: str = "reference") -> list[str]:
     return [c.header.format(ref=ref) for c in columns if c.header is not None and c.shows(table)]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 
 from tabulate import tabulate
 
-from .columns import (OVERALL_COLUMNS, TASK_COLUMNS, cells, csv_fields, csv_row, fmt_range,
-                      fmt_setting, fmt_steps, headers)
+from .columns import (OVERALL_COLUMNS, SENSITIVITY_COLUMNS, TASK_COLUMNS, TRIAL_COLUMNS,
+                      TUNED_COLUMNS, cells, csv_fields, csv_row, fmt_setting, fmt_steps,
+                      headers)
 from .data import atomic_write_bytes
 from .leaderboard import SURVIVAL_TEXT
 from .plot import km_figure, profile_figure
@@ -182,10 +182,7 @@ def to_markdown(lb) -> str:
                 "`ATEN_CPU_CAPABILITY`) round floating point differently. A task cell is "
                 "*fragile* when its solved count or median steps-to-generalize changes between "
                 "code paths: grokking near its threshold is that sensitive to rounding.", "",
-                tabulate([[o["method"], f"{o['sensitive']}/{o['cells']}",
-                           ", ".join(o["tasks"]) or "–"] for o in lb["sensitivity"]],
-                         headers=["method", "fragile task cells", "where"], tablefmt="github",
-                         disable_numparse=True), ""]
+                _table(SENSITIVITY_COLUMNS, lb["sensitivity"]), ""]
     for table in lb["tasks"]:
         meta = table["meta"]
         budget = (f"Budget {meta['steps']} steps, evaluated every {meta['eval_every']} "
@@ -276,8 +273,11 @@ def pair_rows(table) -> list[list]:
              f"{p['p_holm']:.3g}", "yes" if p["significant"] else "no"] for p in table["pairs"]]
 
 
-def _settings_short(settings) -> str:
-    return ", ".join(f"{k}={fmt_setting(v)}" for k, v in sorted(settings.items())) or "recipe"
+def _table(columns, rows) -> str:
+    """A table of these columns' cells as GitHub Markdown (a table of its own: no task, no
+    reference method in its headers)."""
+    return tabulate([cells(columns, r, {}) for r in rows], headers=headers(columns, {}),
+                    tablefmt="github", disable_numparse=True)
 
 
 def tuned_markdown(lb) -> str:
@@ -305,32 +305,11 @@ def tuned_markdown(lb) -> str:
         meta = metas.get(table["task"], {})
         budget = (f"Budget {meta['steps']} steps, evaluated every {meta['eval_every']}; "
                   if meta.get("steps") and meta.get("eval_every") else "")
-        rows = []
-        for r in table["rows"]:
-            best = "; ".join(f"s{b['study_seed']}: trial {b['trial']} (seed {b['seed']}"
-                             + (f", {_settings_short(b['settings'])}" if b["settings"] else "")
-                             + ")" for b in r["best"] if math.isfinite(b["steps_to_generalize"]))
-            rows.append([r["rank"], r["method"], f"{r['solved']}/{r['studies']}",
-                         fmt_steps(r["steps_to_generalize"], r["steps_to_generalize_resolution"]),
-                         fmt_range(r["ci"]),
-                         f"{r['trials_solved']}/{r['trials_run']}"
-                         + (f" ({r['trials_run']}/{r['trials_expected']} run)"
-                            if r["trials_run"] < r["trials_expected"] else ""),
-                         best or "–", r["space"]])
         out += [f"## {table['task']} (tuned, {n} trials per study)", "",
                 f"{budget}generalized = {meta.get('target', '?')}.", "",
-                tabulate(rows, headers=["rank", "method", "studies solved",
-                                        "median best steps-to-generalize", "median CI",
-                                        "trials solved", "best trial", "search space"],
-                         tablefmt="github", disable_numparse=True), "",
+                _table(TUNED_COLUMNS, table["rows"]), "",
                 "<details><summary>every trial</summary>", "",
-                tabulate([[d["method"], d["study_seed"], d["trial"], d["seed"],
-                           _settings_short(d["settings"]),
-                           fmt_steps(d["steps_to_generalize"], d["resolution"])]
-                          for d in table["trials"]],
-                         headers=["method", "study seed", "trial", "run seed", "settings",
-                                  "steps-to-generalize"], tablefmt="github",
-                         disable_numparse=True), "",
+                _table(TRIAL_COLUMNS, table["trials"]), "",
                 "Settings shared by every run: "
                 + _settings_line({k: v for k, v in meta.get("settings", {}).items()}), "",
                 "</details>", ""]

@@ -18,7 +18,8 @@ import math
 import re
 
 from .errors import UserError
-from .columns import OVERALL_COLUMNS, TASK_COLUMNS, fmt_setting, sort_values
+from .columns import (OVERALL_COLUMNS, SENSITIVITY_COLUMNS, TASK_COLUMNS, cells, fmt_setting,
+                      headers, sort_values)
 from .leaderboard import label_runs
 from .plot import COLORS, km_at, km_steps, profile_steps
 from .render import (SCORING_TEXT, censoring_text, not_applicable_text, overall_headers,
@@ -308,9 +309,9 @@ def table_html(table_id, headers, rows, keys) -> str:
                    for h in headers)
     body = []
     keys = list(keys) + [[]] * (len(rows) - len(keys))  # rows without keys (not applicable) sort last
-    for cells, row_keys in zip(rows, keys):
+    for row, row_keys in zip(rows, keys):
         tds = "".join(f'<td data-sort="{html.escape(_key(k))}">{_cell(c)}</td>'
-                      for c, k in zip(cells, row_keys + [None] * (len(cells) - len(row_keys))))
+                      for c, k in zip(row, row_keys + [None] * (len(row) - len(row_keys))))
         body.append(f"<tr>{tds}</tr>")
     return (f'<table class="sortable" id="{table_id}"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
@@ -392,12 +393,11 @@ def tables_html(lb) -> dict[str, str]:
                                        overall_rows(overall),
                                        [sort_values(OVERALL_COLUMNS, r, overall) for r in overall["rows"]])}
     if lb.get("sensitivity"):
+        rows = lb["sensitivity"]
         out["table-sensitivity"] = table_html(
-            "table-sensitivity", ["method", "fragile task cells", "where"],
-            [[o["method"], f"{o['sensitive']}/{o['cells']}", ", ".join(o["tasks"]) or "–"]
-             for o in lb["sensitivity"]],
-            [[o["method"], o["sensitive"] / max(o["cells"], 1), ", ".join(o["tasks"])]
-             for o in lb["sensitivity"]])
+            "table-sensitivity", headers(SENSITIVITY_COLUMNS, {}),
+            [cells(SENSITIVITY_COLUMNS, r, {}) for r in rows],
+            [sort_values(SENSITIVITY_COLUMNS, r, {}) for r in rows])
     for table in lb["tasks"]:
         slug = _slug(table["task"])
         out[f"table-{slug}"] = table_html(
