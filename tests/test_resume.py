@@ -58,6 +58,11 @@ CASES = {
     "muon, warm-up": ("modmul", "muon", {"warmup_steps": 15}),
     "perpgrad, fp16-mixed": ("modadd", "perpgrad", {"precision": "fp16-mixed"}),
     "decoder": ("modadd", "wd", {"model": "decoder", "p": 11, "batch_size": 32}),
+    "norm constraint": ("modadd", "norm", {}),
+    "nuclear norm": ("modsub", "nuclear", {}),
+    "stablemax in float64": ("modadd", "stablemax", {}),
+    "transformer, bf16-mixed": ("modadd", "perpgrad", {"model": "transformer", "p": 11,
+                                                       "precision": "bf16-mixed"}),
 }
 
 
