@@ -330,7 +330,18 @@ def _per_kind_nnconv():
             every = every.view(-1, n_kinds, n_out)
             return every.gather(1, kind.view(-1, 1, 1).expand(-1, 1, n_out)).squeeze(1)
 
+    # named as a module attribute (see __getattr__ below), so that a model holding it pickles:
+    # an interrupted run's resume state saves the whole model (grokbench/resume.py)
+    PerKindNNConv.__qualname__, PerKindNNConv.__module__ = "PerKindNNConv", __name__
     return PerKindNNConv
+
+
+def __getattr__(name):
+    # PEP 562: ``plugins.qm9.PerKindNNConv`` is built on first use (it subclasses
+    # torch_geometric's NNConv, whose import takes seconds), also when unpickling finds it
+    if name == "PerKindNNConv":
+        return _per_kind_nnconv()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class GCNN(nn.Module):
