@@ -389,3 +389,26 @@ def test_sensitivity_missing_seeds_and_not_applicable_are_shown():
             r["scores"]["steps_to_generalize"] += 50
     md = render.to_markdown(lb.build(runs, "t", codepaths={"AVX2": same_solved}))
     assert "**fragile**: solved 3/3, median 200–250" in md
+
+
+def test_a_suite_board_at_fewer_seeds_than_it_has(tmp_path):
+    """--seeds 0-1: the committed quick suite (3 seeds) as if it had 2, to see what a third seed
+    changed; it cannot be checked against, or written over, the whole suite's tables."""
+    raw = Path(__file__).parent.parent / "leaderboards" / "quick.results.jsonl"
+    committed = [json.loads(line) for line in raw.read_text().splitlines()]
+    cmd = [sys.executable, "-m", "grokbench", "leaderboard", "--suite", "quick", "--from", str(raw)]
+    out = subprocess.run([*cmd, "--seeds", "0-1", "--format", "json"], capture_output=True,
+                         text=True, check=True).stdout
+    board = json.loads(out)
+    assert board["runs"] == sum(r["seed"] in (0, 1) for r in committed) == len(committed) * 2 // 3
+    assert all(row["seeds"] == [0, 1] for t in board["tasks"] for row in t["rows"])
+    assert "Built with --seeds 0-1: only seeds 0, 1 of the suite's 0, 1, 2." in board["description"]
+    assert board["missing"] == []  # seed 2 is not missing: the board is of seeds 0-1
+    for flags in (["--check"], ["--write"]):
+        refused = subprocess.run([*cmd, "--seeds", "0-1", *flags], capture_output=True, text=True)
+        assert refused.returncode == 2 and "--out-dir of its own" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    written = subprocess.run([*cmd, "--seeds", "0-1", "--write", "--out-dir", str(tmp_path)],
+                             capture_output=True, text=True)
+    assert written.returncode == 0, written.stderr
+    assert json.loads((tmp_path / "quick.json").read_text())["runs"] == board["runs"]

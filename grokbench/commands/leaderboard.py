@@ -13,7 +13,7 @@ from ..check import check_committed
 from ..config import run_id, stored_method_name
 from ..data import atomic_write_bytes, output_file
 from ..errors import UserError
-from ..grid import expand, load_suite, suites_dir
+from ..grid import expand, load_suite, parse_seeds, suites_dir
 from ..leaderboard import (REFERENCE, TOLERANCE_TEXT, build, codepath,
                            suite_commands)
 from ..records import read_records, store_pool, suite_records, with_committed
@@ -51,15 +51,29 @@ from .common import method_list, store_option
               help="rank a method of yours against the suite's committed board: the store's runs "
                    "of M at the suite's settings beside its committed raw results, M's rows marked "
                    "† (repeatable)")
+@click.option("--seeds", "seed_text", default=None,
+              help="only these seeds, e.g. 0-2: a suite's board at fewer seeds than it has (to "
+                   "compare; not with --check, and --write only with --out-dir)")
 @click.option("--rerun-reference", is_flag=True,
               help="with --add-method: also show the store's runs of the reference method at the "
                    "suite's settings, as 'REF (this machine)' rows beside the committed ones")
 def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, out_dir, check,
-                allow_missing, codepath_stores, added, rerun_reference):
+                allow_missing, codepath_stores, seed_text, added, rerun_reference):
     """Leaderboards: a table per task and one across tasks, from the store or a raw file."""
     spec = load_suite(suite) if suite else None
     if check and not suite:
         raise UserError("--check compares a suite's committed tables: give --suite NAME")
+    seeds = parse_seeds(seed_text) if seed_text else None
+    if seeds is not None:
+        if check or (write and not out_dir) or added or rerun_reference:
+            raise UserError("--seeds builds a board from some of the seeds, to compare with the "
+                            "committed one: drop --check/--add-method, and give --write an "
+                            "--out-dir of its own (the committed tables are the whole suite's)")
+        if spec:  # the suite at these seeds: its grid, its expected runs and missing ones
+            note = (f"Built with --seeds {seed_text}: only seeds {', '.join(map(str, seeds))} of "
+                    f"the suite's {', '.join(map(str, spec['seeds']))}.")
+            spec = {**spec, "seeds": seeds,
+                    "budget_note": (spec.get("budget_note", "") + "\n\n" + note).strip()}
     if added or rerun_reference:
         return added_methods_board(spec, suite, added, rerun_reference, from_file, store, tasks,
                                    reference, fmt, write, out_dir, check)
@@ -103,6 +117,8 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
                     codepaths.setdefault(codepath(rec), []).append(rec)
     else:
         records = list(pool.values())
+        if seeds is not None:
+            records = [r for r in records if r["seed"] in seeds]
     if tasks:
         records = [r for r in records if r["task"] in tasks]
     if methods:
