@@ -178,6 +178,20 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None,
     for are written (grokbench/checkpoints.py) and the run's resume state is kept
     (grokbench/resume.py; None: neither). ``notebook_metrics``: ad-hoc
     metrics of ``grokbench.run(..., metrics=...)`` (grokbench/notebook_metrics.py)."""
+    # Flush-to-zero of subnormal floats is process-wide state that a model may turn on (the
+    # IMDb LSTM does: its subnormal gradients made a backward pass 20x slower). A run must not
+    # inherit it from the run before it in the same process (a sweep worker, a notebook, a Ray
+    # actor): after Softmax Collapse a modular run's float32 probabilities are 40 % subnormal,
+    # and flushing them changes its numbers. Every run starts as a fresh process does, with
+    # subnormals kept, and leaves the process so.
+    torch.set_flush_denormal(False)
+    try:
+        return _train(config, registry, progress, on_eval, checkpoint_store, notebook_metrics)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _train(config, registry, progress, on_eval, checkpoint_store, notebook_metrics) -> dict:
     registry = registry or get_registry()
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))

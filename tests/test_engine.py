@@ -12,6 +12,8 @@ from grokbench import hookimpl
 from grokbench.config import resolve, run_id
 from grokbench.engine import run
 from grokbench.errors import UserError
+from grokbench.registry import Registry
+from grokbench_plugins.mlp import build_mlp
 
 SMALL = {"p": 23, "steps": 40, "eval_every": 20}
 
@@ -318,3 +320,36 @@ def test_a_missing_device_is_refused_before_loading_data(registry):
     for device, message in (("mps", "no MPS"), ("meta", "holds no data")):
         with pytest.raises(UserError, match=message):
             run(resolve(registry, "modadd", "baseline", {"device": device}), progress=False)
+
+
+def _flushing():
+    """Whether this process now flushes subnormal floats to zero (torch has no getter)."""
+    return (torch.tensor([1e-39]) * 0.5).item() == 0.0
+
+
+def test_a_run_neither_inherits_nor_leaves_flush_to_zero():
+    """The IMDb LSTM turns flush-to-zero on for its own speed; the setting is process-wide, and a
+    modular run after it in the same sweep worker computed other numbers (its post-collapse
+    probabilities are subnormal). Each run now starts and ends with subnormals kept."""
+    seen = []
+
+    class FlushingModel:  # a model plugin that does what the LSTM's builder does
+        @hookimpl
+        def register_models(self, register):
+            def build(info, config):
+                seen.append(_flushing())
+                torch.set_flush_denormal(True)
+                return build_mlp(info, config)
+            register("flushing-mlp", build, "the MLP, built with flush-to-zero turned on")
+
+    registry = Registry().load_entry_points()
+    registry.add_plugin(FlushingModel(), "flushing-test")
+    small = {"p": 11, "steps": 5, "eval_every": 5, "threads": 1}
+    try:
+        torch.set_flush_denormal(True)  # e.g. left on by an earlier run or by the user
+        run(resolve(registry, "modadd", "wd", {**small, "model": "flushing-mlp"}),
+            registry=registry, progress=False)
+        assert seen == [False]  # the run started with subnormals kept
+        assert not _flushing()  # and left them so
+    finally:
+        torch.set_flush_denormal(False)
