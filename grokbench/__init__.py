@@ -6,7 +6,7 @@ may change.
 """
 from .api import (CORE_METRICS, Download, EvalContext, Executor, Logger, OptimizerWrapper, Task,
                   TaskData, TaskInfo, derive_seed)
-from .claims import AtDecision, Check, Claim, Difference, Median, Ratio, Runs, Slope
+from .claims import AtDecision, AtEnd, Check, Claim, Difference, Median, Ratio, Runs, Slope
 from .landscape import LUShape, landscape_runs
 from .data import (atomic_write_bytes, balanced_indices, cache_dir, cache_key, cached, data_dir,
                    default_download_dir)
@@ -30,7 +30,7 @@ __all__ = [
     "derive_seed", "data_dir", "cache_dir", "cache_key", "cached", "atomic_write_bytes",
     "balanced_indices", "default_download_dir",
     # paper claims (register_claims)
-    "Claim", "Runs", "Check", "Median", "Ratio", "Difference", "Slope", "AtDecision", "LUShape",
+    "Claim", "Runs", "Check", "Median", "Ratio", "Difference", "Slope", "AtDecision", "AtEnd", "LUShape",
     "landscape_runs",
     "__version__",
     # the Python API for notebooks and scripts (README, "Notebooks and Python")

@@ -279,6 +279,10 @@ class AtDecision:
     def label(self) -> str:
         return f"{self.runs.name} {self.key} at the decision point"
 
+    def point(self, rec: dict, curve: list) -> dict:
+        decided = rec.get("decided_at")
+        return next((e for e in curve if e["step"] == decided), curve[-1])
+
     def measure(self, lookup: Lookup) -> Measured:
         values = []
         for _, rec in lookup(self.runs):
@@ -286,12 +290,23 @@ class AtDecision:
             curve = [e for e in rec.get("curve") or [] if self.key in e]
             if not curve:
                 return Measured(math.nan, text=f"not measured (no {self.key} in the curves)")
-            decided = rec.get("decided_at")
-            at = next((e for e in curve if e["step"] == decided), curve[-1])
-            values.append(float(at[self.key]))
+            values.append(float(self.point(rec, curve)[self.key]))
         value = median(values)
         text = fmt_value(value) + (f" (seeds: {seeds_text(values)})" if len(values) > 1 else "")
         return Measured(value, min(values), max(values), len(values), text, tuple(values))
+
+
+@dataclass(frozen=True)
+class AtEnd(AtDecision):
+    """As :class:`AtDecision`, read at each run's last evaluation: the end of its budget for runs
+    trained without early stop, where a paper reads a trained network (Nanda et al. read the
+    Fourier fingerprint after 40 000 steps, past grokking's "cleanup" phase)."""
+
+    def label(self) -> str:
+        return f"{self.runs.name} {self.key} at the end"
+
+    def point(self, rec: dict, curve: list) -> dict:
+        return curve[-1]
 
 
 class Statistic(Protocol):

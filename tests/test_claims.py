@@ -310,6 +310,11 @@ def test_a_curve_value_is_read_at_each_runs_decision_point():
     check = Check(AtDecision(g, "fourier_key_freqs"), "<=", 10)
     assert check.verdict(m) == "inconclusive"
     assert math.isnan(AtDecision(g, "missing").measure(lambda group: rows).value)
+    # AtEnd reads the same runs at their last evaluation, where a paper reads a trained network
+    from grokbench import AtEnd
+    end = AtEnd(g, "fourier_key_freqs").measure(lambda group: rows)
+    assert end.per_seed == (6.0, 7.0, 35.0) and end.value == 7.0
+    assert AtEnd(g, "fourier_key_freqs").label() == "modadd/wd fourier_key_freqs at the end"
 
 
 def test_the_verdict_rule_on_hand_numbers():
