@@ -11,8 +11,8 @@ ends, the file is deleted. The resumed run computes exactly what an uninterrupte
 bit for bit (tests/test_resume.py), so resuming is not part of a run's id.
 
 State is kept only where it is safe to reuse: the file must name the same run id, the same
-config and the same versions (``engine.versions``: grokbench, torch, Python, the CPU and its
-ATen code path); otherwise the run starts afresh and says why. A run with weight checkpoints or
+config and the same versions (``engine.versions``: grokbench, torch, Python, the CPU model and
+its ATen code path; not the OS build); otherwise the run starts afresh and says why. A run with weight checkpoints or
 loggers keeps no resume state, since those write outside the result as it trains.
 
 The file is written with ``torch.save`` (pickle: the optimizer wrappers of any plugin are
@@ -31,6 +31,10 @@ import torch
 from .config import run_id
 
 ENV = "GROKBENCH_RESUME_EVERY"
+#: what a resumed run must share with the one that saved the state (engine.versions): the code
+#: and the arithmetic. Not the OS build (``platform``): a new kernel build changes no float this
+#: process computes, and machines lent for successive sessions differ in it.
+NUMERIC_VERSIONS = ("grokbench", "torch", "python", "cpu", "aten_cpu_capability")
 DEFAULT_EVERY = 600.0
 
 
@@ -101,11 +105,11 @@ def load(path: Path | None, config: dict, versions: dict, device) -> dict | None
         print(f"(resume state {path} unreadable ({type(exc).__name__}); starting the run afresh)",
               file=sys.stderr)
         return None
+    saved_versions = state.get("versions", {})
+    changed = [k for k in NUMERIC_VERSIONS if versions.get(k) != saved_versions.get(k)]
     if _comparable(state.get("config", {})) != _comparable(config):
         why = "its config differs"
-    elif state.get("versions") != versions:
-        changed = sorted(k for k in versions.keys() | state.get("versions", {}).keys()
-                         if versions.get(k) != state.get("versions", {}).get(k))
+    elif changed:
         why = f"it was saved with other versions ({', '.join(changed)})"
     else:
         return state

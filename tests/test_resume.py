@@ -118,6 +118,23 @@ def test_state_from_other_versions_is_not_used(tmp_path, save_at_every_evaluatio
     assert result["versions"] == versions()
 
 
+def test_state_from_another_os_build_is_used(tmp_path, save_at_every_evaluation):
+    """Successive sessions run on machines whose kernel build differs (platform string
+    'Linux-6.18.44-fc-v1147...' vs '...-fc-v1252...'): that changes no float, so the state is
+    used; the CPU model or its ATen code path would not be."""
+    config = resolve(get_registry(), "modadd", "wd", SMALL)
+    store = tmp_path / "runs.db"
+    with pytest.raises(Interrupt):
+        run(config, progress=False, checkpoint_store=store, on_eval=interrupted_at(30))
+    path = resume.folder(store) / f"{run_id(config)}.pt"
+    state = torch.load(path, weights_only=False)
+    state["versions"] = {**state["versions"], "platform": "Linux-0.0-another-build"}
+    torch.save(state, path)
+    result = run(config, progress=False, checkpoint_store=store)
+    assert result["versions"]["resumed_at"] == [20]
+    same_run(result, run(config, progress=False))
+
+
 def test_an_unreadable_state_file_starts_the_run_afresh(tmp_path, save_at_every_evaluation, capfd):
     config = resolve(get_registry(), "modadd", "wd", SMALL)
     store = tmp_path / "runs.db"
