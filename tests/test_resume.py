@@ -103,15 +103,21 @@ def test_a_run_interrupted_twice_records_both_resumptions(tmp_path, save_at_ever
     assert resumed["versions"]["resumed_at"] == [10, 40]
 
 
-def test_state_from_other_versions_is_not_used(tmp_path, save_at_every_evaluation, capfd):
+def interrupted_with_versions(tmp_path, **changed):
+    """A run interrupted at step 30 (state saved at 20) whose saved versions are then edited."""
     config = resolve(get_registry(), "modadd", "wd", SMALL)
     store = tmp_path / "runs.db"
     with pytest.raises(Interrupt):
         run(config, progress=False, checkpoint_store=store, on_eval=interrupted_at(30))
     path = resume.folder(store) / f"{run_id(config)}.pt"
     state = torch.load(path, weights_only=False)
-    state["versions"] = {**state["versions"], "torch": "1.0.0"}
+    state["versions"] = {**state["versions"], **changed}
     torch.save(state, path)
+    return config, store
+
+
+def test_state_from_other_versions_is_not_used(tmp_path, save_at_every_evaluation, capfd):
+    config, store = interrupted_with_versions(tmp_path, torch="1.0.0")
     result = run(config, progress=False, checkpoint_store=store)
     assert "not used: it was saved with other versions (torch)" in capfd.readouterr().err
     assert "resumed_at" not in result["versions"]
@@ -122,14 +128,7 @@ def test_state_from_another_os_build_is_used(tmp_path, save_at_every_evaluation)
     """Successive sessions run on machines whose kernel build differs (platform string
     'Linux-6.18.44-fc-v1147...' vs '...-fc-v1252...'): that changes no float, so the state is
     used; the CPU model or its ATen code path would not be."""
-    config = resolve(get_registry(), "modadd", "wd", SMALL)
-    store = tmp_path / "runs.db"
-    with pytest.raises(Interrupt):
-        run(config, progress=False, checkpoint_store=store, on_eval=interrupted_at(30))
-    path = resume.folder(store) / f"{run_id(config)}.pt"
-    state = torch.load(path, weights_only=False)
-    state["versions"] = {**state["versions"], "platform": "Linux-0.0-another-build"}
-    torch.save(state, path)
+    config, store = interrupted_with_versions(tmp_path, platform="Linux-0.0-another-build")
     result = run(config, progress=False, checkpoint_store=store)
     assert result["versions"]["resumed_at"] == [20]
     same_run(result, run(config, progress=False))
