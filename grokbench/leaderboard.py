@@ -58,18 +58,28 @@ def label_runs(records, planned=()):
     ``wd (weight_decay=0.1)``. ``planned``: the configs of a suite's runs not there yet; they are
     labelled with the rest and left out, so that a row has one label whether or not its suite is
     complete (wd's MLP runs are 'wd (model=mlp)' while its decoder runs are still missing)."""
+    return label_with_missing(records, planned)[0]
+
+
+def label_with_missing(records, missing_configs=()):
+    """The rows of :func:`label_runs` and, from the same labelling, (task, row label, seed) of
+    each missing run: in a suite with a grid axis, 'wd (model=decoder)/seed 2', not three of
+    wd's seed 2 alike."""
     records = list(records)
-    placeholders = [{"config": c} for c in planned]
+    placeholders = [{"config": c} for c in missing_configs]
     if not placeholders:
-        return _label_all(records)
+        return _label_all(records), []
     planned_ids = {id(p) for p in placeholders}
-    out: dict[str, dict[str, list]] = {}
+    present: dict[str, dict[str, list]] = {}
+    label_of: dict[int, str] = {}
     for task, rows in _label_all(records + placeholders).items():
         for label, recs in rows.items():
-            present = [r for r in recs if id(r) not in planned_ids]
-            if present:
-                out.setdefault(task, {})[label] = present
-    return out
+            label_of.update((id(r), label) for r in recs)
+            there = [r for r in recs if id(r) not in planned_ids]
+            if there:
+                present.setdefault(task, {})[label] = there
+    missing = [(c["task"], label_of[id(p)], c["seed"]) for c, p in zip(missing_configs, placeholders)]
+    return present, missing
 
 
 def _label_all(records):
@@ -102,13 +112,8 @@ def _label_all(records):
 
 
 def missing_rows(records, missing_configs) -> list[tuple[str, str, int]]:
-    """(task, row label, seed) of each missing run, labelled as its row is (label_runs, over
-    the runs there and the missing ones together): in a suite with a grid axis, 'wd
-    (model=decoder)/seed 2', not three of wd's seed 2 alike."""
-    placeholders = [{"config": c} for c in missing_configs]
-    label_of = {id(r): label for rows in _label_all(list(records) + placeholders).values()
-                for label, recs in rows.items() for r in recs}
-    return [(c["task"], label_of[id(p)], c["seed"]) for c, p in zip(missing_configs, placeholders)]
+    """(task, row label, seed) of each missing run, labelled as its row is (label_with_missing)."""
+    return label_with_missing(records, missing_configs)[1]
 
 
 def _follows_from(configs, key, other) -> bool:
@@ -451,8 +456,7 @@ def build(records, name="store", description="", reference=REFERENCE, r_max=R_MA
     each row its numerical-sensitivity entry; ``tuning``: (trials, spaces, N) of a tuned suite
     (grokbench.tuning), which adds the tuned tables (:func:`tuned_tables`)."""
     records, missing_configs = list(records), list(missing_configs)
-    labelled = label_runs(records, missing_configs)
-    missing = missing_rows(records, missing_configs)
+    labelled, missing = label_with_missing(records, missing_configs)  # one labelling for both
     tables = [task_table(task, runs) for task, runs in labelled.items()]
     if seeds is not None:
         for table in tables:
