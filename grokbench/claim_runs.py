@@ -30,6 +30,7 @@ from .data import atomic_write_bytes
 from .errors import NotApplicable, UserError
 from .grid import expand, suites_dir, validate_spec
 from .records import committed_pool, read_records, records_jsonl, to_record
+from .resume import saved_progress
 from .scoring import to_jsonable
 from .store import Store
 from .sweep import committed_timings, db_timings, kind_timing, plan, run_seconds, run_sweep
@@ -188,7 +189,7 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
                 unique = list({run_id(c): c for c in missing}.values())
                 if history is None:
                     history = db_timings(db) + committed_timings(committed.values())
-                result.projected_hours = projected_hours(unique, calibrations, history)
+                result.projected_hours = projected_hours(unique, calibrations, history, db.path)
         finally:
             db.close()
         pool = {**{i: rec["scores"] for i, rec in committed.items()}, **pool}
@@ -243,18 +244,19 @@ def evaluate(claim: Claim, groups: list) -> list[tuple]:
     return [(c, m, c.verdict(m)) for c in claim.checks for m in [c.statistic.measure(lookup)]]
 
 
-def projected_hours(configs, calibrations: dict, history=()) -> float | None:
+def projected_hours(configs, calibrations: dict, history=(), store_path=None) -> float | None:
     """CPU-hours of these runs at their full budgets (an upper bound where runs stop early), from
     the recorded timings of runs of the same kind (``history``: the store's and the committed
     runs', e.g. a claim's finished seeds), else a 20-step calibration of the kind on this machine
-    (sweep.kind_timing). A calibration alone moved the committed report's projections 3.5×
+    (sweep.kind_timing); an interrupted run with resume state beside ``store_path``: what is left
+    of it, at its own speed. A calibration alone moved the committed report's projections 3.5×
     with the machine's load; a recorded timing's lower quartile does not."""
     seconds = 0.0
     for cfg in configs:
         timing = kind_timing(cfg, history, calibrations)
         if timing is None:
             return None
-        seconds += run_seconds(cfg, *timing[:2])
+        seconds += run_seconds(cfg, timing[0], timing[1], saved_progress(store_path, cfg))
     return seconds / 3600
 
 

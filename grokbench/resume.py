@@ -130,6 +130,27 @@ def saved_note(store_path, configs) -> str:
             if n else "")
 
 
+def saved_progress(store_path, config: dict) -> tuple[int, float, float] | None:
+    """(step, s/step, s/evaluation) of this run's saved state: how far an interrupted run got and
+    the speed it had, measured on its own steps. A projection of what is left of it uses these
+    rather than other runs' speed, which can be far off: after Softmax Collapse a float32 run's
+    steps cost 8× more (subnormal arithmetic, docs/science.md, "Precision"), which no short run
+    of its kind shows. None where there is no readable state of this very config."""
+    if store_path is None:
+        return None
+    path = folder(store_path) / f"{run_id(config)}.pt"
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if _comparable(state["config"]) != _comparable(config) or state["step"] <= 0:
+            return None
+        return (int(state["step"]), state["train_time"] / state["step"],
+                state["eval_time"] / max(len(state["curve"]), 1))
+    except Exception:  # a truncated or foreign file: the run is projected as a new one
+        return None
+
+
 def discard(path: Path | None) -> None:
     if path is not None:
         path.unlink(missing_ok=True)

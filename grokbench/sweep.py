@@ -29,7 +29,7 @@ from .config import ENGINE_OPTIONS, run_id
 from .engine import eval_schedule, run
 from .errors import UserError
 from .registry import get_registry
-from .resume import saved_note
+from .resume import saved_note, saved_progress
 from .stats import median
 from .store import Store
 
@@ -365,17 +365,24 @@ def kind_timing(config: dict, history, cache: dict) -> tuple | None:
     return cache[kind]
 
 
-def run_seconds(config: dict, t_step: float, t_eval: float) -> float:
-    """A run's cost at its full budget: every step and every scheduled evaluation."""
-    return int(config["steps"]) * t_step + t_eval * len(eval_schedule(
-        int(config["steps"]), int(config["eval_every"]), int(config["evals_per_decade"])))
+def run_seconds(config: dict, t_step: float, t_eval: float, saved=None) -> float:
+    """A run's cost at its full budget: every step and every scheduled evaluation. ``saved``:
+    (step, s/step, s/evaluation) of an interrupted run's resume state (resume.saved_progress):
+    then only what is left of it, at the speed it had."""
+    steps = int(config["steps"])
+    schedule = eval_schedule(steps, int(config["eval_every"]), int(config["evals_per_decade"]))
+    if saved is None:
+        return steps * t_step + t_eval * len(schedule)
+    done, t_step, t_eval = saved
+    return (steps - done) * t_step + t_eval * sum(1 for s in schedule if s > done)
 
 
-def projection(configs, history, registry=None) -> tuple[list, float]:
+def projection(configs, history, registry=None, store_path=None) -> tuple[list, float]:
     """Rows (what, new runs, s/step, s/eval, source, CPU-hours) and the total CPU-hours, per
     kind of run (SPEED_KEYS), from measured timings: the lower quartile of the kind's recorded
-    runs, else a short calibration. A row is named by its task, and by the settings that set its
-    kind apart from the task's other kinds here."""
+    runs, else a short calibration; a run interrupted with resume state beside ``store_path``
+    costs what is left of it at its own speed (the row's source says how many). A row is named
+    by its task, and by the settings that set its kind apart from the task's other kinds here."""
     by_kind: dict[str, list[dict]] = {}
     for cfg in configs:
         by_kind.setdefault(speed_kind(cfg), []).append(cfg)
@@ -395,7 +402,11 @@ def projection(configs, history, registry=None) -> tuple[list, float]:
             rows.append((name, len(cfgs), "?", "?", "cannot calibrate (its data is not here)", "?"))
             continue
         t_step, t_eval, source = timing
-        seconds = sum(run_seconds(c, t_step, t_eval) for c in cfgs)
+        saved = [saved_progress(store_path, c) for c in cfgs]
+        seconds = sum(run_seconds(c, t_step, t_eval, s) for c, s in zip(cfgs, saved))
+        resumed = sum(s is not None for s in saved)
+        if resumed:
+            source += f"; {resumed} resumed: what is left, at its own speed"
         total += seconds / 3600
         rows.append((name, len(cfgs), f"{t_step:.4f}", f"{t_eval:.3f}", source,
                      f"{seconds / 3600:.2f}"))

@@ -17,6 +17,7 @@ from grokbench.config import resolve, run_id
 from grokbench.engine import run, run_or_load, versions
 from grokbench.registry import Registry, get_registry
 from grokbench.store import Store
+from grokbench.sweep import projection, run_seconds, speed_kind
 
 # modular addition mod 23: a couple of seconds here
 BASE = {"steps": 60, "eval_every": 10, "threads": 1}
@@ -203,6 +204,27 @@ def test_a_sweep_says_which_runs_go_on_from_saved_state(tmp_path, save_at_every_
     dry = CliRunner().invoke(cli, [*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "2 new; 1 of them go on from where they were interrupted (runs.db.resume)" in dry.output
+
+
+def test_a_projection_counts_what_is_left_of_an_interrupted_run_at_its_own_speed(
+        tmp_path, save_at_every_evaluation):
+    config = resolve(get_registry(), "modadd", "wd", SMALL)
+    store = tmp_path / "runs.db"
+    with pytest.raises(Interrupt):
+        run(config, progress=False, checkpoint_store=store, on_eval=interrupted_at(30))
+    state = torch.load(resume.folder(store) / f"{run_id(config)}.pt", weights_only=False)
+    assert state["step"] == 20
+    per_step, per_eval = state["train_time"] / 20, state["eval_time"] / len(state["curve"])
+    assert resume.saved_progress(store, config) == (20, per_step, per_eval)
+    # 40 steps left, and the evaluations at 30, 40, 50 and 60; the kind's timing is not used
+    left = 40 * per_step + 4 * per_eval
+    assert run_seconds(config, 99.0, 99.0, resume.saved_progress(store, config)) == left
+    other = dict(config, seed=1)
+    assert resume.saved_progress(store, other) is None
+    history = [(speed_kind(config), 1.0, 2.0, "store")]
+    rows, hours = projection([config, other], history, store_path=store)
+    assert hours * 3600 == pytest.approx(left + run_seconds(other, 1.0, 2.0))
+    assert "1 resumed" in rows[0][4]
 
 
 class LambdaClip(OptimizerWrapper):

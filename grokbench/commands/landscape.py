@@ -129,7 +129,7 @@ def landscape(task, alphas, sizes, seeds, steps, eval_every, assignments, preset
             click.echo(f"{todo.total} points ({task}, method {ls.METHOD}, {budget} steps each): "
                        f"{len(todo.stored)} already stored in {db.path}, {len(todo.new)} new")
             if todo.new:
-                rows, total = projection(todo.new, history, registry)
+                rows, total = projection(todo.new, history, registry, db.path)
                 click.echo(tabulate(rows, headers=["task", "new runs", "s / step", "s / evaluation",
                                                    "from", "CPU-hours"]))
                 click.echo(f"projected: {total:.2f} CPU-hours; wall time ≈ that / workers")

@@ -83,7 +83,7 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, tu
         for line in missing_data(todo.new, registry):
             click.echo(f"warning: {line}", err=True)
         if todo.new:
-            rows, total = projection(todo.new, history, registry)
+            rows, total = projection(todo.new, history, registry, db.path)
             click.echo(tabulate(rows, headers=["task", "new runs", "s / step", "s / evaluation",
                                                "from", "CPU-hours (at most)"]))
             click.echo(f"projected: {total:.2f} CPU-hours at most (runs that reach their target "
