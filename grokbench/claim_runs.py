@@ -57,6 +57,7 @@ class ClaimResult:
     wall_seconds: float = 0.0                         # this call's time on the claim
     run_seconds: float = 0.0                          # the stored wall times of its runs, summed
     projected_hours: float | None = None              # CPU-hours of the runs still missing
+    new_here: int = 0                                 # missing runs this call trains (its shard's)
     groups: list = field(default_factory=list)        # (Runs, [(config, scores | None)])
 
     @property
@@ -133,15 +134,26 @@ def adopt_twins(configs: list[dict], known: dict[str, dict], done: set) -> list[
     return out
 
 
+def dealt(configs: list[dict], i: int, n: int) -> list[dict]:
+    """Shard ``i`` of ``n`` of a claim's distinct runs, dealt like cards: its 1st run to shard 1,
+    its 2nd to shard 2, ..., its (n+1)-th to shard 1 again. A claim's groups list their seeds
+    last, so its seeds spread over the shards: two cores share the two missing seeds of one
+    arm. (A sweep's shards are contiguous pieces instead, so that its table cells finish whole.)
+    Shards depend only on the claim, not on what is stored: the same in every session."""
+    unique = list({run_id(c): c for c in configs}.values())
+    return unique[i - 1::n]
+
+
 def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Sequence[Claim] = (),
                  executor: str = "processes", workers: int | None = None, progress: bool = True,
                  use_committed: bool = False, project: bool = False, device: str | None = None,
-                 say=None) -> list[ClaimResult]:
+                 shard: tuple[int, int] | None = None, say=None) -> list[ClaimResult]:
     """Evaluate ``claims``; those in ``run`` first get their missing runs trained (through the
-    sweep machinery, into the store; on ``device`` where one is given). The others are evaluated
+    sweep machinery, into the store; on ``device`` where one is given; with ``shard`` (i, n),
+    only the runs of each claim :func:`dealt` to shard i). The others are evaluated
     from what is stored (and, with ``use_committed``, the committed suites' raw results);
-    ``project`` adds the projected CPU-hours of the runs still missing. A run computed on
-    another device counts (adopt_twins)."""
+    ``project`` adds the projected CPU-hours of the runs still missing (of the shard's, with
+    ``shard``). A run computed on another device counts (adopt_twins)."""
     committed = committed_pool() if use_committed else {}
     done, known = computed_runs(store_path, committed)
     results = []
@@ -171,11 +183,15 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
         finally:
             db.close()
         result.stored_before = len(todo.stored)
+        mine = dealt(configs, *shard) if shard else configs
+        new_here = [c for c in todo.new if shard is None or c in mine]
+        result.new_here = len(new_here)
         t0 = time.perf_counter()
-        if claim in run and todo.new:
+        if claim in run and new_here:
             if say:
-                say(f"claim {claim.name}: {len(todo.new)} of {len(ids)} runs to train")
-            report = run_sweep(configs, executor, workers, store_path, registry=registry,
+                say(f"claim {claim.name}: {len(new_here)} of {len(ids)} runs to train"
+                    + (f" (shard {shard[0]}/{shard[1]}: {len(mine)} of its runs)" if shard else ""))
+            report = run_sweep(mine, executor, workers, store_path, registry=registry,
                                progress=progress, also_done=elsewhere)
             result.trained = len(report.finished)
             result.failed = [f"{cfg['task']}/{cfg['method']} seed {cfg['seed']}: {err}"
@@ -186,7 +202,8 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
             pool = {r["run_id"]: r["scores"] for r in db.summaries(ids)}
             missing = [c for c in configs if run_id(c) not in pool and run_id(c) not in elsewhere]
             if missing and project:
-                unique = list({run_id(c): c for c in missing}.values())
+                unique = [c for c in {run_id(c): c for c in missing}.values()
+                          if shard is None or c in mine]
                 if history is None:
                     history = db_timings(db) + committed_timings(committed.values())
                 result.projected_hours = projected_hours(unique, calibrations, history, db.path)

@@ -103,6 +103,40 @@ def test_a_claim_is_checked_from_a_real_store_and_its_runs_are_reused(registry, 
     assert [m.value for _, m, _ in again.checks] == [m.value for _, m, _ in result.checks]
 
 
+def test_shards_deal_a_claims_runs_and_together_train_them_once(registry, tmp_path):
+    """``--shard i/n``: the claim's runs dealt like cards, so two processes share one arm's
+    seeds; each trains only its own, and after both the claim is complete and checked."""
+    tiny = {"p": 11, "steps": 30, "eval_every": 10, "threads": 1}
+    pg, ce = Runs("modadd", "perpgrad", (0, 1, 2), tiny), Runs("modadd", "baseline", (0, 1), tiny)
+    claim = Claim("tiny", "a test", "⊥AdamW fits a tiny modadd", "–",
+                  checks=(Check(Median(pg, "steps_to_fit"), "<=", 30),
+                          Check(Median(ce, "final_train_acc"), ">", 0)))
+    store = tmp_path / "claims.db"
+    order = [("perpgrad", 0), ("perpgrad", 1), ("perpgrad", 2), ("baseline", 0), ("baseline", 1)]
+    [first] = check_claims([claim], registry=registry, store_path=store, run=[claim],
+                           executor="inprocess", progress=False, shard=(1, 2), project=True)
+    # what is missing is shard 2's: nothing is left to project of shard 1's
+    assert first.trained == 3 and first.status == NOT_RUN and first.projected_hours == 0
+    db = Store(store)
+    try:
+        trained = sorted((r["config"]["method"], r["config"]["seed"]) for r in db.results())
+    finally:
+        db.close()
+    assert trained == sorted(order[0::2])  # 1st, 3rd and 5th: perpgrad 0 and 2, baseline 1
+    [second] = check_claims([claim], registry=registry, store_path=store, run=[claim],
+                            executor="inprocess", progress=False, shard=(2, 2))
+    assert (second.trained, second.stored_before) == (2, 3) and second.status == PASS
+    [again] = check_claims([claim], registry=registry, store_path=store, run=[claim],
+                           executor="inprocess", progress=False, shard=(1, 2))
+    assert again.trained == 0 and again.new_here == 0
+
+
+def test_a_bad_shard_is_a_one_line_error(tmp_path):
+    out = cli("--shard", "3/2", "--dry-run", "--store", str(tmp_path / "c.db"))
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "--shard 3/2: i must be between 1 and n" in out.stderr
+
+
 def tiny_claim_on_board(tmp_path, monkeypatch):
     """An empty leaderboards folder (where committed raw results go) and a claim of two tiny
     ⊥AdamW modadd runs."""

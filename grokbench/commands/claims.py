@@ -16,7 +16,7 @@ from ..claim_runs import (BAD, HEADERS, check_claims, result_text, select, table
 from ..config import check_device as check_name
 from ..engine import check_device
 from ..errors import UserError
-from ..grid import suites_dir
+from ..grid import parse_shard, suites_dir
 from ..registry import get_registry
 from ..store import Store, default_store_path
 from ..sweep import DEFAULT_EXECUTOR
@@ -52,11 +52,16 @@ REPORT_COMMAND = "grokbench claims --slow --write"
 @click.option("--device", default=None,
               help="train the claims' runs on this torch device (e.g. cuda); runs computed on "
                    "any device count, and the report says where each ran")
+@click.option("--shard", default=None, metavar="I/N",
+              help="train only shard I of N of each claim's runs, dealt like cards (1st run to "
+                   "shard 1, 2nd to shard 2, ...), so N processes or machines share a claim's "
+                   "seeds; the others are evaluated if stored")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bars")
 def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_run, as_json,
-           write, out_dir, list_only, device, quiet):
+           write, out_dir, list_only, device, shard, quiet):
     """Check the papers' claims: run each claim's runs (reusing stored ones) and compare its
     statistic with the paper's value. Exit status 1 when a claim fails or does not reproduce."""
+    piece = parse_shard(shard)
     registry = get_registry()
     every = [e.obj for e in registry.entries["claims"].values()]
     if list_only:
@@ -90,15 +95,16 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
                            run=[] if (dry_run or no_run) else to_run, executor=executor,
                            workers=workers, progress=not quiet and not as_json,
                            use_committed=use_committed, project=dry_run or no_run or write,
-                           device=device,
+                           device=device, shard=piece,
                            say=None if quiet else (lambda text: click.echo(text, err=True)))
     if dry_run:
         rows = [(r.claim.name + (" (slow)" if r.claim.slow else ""), r.runs, r.stored_before,
-                 r.runs - r.stored_before if r.run_ids else "–",
+                 (r.new_here if piece else r.runs - r.stored_before) if r.run_ids else "–",
                  "–" if r.projected_hours is None else f"{r.projected_hours:.2f}",
                  r.reason if r.status == "not available" else "")
                 for r in results]
-        click.echo(tabulate(rows, headers=["claim", "runs", "stored", "new", "CPU-hours (at most)",
+        new = f"new in shard {piece[0]}/{piece[1]}" if piece else "new"
+        click.echo(tabulate(rows, headers=["claim", "runs", "stored", new, "CPU-hours (at most)",
                                            ""]))
         total = sum(r.projected_hours or 0.0 for r in results)
         click.echo(f"projected: {total:.2f} CPU-hours at most for the new runs (runs that reach "
