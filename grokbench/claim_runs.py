@@ -147,13 +147,16 @@ def dealt(configs: list[dict], i: int, n: int) -> list[dict]:
 def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Sequence[Claim] = (),
                  executor: str = "processes", workers: int | None = None, progress: bool = True,
                  use_committed: bool = False, project: bool = False, device: str | None = None,
-                 shard: tuple[int, int] | None = None, say=None) -> list[ClaimResult]:
+                 shard: tuple[int, int] | None = None, selected: Sequence[Claim] = (),
+                 say=None) -> list[ClaimResult]:
     """Evaluate ``claims``; those in ``run`` first get their missing runs trained (through the
     sweep machinery, into the store; on ``device`` where one is given; with ``shard`` (i, n),
     only the runs of each claim :func:`dealt` to shard i). The others are evaluated
     from what is stored (and, with ``use_committed``, the committed suites' raw results);
     ``project`` adds the projected CPU-hours of the runs still missing (of the shard's, with
-    ``shard``). A run computed on another device counts (adopt_twins)."""
+    ``shard``). A run computed on another device counts (adopt_twins). ``selected``: the claims
+    the call would train but for --no-run or --dry-run (a missing slow claim outside them is
+    'not run' for want of --slow, and says so)."""
     committed = committed_pool() if use_committed else {}
     done, known = computed_runs(store_path, committed)
     results = []
@@ -219,7 +222,7 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
         elif missing:
             result.status = NOT_RUN
             result.reason = (f"{len(ids) - len({run_id(c) for c in missing})} of {len(ids)} runs "
-                             "stored" + ("" if claim in run else
+                             "stored" + ("" if claim in run or claim in selected else
                                          " (slow: add --slow)" if claim.slow else ""))
         else:
             result.checks = evaluate(claim, result.groups)

@@ -286,6 +286,17 @@ def test_json_shape_of_a_claim_not_run_yet(tmp_path):
     assert set(claim) >= {"statement", "paper_value", "note", "reason", "run_seconds", "wall_seconds"}
 
 
+def test_a_slow_claim_not_run_says_add_slow_only_when_slow_was_missing(tmp_path):
+    store = str(tmp_path / "s.db")
+    reasons = {}
+    for args in (("-k", "stablemax-groks"), ("-k", "stablemax-groks", "--slow")):
+        out = cli(*args, "--no-run", "--json", "--store", store)
+        assert out.returncode == 0, out.stderr
+        [claim] = json.loads(out.stdout)
+        reasons["--slow" in args] = claim["reason"]
+    assert reasons == {False: "0 of 6 runs stored (slow: add --slow)", True: "0 of 6 runs stored"}
+
+
 def test_the_bundled_claims_are_listed_with_their_sources():
     out = cli("--list")
     assert out.returncode == 0, out.stderr

@@ -95,7 +95,7 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
                            run=[] if (dry_run or no_run) else to_run, executor=executor,
                            workers=workers, progress=not quiet and not as_json,
                            use_committed=use_committed, project=dry_run or no_run or write,
-                           device=device, shard=piece,
+                           device=device, shard=piece, selected=to_run,
                            say=None if quiet else (lambda text: click.echo(text, err=True)))
     if dry_run:
         rows = [(r.claim.name + (" (slow)" if r.claim.slow else ""), r.runs, r.stored_before,
