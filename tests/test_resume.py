@@ -227,6 +227,22 @@ def test_a_projection_counts_what_is_left_of_an_interrupted_run_at_its_own_speed
     assert "1 resumed" in rows[0][4]
 
 
+def test_a_claims_dry_run_says_which_runs_go_on_from_saved_state(tmp_path,
+                                                                  save_at_every_evaluation):
+    from grokbench.claim_runs import resolve_groups
+    registry = get_registry()
+    claim = registry.entries["claims"]["perpgrad-groks-modadd"].obj
+    config = resolve_groups(registry, claim)[0][1][0]
+    store = tmp_path / "claims.db"
+    with pytest.raises(Interrupt):
+        run(dict(config), progress=False, checkpoint_store=store, on_eval=interrupted_at(3))
+    dry = CliRunner().invoke(cli, ["claims", "-k", "perpgrad-groks-modadd", "--dry-run",
+                                   "--store", str(store)])
+    assert dry.exit_code == 0, dry.output
+    assert ("1 of them go on from where they were interrupted (claims.db.resume), projected "
+            "from their own speed") in dry.output
+
+
 class LambdaClip(OptimizerWrapper):
     """A wrapper that holds a lambda: it trains, but cannot be pickled."""
 

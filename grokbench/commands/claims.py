@@ -10,7 +10,7 @@ import click
 import torch
 from tabulate import tabulate
 
-from .. import __version__
+from .. import __version__, resume
 from ..claim_runs import (BAD, HEADERS, check_claims, result_text, select, table_rows,
                           to_jsonable_results, write_report)
 from ..config import check_device as check_name
@@ -107,9 +107,13 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
         click.echo(tabulate(rows, headers=["claim", "runs", "stored", new, "CPU-hours (at most)",
                                            ""]))
         total = sum(r.projected_hours or 0.0 for r in results)
+        saved = resume.folder(store or default_store_path())
+        resuming = sum((saved / f"{rid}.pt").exists() for r in results for rid in r.run_ids)
         click.echo(f"projected: {total:.2f} CPU-hours at most for the new runs (runs that reach "
                    "their target stop early only where a claim sets early_stop); wall time ≈ that "
-                   "/ workers")
+                   "/ workers" + (f"; {resuming} of them go on from where they were interrupted "
+                                  f"({saved.name}), projected from their own speed"
+                                  if resuming else ""))
         return
     if write:
         db_name = Path(store).name if store else default_store_path().name
