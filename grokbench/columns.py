@@ -209,6 +209,13 @@ OVERALL_COLUMNS = [
     Column("significantly_sooner", "significantly sooner / later", cell=lambda r, t: fmt_significant(r),
            csv=("significantly_sooner", "significantly_later"),
            shown=lambda t: bool(t.get("significance"))),  # where the board has its survival view
+    # the stratified test over the tasks (leaderboard.across_task_pairs); boards built before it
+    # have no such counts
+    Column("sooner_across", "sooner / later over the tasks",
+           cell=lambda r, t: "n/a" if r.get("sooner_across") is None else
+           f"{r['sooner_across']} / {r['later_across']}",
+           csv=("sooner_across", "later_across"),
+           shown=lambda t: "across_pairs_tested" in (t.get("significance") or {})),
 ]
 
 

@@ -27,7 +27,7 @@ from .config import NOT_IDENTITY, run_id
 from .search_space import describe_space
 from .stats import INF, competition_ranks, median, median_ci, median_with_resolution
 from .survival import (LEVEL, chi2, exact_logrank_p, holm, kaplan_meier, letter_groups, logrank,
-                       rmst)
+                       rmst, stratified_logrank_p)
 from .tuning import best_trial
 
 R_MAX = 4.0
@@ -279,6 +279,7 @@ def add_survival(tables, labelled, overall, level=LEVEL):
     over every pair of the board, and each row's rank group (letters); on the across-task table
     how many orderings are significant."""
     pairs, raw_p = [], []
+    observed: dict[str, dict] = {}  # task → method → its runs' (time, event, why)
     for table in tables:
         runs = labelled[table["task"]]
         tau = table_budget([r for recs in runs.values() for r in recs])
@@ -293,6 +294,7 @@ def add_survival(tables, labelled, overall, level=LEVEL):
                          for t, s, lo, hi, _n, _d in kaplan_meier(times, events)]
             row["censored"] = [[_sig6(t), why] for t, e, why in seen if not e]
             row["rmst"], row["rmst_ci"] = _sig6(mean), [_sig6(low), _sig6(high)]
+        observed[table["task"]] = obs
         table["pairs"] = []
         for i, a in enumerate(table["rows"]):
             for b in table["rows"][i + 1:]:
@@ -340,13 +342,61 @@ def add_survival(tables, labelled, overall, level=LEVEL):
             orderings += 1
             backed += (hi["method"], lo["method"]) in wins and (lo["method"], hi["method"]) not in wins
     task_orderings = [p for p in pairs if p["ordered"]]
+    across = across_task_pairs(overall, observed, level)
+    sooner_across: dict[str, int] = defaultdict(int)
+    later_across: dict[str, int] = defaultdict(int)
+    for pair in across:
+        if pair["significant"] and pair["sooner"]:
+            sooner_across[pair["sooner"]] += 1
+            later_across[pair["b"] if pair["sooner"] == pair["a"] else pair["a"]] += 1
+    for row in overall["rows"]:
+        row["sooner_across"], row["later_across"] = (sooner_across[row["method"]],
+                                                     later_across[row["method"]])
+    rank_of = {r["method"]: r["rank"] for r in ranked}
     overall["significance"] = {
         "level": level, "test": "exact permutation log-rank, two-sided, Holm over the board",
         "pairs_tested": len(pairs), "pairs_significant": sum(p["significant"] for p in pairs),
         "task_orderings": len(task_orderings),
         "task_orderings_significant": sum(p["significant"] and p["sooner"] == p["a"]
                                           for p in task_orderings),
-        "orderings": orderings, "orderings_significant": backed}
+        "orderings": orderings, "orderings_significant": backed,
+        "across_test": "stratified permutation log-rank over the tasks, two-sided, Holm over "
+                       "this table's pairs",
+        "across_pairs_tested": len(across),
+        "across_pairs_significant": sum(p["significant"] for p in across),
+        # an ordering of this table that the stratified test confirms: the better-ranked
+        # method significantly sooner over the tasks
+        "across_orderings_significant": sum(
+            p["significant"] and p["sooner"] is not None and p["a"] in rank_of
+            and p["b"] in rank_of and rank_of[p["a"]] != rank_of[p["b"]]
+            and p["sooner"] == min((p["a"], p["b"]), key=lambda m: rank_of[m])
+            for p in across)}
+    overall["pairs"] = across
+
+
+def across_task_pairs(overall, observed, level=LEVEL) -> list[dict]:
+    """Every pair of the across-task table's methods, tested over all the tasks both ran with a
+    stratified log-rank permutation test (survival.stratified_logrank_p: strata = tasks, so
+    steps are compared only within a task), Holm-adjusted over this table's pairs. A pair with
+    no generalization on any shared task is not tested."""
+    methods = [r["method"] for r in overall["rows"]]
+    out, raw = [], []
+    for i, a in enumerate(methods):
+        for b in methods[i + 1:]:
+            strata = []
+            for obs in observed.values():
+                if a in obs and b in obs and any(e for _t, e, _w in obs[a] + obs[b]):
+                    strata.append(([t for t, _e, _w in obs[a]], [e for _t, e, _w in obs[a]],
+                                   [t for t, _e, _w in obs[b]], [e for _t, e, _w in obs[b]]))
+            if not strata:
+                continue
+            u, p = stratified_logrank_p(strata)
+            out.append({"a": a, "b": b, "tasks": len(strata), "u": _sig6(u), "p": _sig6(p),
+                        "sooner": a if u > 0 else b if u < 0 else None})
+            raw.append(p)
+    for pair, adjusted in zip(out, holm(raw)):
+        pair["p_holm"], pair["significant"] = _sig6(adjusted), adjusted <= level
+    return out
 
 
 # -- across tasks -------------------------------------------------------------------------------

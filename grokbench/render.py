@@ -130,7 +130,13 @@ def significance_text(overall) -> str:
             f"{sig['orderings']} orderings of this table are backed by them (the better-ranked "
             "method significantly sooner on some task and significantly later on none). "
             "'Significantly sooner / later' counts the task pairs in which a method is "
-            "significantly sooner / later than another.")
+            "significantly sooner / later than another."
+            + (f" Over the tasks ({sig['across_test']}): {sig['across_orderings_significant']} "
+               f"of the {sig['orderings']} orderings of this table are significant "
+               f"({sig['across_pairs_significant']} of the {sig['across_pairs_tested']} pairs "
+               "tested); 'sooner / later over the tasks' counts the methods a method is "
+               "significantly sooner / later than, all tasks taken together."
+               if "across_pairs_tested" in sig else ""))
 
 
 def _header(lb) -> list[str]:

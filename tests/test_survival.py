@@ -122,3 +122,48 @@ def test_smallest_exact_p_is_two_over_the_relabellings(n):
     """With n runs a side, complete separation gives the smallest p: 2 / C(2n, n)."""
     p = sv.exact_logrank_p([10] * n, [True] * n, [99] * n, [False] * n)
     assert p == pytest.approx(min(1.0, 2 / math.comb(2 * n, n)))
+
+
+def test_stratified_logrank_hand_computed():
+    """The across-task test (survival.stratified_logrank_p) on hand counts."""
+    # One task, A = {10, 30} (events), B = {20 (event), 40 (censored)}. U = Σ (d_a − n_a·d/n)
+    # over the event times 10, 20, 30: (1 − 2/4) + (0 − 1/3) + (1 − 1/2) = 2/3. The 6
+    # relabellings give U = 7/6, 2/3, −1/3, 1/3, −2/3, −7/6 (A = {10,20}, {10,30}, {10,40},
+    # {20,30}, {20,40}, {30,40}): 4 of 6 have |U| ≥ 2/3.
+    task = ([10, 30], [True, True], [20, 40], [True, False])
+    u, p = sv.stratified_logrank_p([task])
+    assert u == pytest.approx(2 / 3) and p == pytest.approx(4 / 6)
+    # Complete separation on each of two tasks (A: 3 runs at 100, 200, 300; B: 3 misses): U_k =
+    # 1/2 + 3/5 + 3/4 = 1.85 per task, the most of its 20 relabellings, so only both tasks at
+    # +1.85 or both at −1.85 reach |U| = 3.7: p = 2/400, where each task alone gives 0.1.
+    sep = ([100, 200, 300], [True] * 3, [1000] * 3, [False] * 3)
+    u, p = sv.stratified_logrank_p([sep, sep])
+    assert u == pytest.approx(3.7) and p == pytest.approx(2 / 400)
+    assert sv.exact_logrank_p(*sep) == pytest.approx(0.1)
+    # Sooner on one task, later on the other: U = 0, nothing to reject
+    flipped = (sep[2], sep[3], sep[0], sep[1])
+    assert sv.stratified_logrank_p([sep, flipped]) == (pytest.approx(0.0), 1.0)
+    # A task where neither generalized adds nothing
+    none = ([1000] * 3, [False] * 3, [1000] * 3, [False] * 3)
+    assert sv.stratified_logrank_p([sep, sep, none])[1] == pytest.approx(2 / 400)
+    # Four tasks: 20⁴ relabellings, past MAX_EXACT: seeded Monte Carlo, exact p 2/160 000, so
+    # (1 + hits) / (1 + 20 000) with hits 0 or 1; the same on every call.
+    u, p = sv.stratified_logrank_p([sep] * 4)
+    assert u == pytest.approx(7.4) and p in (1 / 20001, 2 / 20001)
+    assert sv.stratified_logrank_p([sep] * 4) == (u, p)
+
+
+def test_the_across_task_table_tests_each_pair_over_the_tasks():
+    """leaderboard.across_task_pairs: A generalizes before B on each of 3 tasks (3 + 3 runs), so
+    each task alone gives p = 0.1 but the tasks together 2/20³ = 0.00025; C never generalizes
+    anywhere and B never does either, so B–C is not tested. Holm over the 2 pairs tested."""
+    from grokbench.leaderboard import across_task_pairs
+    sooner = [(100.0, True, None), (200.0, True, None), (300.0, True, None)]
+    missed = [(1000.0, False, "budget")] * 3
+    observed = {task: {"A": sooner, "B": missed, "C": missed} for task in ("t1", "t2", "t3")}
+    overall = {"rows": [{"method": m} for m in ("A", "B", "C")]}
+    pairs = {(p["a"], p["b"]): p for p in across_task_pairs(overall, observed)}
+    assert set(pairs) == {("A", "B"), ("A", "C")}
+    ab = pairs[("A", "B")]
+    assert ab["tasks"] == 3 and ab["sooner"] == "A" and ab["p"] == pytest.approx(2 / 8000)
+    assert ab["p_holm"] == pytest.approx(2 * 2 / 8000) and ab["significant"]
