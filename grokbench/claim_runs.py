@@ -57,7 +57,7 @@ class ClaimResult:
     wall_seconds: float = 0.0                         # this call's time on the claim
     run_seconds: float = 0.0                          # the stored wall times of its runs, summed
     projected_hours: float | None = None              # CPU-hours of the runs still missing
-    new_here: int = 0                                 # missing runs this call trains (its shard's)
+    new_here: list = field(default_factory=list)      # configs of the missing runs of its shard
     groups: list = field(default_factory=list)        # (Runs, [(config, scores | None)])
 
     @property
@@ -134,14 +134,14 @@ def adopt_twins(configs: list[dict], known: dict[str, dict], done: set) -> list[
     return out
 
 
-def dealt(configs: list[dict], i: int, n: int) -> list[dict]:
-    """Shard ``i`` of ``n`` of a claim's distinct runs, dealt like cards: its 1st run to shard 1,
-    its 2nd to shard 2, ..., its (n+1)-th to shard 1 again. A claim's groups list their seeds
-    last, so its seeds spread over the shards: two cores share the two missing seeds of one
-    arm. (A sweep's shards are contiguous pieces instead, so that its table cells finish whole.)
-    Shards depend only on the claim, not on what is stored: the same in every session."""
-    unique = list({run_id(c): c for c in configs}.values())
-    return unique[i - 1::n]
+def dealt(runs: list[dict], i: int, n: int) -> list[dict]:
+    """Shard ``i`` of ``n`` of a claim's distinct runs (``runs``: sweep.plan's, in claim order),
+    dealt like cards: its 1st run to shard 1, its 2nd to shard 2, ..., its (n+1)-th to shard 1
+    again. A claim's groups list their seeds last, so its seeds spread over the shards: two
+    cores share the two missing seeds of one arm. (A sweep's shards are contiguous pieces
+    instead, so that its table cells finish whole.) Shards depend only on the claim, not on
+    what is stored: the same in every session."""
+    return runs[i - 1::n]
 
 
 def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Sequence[Claim] = (),
@@ -186,9 +186,9 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
         finally:
             db.close()
         result.stored_before = len(todo.stored)
-        mine = dealt(configs, *shard) if shard else configs
-        new_here = [c for c in todo.new if shard is None or c in mine]
-        result.new_here = len(new_here)
+        mine = dealt(todo.configs, *shard) if shard else configs
+        in_shard = {run_id(c) for c in mine}
+        new_here = result.new_here = [c for c in todo.new if run_id(c) in in_shard]
         t0 = time.perf_counter()
         if claim in run and new_here:
             if say:
@@ -206,7 +206,7 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
             missing = [c for c in configs if run_id(c) not in pool and run_id(c) not in elsewhere]
             if missing and project:
                 unique = [c for c in {run_id(c): c for c in missing}.values()
-                          if shard is None or c in mine]
+                          if run_id(c) in in_shard]
                 if history is None:
                     history = db_timings(db) + committed_timings(committed.values())
                 result.projected_hours = projected_hours(unique, calibrations, history, db.path)

@@ -117,17 +117,19 @@ def load(path: Path | None, config: dict, versions: dict, device) -> dict | None
     return None
 
 
-def saved_count(store_path, configs) -> int:
-    """How many of these runs have resume state beside the store (they go on from it, unless
-    it turns out to be from other versions)."""
+def saved_count(store_path, run_ids) -> int:
+    """How many of these runs (their ids) have resume state beside the store (they go on from
+    it, unless it turns out to be from other versions)."""
     where = folder(store_path)
-    return sum((where / f"{run_id(c)}.pt").exists() for c in configs) if where.is_dir() else 0
+    return sum((where / f"{rid}.pt").exists() for rid in run_ids) if where.is_dir() else 0
 
 
-def saved_note(store_path, configs) -> str:
-    n = saved_count(store_path, configs)
+def saved_note(store_path, configs, projected: bool = False) -> str:
+    """'; N of them go on from where they were interrupted (<store>.resume)', or '' if none;
+    ``projected``: adding that their projection is from their own speed (saved_progress)."""
+    n = saved_count(store_path, [run_id(c) for c in configs])
     return (f"; {n} of them go on from where they were interrupted ({folder(store_path).name})"
-            if n else "")
+            + (", projected from their own speed" if projected else "") if n else "")
 
 
 def saved_progress(store_path, config: dict) -> tuple[int, float, float] | None:

@@ -128,7 +128,7 @@ def test_shards_deal_a_claims_runs_and_together_train_them_once(registry, tmp_pa
     assert (second.trained, second.stored_before) == (2, 3) and second.status == PASS
     [again] = check_claims([claim], registry=registry, store_path=store, run=[claim],
                            executor="inprocess", progress=False, shard=(1, 2))
-    assert again.trained == 0 and again.new_here == 0
+    assert again.trained == 0 and again.new_here == []
 
 
 def test_a_bad_shard_is_a_one_line_error(tmp_path):

@@ -99,7 +99,7 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
                            say=None if quiet else (lambda text: click.echo(text, err=True)))
     if dry_run:
         rows = [(r.claim.name + (" (slow)" if r.claim.slow else ""), r.runs, r.stored_before,
-                 (r.new_here if piece else r.runs - r.stored_before) if r.run_ids else "–",
+                 len(r.new_here) if r.run_ids else "–",
                  "–" if r.projected_hours is None else f"{r.projected_hours:.2f}",
                  r.reason if r.status == "not available" else "")
                 for r in results]
@@ -107,13 +107,11 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
         click.echo(tabulate(rows, headers=["claim", "runs", "stored", new, "CPU-hours (at most)",
                                            ""]))
         total = sum(r.projected_hours or 0.0 for r in results)
-        saved = resume.folder(store or default_store_path())
-        resuming = sum((saved / f"{rid}.pt").exists() for r in results for rid in r.run_ids)
+        missing = [cfg for r in results for cfg in r.new_here]
         click.echo(f"projected: {total:.2f} CPU-hours at most for the new runs (runs that reach "
                    "their target stop early only where a claim sets early_stop); wall time ≈ that "
-                   "/ workers" + (f"; {resuming} of them go on from where they were interrupted "
-                                  f"({saved.name}), projected from their own speed"
-                                  if resuming else ""))
+                   "/ workers" + resume.saved_note(store or default_store_path(), missing,
+                                                    projected=True))
         return
     if write:
         db_name = Path(store).name if store else default_store_path().name
