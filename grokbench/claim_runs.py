@@ -33,7 +33,7 @@ from .records import committed_pool, read_records, records_jsonl, to_record
 from .resume import saved_progress
 from .scoring import to_jsonable
 from .store import Store
-from .sweep import committed_timings, db_timings, kind_timing, plan, run_seconds, run_sweep
+from .sweep import committed_timings, db_timings, plan, run_seconds, run_sweep, timing_of
 from .tuning import study_bests
 
 FAIL, NOT_RUN, NOT_AVAILABLE = "fail", "not run", "not available"
@@ -266,14 +266,15 @@ def evaluate(claim: Claim, groups: list) -> list[tuple]:
 
 def projected_hours(configs, calibrations: dict, history=(), store_path=None) -> float | None:
     """CPU-hours of these runs at their full budgets (an upper bound where runs stop early), from
-    the recorded timings of runs of the same kind (``history``: the store's and the committed
-    runs', e.g. a claim's finished seeds), else a 20-step calibration of the kind on this machine
-    (sweep.kind_timing); an interrupted run with resume state beside ``store_path``: what is left
-    of it, at its own speed. A calibration alone moved the committed report's projections 3.5×
-    with the machine's load; a recorded timing's lower quartile does not."""
+    the recorded timings of their other seeds, else of runs of the same kind (``history``: the
+    store's and the committed runs', e.g. a claim's finished seeds), else a 20-step calibration
+    of the kind on this machine (sweep.timing_of); an interrupted run with resume state beside
+    ``store_path``: what is left of it, at its own speed. A calibration alone moved the
+    committed report's projections 3.5× with the machine's load; a recorded timing's lower
+    quartile does not."""
     seconds = 0.0
     for cfg in configs:
-        timing = kind_timing(cfg, history, calibrations)
+        timing = timing_of(cfg, history, calibrations)
         if timing is None:
             return None
         seconds += run_seconds(cfg, timing[0], timing[1], saved_progress(store_path, cfg))

@@ -21,6 +21,7 @@ import traceback
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from tqdm import tqdm
 
@@ -280,7 +281,7 @@ def speed_kind(config: dict) -> str:
                        for k in SPEED_KEYS}, sort_keys=True, default=str)
 
 
-def _split_time(steps_run, wall, steps_per_s, evaluations):
+def _split_time(steps_run, wall, steps_per_s, evaluations) -> tuple[float, float] | None:
     """(seconds per training step, seconds per evaluation) of one finished run."""
     if not (steps_per_s and wall and evaluations) or not math.isfinite(steps_per_s):
         return None
@@ -288,33 +289,50 @@ def _split_time(steps_run, wall, steps_per_s, evaluations):
     return t_step, max(0.0, wall - steps_run * t_step) / evaluations
 
 
-def db_timings(db, per_kind: int = 10) -> list[tuple]:
-    """(kind, s/step, s/evaluation, "store") of the latest runs of each kind in the store."""
-    out: list[tuple] = []
+class Timing(NamedTuple):
+    """The recorded speed of one finished run."""
+    kind: str  # speed_kind
+    t_step: float  # seconds per training step
+    t_eval: float  # seconds per evaluation
+    source: str  # "store" or "committed"
+    seeds_of: str | None = None  # seeds_key: which runs are this one at another seed
+
+
+def seeds_key(config: dict) -> str:
+    """What a run shares with its other seeds: its run id with the seed set aside."""
+    return run_id(dict(config, seed=0))
+
+
+def db_timings(db, per_kind: int = 10) -> list[Timing]:
+    """The timings of the latest runs of each kind in the store, and of each run's other seeds
+    (up to ``per_kind`` of each)."""
+    out: list[Timing] = []
     count: dict[str, int] = {}
     for config, scores, curve in db.db.execute(
             "SELECT config, scores, curve FROM runs ORDER BY created_at DESC"):
-        kind = speed_kind(json.loads(config))
-        if count.get(kind, 0) >= per_kind:
+        config = json.loads(config)
+        kind, seeds = speed_kind(config), seeds_key(config)
+        if count.get(kind, 0) >= per_kind and count.get(seeds, 0) >= per_kind:
             continue
         sc = json.loads(scores)
         t = _split_time(sc.get("steps_run"), sc.get("wall_time"), sc.get("steps_per_s"),
                         len(json.loads(curve)))
         if t:
             count[kind] = count.get(kind, 0) + 1
-            out.append((kind, *t, "store"))
+            count[seeds] = count.get(seeds, 0) + 1
+            out.append(Timing(kind, *t, "store", seeds))
     return out
 
 
-def committed_timings(records) -> list[tuple]:
-    """(kind, s/step, s/evaluation, "committed") of committed raw results."""
+def committed_timings(records) -> list[Timing]:
+    """The timings of committed raw results."""
     out = []
     for rec in records:
         sc = rec["scores"]
         t = _split_time(sc.get("steps_run"), sc.get("wall_time"), sc.get("steps_per_s"),
                         (rec.get("summary") or {}).get("evaluations"))
         if t:
-            out.append((speed_kind(rec["config"]), *t, "committed"))
+            out.append(Timing(speed_kind(rec["config"]), *t, "committed", seeds_key(rec["config"])))
     return out
 
 
@@ -343,15 +361,15 @@ def typical_time(values) -> float:
 
 def kind_timing(config: dict, history, cache: dict) -> tuple | None:
     """(s/step, s/evaluation, source) of this kind of run: the lower quartile of its recorded
-    timings (``history``: (kind, s/step, s/eval, source) tuples; :func:`typical_time`), else a
+    timings (``history``: Timing tuples; :func:`typical_time`), else a
     20-step calibration. ``cache`` holds what was worked out, per kind; None where neither
     exists (its data is not here)."""
     kind = speed_kind(config)
     if kind not in cache:
-        seen = [(a, b, src) for k, a, b, src in history if k == kind]
+        seen = [Timing(*h) for h in history if h[0] == kind]
         if seen:
-            cache[kind] = (typical_time([a for a, _, _ in seen]),
-                           typical_time([b for _, b, _ in seen]), seen[0][2])
+            cache[kind] = (typical_time([h.t_step for h in seen]),
+                           typical_time([h.t_eval for h in seen]), seen[0].source)
         else:
             _say(f"calibrating {config['task']} ({config['model']}, 20 steps)…")
             try:
@@ -359,10 +377,35 @@ def kind_timing(config: dict, history, cache: dict) -> tuple | None:
             except UserError as exc:  # e.g. its data is not on this machine: say so, go on
                 _say(f"cannot calibrate {config['task']}: {exc}")
                 # the task's other kinds of run are a rougher guess, and are named as one
-                task = [(a, b) for k, a, b, _ in history if json.loads(k)["task"] == config["task"]]
-                cache[kind] = (typical_time([a for a, _ in task]), typical_time([b for _, b in task]),
+                task = [Timing(*h) for h in history if json.loads(h[0])["task"] == config["task"]]
+                cache[kind] = (typical_time([h.t_step for h in task]),
+                               typical_time([h.t_eval for h in task]),
                                "other runs of the task") if task else None
     return cache[kind]
+
+
+def seeds_timing(config: dict, history, cache: dict) -> tuple | None:
+    """(s/step, s/evaluation) of this run's other seeds (the lower quartile of their recorded
+    timings), or None where none is recorded. They predict a run better than its kind does: the
+    float32 softmax arm of the StableMax claim runs at 0.13 s/step once Softmax Collapse has
+    driven its logits' gradients into subnormal arithmetic, while the runs of its kind that
+    generalize stop before any collapse, at 0.01 s/step (a projection 7× too cheap)."""
+    seeds = seeds_key(config)
+    if ("seeds", seeds) not in cache:
+        seen = [h for h in (Timing(*t) for t in history) if h.seeds_of == seeds]
+        cache[("seeds", seeds)] = ((typical_time([h.t_step for h in seen]),
+                                    typical_time([h.t_eval for h in seen])) if seen else None)
+    return cache[("seeds", seeds)]
+
+
+def timing_of(config: dict, history, cache: dict) -> tuple | None:
+    """(s/step, s/evaluation, from its other seeds?) of one run: its other seeds' timings
+    (seeds_timing), else its kind's (kind_timing); None where neither can be had."""
+    own = seeds_timing(config, history, cache)
+    if own:
+        return (*own, True)
+    kind = kind_timing(config, history, cache)
+    return None if kind is None else (kind[0], kind[1], False)
 
 
 def run_seconds(config: dict, t_step: float, t_eval: float, saved=None) -> float:
@@ -379,10 +422,12 @@ def run_seconds(config: dict, t_step: float, t_eval: float, saved=None) -> float
 
 def projection(configs, history, registry=None, store_path=None) -> tuple[list, float]:
     """Rows (what, new runs, s/step, s/eval, source, CPU-hours) and the total CPU-hours, per
-    kind of run (SPEED_KEYS), from measured timings: the lower quartile of the kind's recorded
-    runs, else a short calibration; a run interrupted with resume state beside ``store_path``
-    costs what is left of it at its own speed (the row's source says how many). A row is named
-    by its task, and by the settings that set its kind apart from the task's other kinds here."""
+    kind of run (SPEED_KEYS), from measured timings: a run's other seeds' recorded timings,
+    else the lower quartile of its kind's, else a short calibration; a run interrupted with
+    resume state beside ``store_path`` costs what is left of it at its own speed (the row's
+    source says how many of each). A row's s/step and s/eval are those its runs are projected
+    at (averaged, weighted by steps and evaluations). A row is named by its task, and by the
+    settings that set its kind apart from the task's other kinds here."""
     by_kind: dict[str, list[dict]] = {}
     for cfg in configs:
         by_kind.setdefault(speed_kind(cfg), []).append(cfg)
@@ -390,7 +435,7 @@ def projection(configs, history, registry=None, store_path=None) -> tuple[list, 
     for cfgs in by_kind.values():
         kinds_of_task.setdefault(cfgs[0]["task"], []).append(cfgs[0])
     rows, total = [], 0.0
-    cache: dict[str, tuple | None] = {}
+    cache: dict = {}
     for cfgs in by_kind.values():
         first = cfgs[0]
         others = kinds_of_task[first["task"]]
@@ -401,9 +446,21 @@ def projection(configs, history, registry=None, store_path=None) -> tuple[list, 
         if timing is None:
             rows.append((name, len(cfgs), "?", "?", "cannot calibrate (its data is not here)", "?"))
             continue
-        t_step, t_eval, source = timing
+        source = timing[2]
+        # the kind has a timing, so each run has one
+        own = [timing_of(c, history, cache) or (timing[0], timing[1], False) for c in cfgs]
         saved = [saved_progress(store_path, c) for c in cfgs]
-        seconds = sum(run_seconds(c, t_step, t_eval, s) for c, s in zip(cfgs, saved))
+        seconds = sum(run_seconds(c, t[0], t[1], s) for c, t, s in zip(cfgs, own, saved))
+        # what the row's runs are projected at, for its s/step and s/eval columns
+        steps = sum(int(c["steps"]) for c in cfgs)
+        evals = [len(eval_schedule(int(c["steps"]), int(c["eval_every"]), int(c["evals_per_decade"])))
+                 for c in cfgs]
+        t_step = sum(int(c["steps"]) * t[0] for c, t in zip(cfgs, own)) / steps
+        t_eval = sum(n * t[1] for n, t in zip(evals, own)) / max(sum(evals), 1)
+        from_seeds = sum(1 for t in own if t[2])
+        if from_seeds:
+            source = (f"{from_seeds} of {len(cfgs)} from their other seeds' timings"
+                      + (f", {source} for the rest" if from_seeds < len(cfgs) else ""))
         resumed = sum(s is not None for s in saved)
         if resumed:
             source += f"; {resumed} resumed: what is left, at its own speed"

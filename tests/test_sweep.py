@@ -377,6 +377,37 @@ def test_projection_times_each_kind_of_run_by_its_own_timings(registry):
     assert hours == pytest.approx((26 + 170) / 3600)
 
 
+def test_a_run_is_projected_from_its_other_seeds_before_its_kind(registry, tmp_path):
+    """The StableMax claim's float32 softmax arm collapses into subnormal arithmetic (13× slower
+    a step) while the runs of its kind that generalize stop before any collapse: its seed 2 was
+    projected 7× too cheap from its kind. A run's other seeds set its projection; runs without
+    recorded seeds keep their kind's. 1000 steps, 30 evaluations a run (as above)."""
+    from grokbench.sweep import Timing, db_timings, projection, seeds_key, speed_kind
+    collapsing = [dict(c, steps=1000, eval_every=100) for c in tiny_configs(registry, seeds=(0, 1, 2))]
+    other = dict(collapsing[0], lr=0.002, seed=2)  # the same kind, another run
+    kind = speed_kind(collapsing[0])
+    history = [Timing(kind, 0.01, 0.1, "store", seeds_key(dict(other, lr=0.003))),
+               Timing(kind, 0.13, 0.2, "committed", seeds_key(collapsing[0])),   # seed 0
+               Timing(kind, 0.15, 0.4, "store", seeds_key(collapsing[1]))]      # seed 1
+    rows, hours = projection([collapsing[2], other], history, registry)
+    # seed 2 at its seeds' lower quartile (the faster of 2): 1000 × 0.13 + 30 × 0.2 = 136 s;
+    # the other run at its kind's lower quartile (the fastest of 3): 10 + 3 = 13 s
+    assert hours * 3600 == pytest.approx(136 + 13)
+    assert rows == [("modadd", 2, f"{(130 + 10) / 2000:.4f}", f"{(6 + 3) / 60:.3f}",
+                     "1 of 2 from their other seeds' timings, store for the rest",
+                     f"{149 / 3600:.2f}")]
+    # a store's timings say which runs are a run's other seeds
+    db = tmp_path / "runs.db"
+    run_sweep(tiny_configs(registry), "inprocess", store_path=db, progress=False)
+    store = Store(db, readonly=True)
+    try:
+        (timing,) = db_timings(store)
+    finally:
+        store.close()
+    assert timing.seeds_of == seeds_key(tiny_configs(registry, seeds=(7,))[0])
+    assert timing.seeds_of != seeds_key(tiny_configs(registry, lr=[0.002])[0])
+
+
 def test_pairs_that_cannot_run_are_listed_not_failed(registry, tmp_path):
     spec = build_spec(None, None, ("teacher-student", "parity"), ("stablemax", "wd"), "0", (),
                       ("steps=5",), None)
