@@ -24,6 +24,7 @@ from collections import defaultdict
 from . import __version__
 from .columns import fmt_setting
 from .config import NOT_IDENTITY, run_id
+from .options import omitted_from_id
 from .search_space import describe_space
 from .stats import INF, competition_ranks, median, median_ci, median_with_resolution
 from .survival import (LEVEL, chi2, exact_logrank_p, holm, kaplan_meier, letter_groups, logrank,
@@ -48,8 +49,23 @@ TOLERANCE_TEXT = ("per task and method, the solved count must fall in the centra
 # -- per-task tables ----------------------------------------------------------------------------
 
 def _identity(cfg):
-    return json.dumps({k: v for k, v in cfg.items() if k not in NOT_IDENTITY and k != "seed"},
+    """What a row's runs share: the run id's settings but the seed. A later-added option at the
+    default that reproduces the runs recorded before it existed is left out, as the run id
+    leaves it out (options.omitted_from_id): a run recorded with ``input_format=pair`` and one
+    recorded before the option existed are one computation, and one row."""
+    return json.dumps({k: v for k, v in cfg.items()
+                       if k not in NOT_IDENTITY and k != "seed" and not omitted_from_id(k, v)},
                       sort_keys=True)
+
+
+def shown_configs(recs) -> list[dict]:
+    """The configs of a task's runs as the board shows them: where some were recorded before a
+    later-added option existed and some with it at its default, those that lack it get it (they
+    computed what it reproduces), so the table shows one set of settings (the full suite's seeds
+    3-4 carry input_format=pair, its seeds 0-2 lack it). Unchanged where no run lacks one."""
+    fill = {k: v for r in recs for k, v in r["config"].items() if omitted_from_id(k, v)}
+    return [{**fill, **r["config"]} if fill.keys() - r["config"].keys() else r["config"]
+            for r in recs]
 
 
 def label_runs(records, planned=()):
@@ -83,18 +99,22 @@ def label_with_missing(records, missing_configs=()):
 
 
 def _label_all(records):
-    by_task: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    for rec in records:
-        cfg = rec["config"]  # records, store rows and engine results all carry their config
-        by_task[cfg["task"]][cfg["method"]][_identity(cfg)].append(rec)
+    by_task: dict = defaultdict(list)
+    for rec in records:  # records, store rows and engine results all carry their config
+        by_task[rec["config"]["task"]].append(rec)
     out: dict[str, dict[str, list]] = {}
-    for task, methods in by_task.items():
+    for task, recs in by_task.items():
+        methods: dict = defaultdict(lambda: defaultdict(list))
+        for rec, cfg in zip(recs, shown_configs(recs)):
+            methods[cfg["method"]][_identity(cfg)].append((cfg, rec))
         out[task] = {}
         for method, variants in methods.items():
             if len(variants) == 1:
-                out[task][method] = next(iter(variants.values()))
+                out[task][method] = [rec for _, rec in next(iter(variants.values()))]
                 continue
-            configs = [json.loads(ident) for ident in variants]
+            # each variant's settings, as shown
+            configs = [{k: v for k, v in runs[0][0].items() if k not in NOT_IDENTITY and k != "seed"}
+                       for runs in variants.values()]
             differing = sorted(k for k in set().union(*configs)
                                if len({fmt_setting(c.get(k)) for c in configs}) > 1)
             if "model" in differing:
@@ -103,11 +123,10 @@ def _label_all(records):
                 # and made a label of ten settings where "wd (model=decoder)" says it all.
                 differing = [k for k in differing
                              if k == "model" or not _follows_from(configs, "model", k)]
-            for ident, recs in variants.items():
-                cfg = json.loads(ident)
+            for cfg, runs in zip(configs, variants.values()):
                 label = method + " (" + ", ".join(f"{k}={fmt_setting(cfg.get(k))}"
                                                   for k in differing) + ")"
-                out[task][label] = recs
+                out[task][label] = [rec for _, rec in runs]
     return out
 
 
@@ -203,24 +222,26 @@ def task_table(task, runs_by_label) -> dict:
 def task_meta(runs_by_label) -> dict:
     """What every run of the task shares (config, budget, targets, seeds) and, per row, the
     settings in which it differs from the others."""
-    recs = [r for rs in runs_by_label.values() for r in rs]
-    keys = sorted(set().union(*(r["config"] for r in recs)) - NOT_SHOWN)
+    configs = shown_configs([r for rs in runs_by_label.values() for r in rs])
+    shown, at = {}, 0
+    for label, rs in runs_by_label.items():
+        shown[label], at = configs[at:at + len(rs)], at + len(rs)
+    keys = sorted(set().union(*configs) - NOT_SHOWN)
     shared, varying = {}, []
     for k in keys:
-        values = {fmt_setting(r["config"].get(k)) for r in recs}
-        if len(values) == 1 and all(k in r["config"] for r in recs):
-            shared[k] = recs[0]["config"].get(k)
+        values = {fmt_setting(c.get(k)) for c in configs}
+        if len(values) == 1 and all(k in c for c in configs):
+            shared[k] = configs[0].get(k)
         else:
             varying.append(k)
     # Unset (null) settings are left out of a row: an option of another method's plugin
     # (grokfast_alpha on a Muon row) or a default it does not override, which said nothing.
-    per_row = {label: {k: rs[0]["config"].get(k) for k in varying
-                       if rs[0]["config"].get(k) is not None}
-               for label, rs in runs_by_label.items()}
-    cfg = recs[0]["config"]
+    per_row = {label: {k: cs[0].get(k) for k in varying if cs[0].get(k) is not None}
+               for label, cs in shown.items()}
+    cfg = configs[0]
     return {"settings": shared, "row_settings": per_row,
             "steps": shared.get("steps"), "eval_every": shared.get("eval_every"),
-            "seeds": sorted({r["config"]["seed"] for r in recs}),
+            "seeds": sorted({c["seed"] for c in configs}),
             "target": f"{cfg.get('target_metric')} ≥ {cfg.get('target')}",
             "fit_target": f"train_acc ≥ {cfg.get('fit_target')}",
             "sc_threshold": shared.get("sc_threshold", cfg.get("sc_threshold"))}

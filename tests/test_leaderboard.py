@@ -151,6 +151,30 @@ def test_grid_variants_get_their_own_rows():
     assert labels == ["wd (weight_decay_extra=0.1)", "wd (weight_decay_extra=1.0)"]
 
 
+def test_runs_recorded_before_an_option_existed_share_a_row_with_runs_at_its_default():
+    """The full suite's seeds 0-2 were recorded before input_format, nonzero_b, last_batch,
+    precision and warmup_steps existed; its seeds 3-4 carry them at the defaults that reproduce
+    seeds 0-2 (the same run ids). They are one row, with the options shown as shared; a run at
+    another value is a row of its own, and the older runs are labelled with the default."""
+    from grokbench.config import run_id
+    committed = [json.loads(line) for line in
+                 (ROOT / "leaderboards" / "full.results.jsonl").read_text().splitlines()]
+    old = [r for r in committed if (r["task"], r["method"]) == ("modadd", "wd")]
+    assert len(old) == 3 and "input_format" not in old[0]["config"]
+    at_defaults = {"input_format": "pair", "nonzero_b": False, "last_batch": "drop",
+                   "precision": "pure", "warmup_steps": 0}
+    new = [dict(r, config={**r["config"], **at_defaults, "seed": 3 + i}, seed=3 + i)
+           for i, r in enumerate(old[:2])]
+    assert run_id(new[0]["config"]) == run_id(dict(old[0]["config"], seed=3))
+    (table,) = lb.build(old + new, "t")["tasks"]
+    (row,) = table["rows"]
+    assert (row["method"], row["solved"], row["seeds"]) == ("wd", 5, [0, 1, 2, 3, 4])
+    assert {k: table["meta"]["settings"][k] for k in at_defaults} == at_defaults
+    warm = dict(new[0], config={**new[0]["config"], "warmup_steps": 10})
+    labels = sorted(r["method"] for r in lb.build(old + new + [warm], "t")["tasks"][0]["rows"])
+    assert labels == ["wd (warmup_steps=0)", "wd (warmup_steps=10)"]
+
+
 def test_markdown_shows_infinity_none_and_provenance():
     board = lb.build(two_task_records(), "demo", "a demo suite", commands={"Regenerate": "grokbench x"})
     md = render.to_markdown(board)
