@@ -244,14 +244,18 @@ def _train(config, registry, progress, on_eval, checkpoint_store, notebook_metri
     # only at evaluations, so the training step never waits for a device-to-host sync.
     nonfinite = torch.zeros((), dtype=torch.bool, device=device)
     train_time = eval_time = 0.0
+    # CPU-seconds this run's process spent on it (one run at a time per process, as every
+    # executor runs them): what a run costs on a shared machine, where its wall time also counts
+    # the other jobs. None for a run resumed from state saved before this was kept.
     first, resumed_at, elapsed = 0, [], 0.0
+    cpu_before: float | None = 0.0
     resume_file = resume.file_for(config, checkpoint_store, run_id(config))
     saved = resume.load(resume_file, config, versions(), device)
     if saved is not None:  # an interrupted run: go on from its last saved evaluation
         model, optimizer, batches = saved["model"], saved["optimizer"], saved["batches"]
         scaler, base_lrs, curve = saved["scaler"], saved["base_lrs"], saved["curve"]
         nonfinite, train_time, eval_time = saved["nonfinite"], saved["train_time"], saved["eval_time"]
-        first, elapsed = saved["step"], saved["wall_time"]
+        first, elapsed, cpu_before = saved["step"], saved["wall_time"], saved.get("cpu_time")
         resumed_at = saved["resumed_at"] + [first]
         torch.set_rng_state(saved["rng"])
         if saved.get("cuda_rng") is not None and torch.cuda.is_available():
@@ -263,7 +267,10 @@ def _train(config, registry, progress, on_eval, checkpoint_store, notebook_metri
     if checkpoint_store is not None and config.get("checkpoints"):
         checkpointer = Checkpointer(config, checkpoint_store, run_id(config))
     bar = _progress(steps, progress, f"{config['task']}/{config['method']}", first)
-    t_start = time.perf_counter() - elapsed
+    t_start, cpu_start = time.perf_counter() - elapsed, time.process_time()
+
+    def cpu_time():
+        return None if cpu_before is None else cpu_before + time.process_time() - cpu_start
     trained = False
     try:
         for step in range(first, steps + 1):
@@ -299,6 +306,7 @@ def _train(config, registry, progress, on_eval, checkpoint_store, notebook_metri
                         "scaler": scaler, "base_lrs": base_lrs, "curve": curve,
                         "nonfinite": nonfinite, "train_time": train_time,
                         "eval_time": eval_time, "wall_time": time.perf_counter() - t_start,
+                        "cpu_time": cpu_time(),
                         "resumed_at": resumed_at, "rng": torch.get_rng_state(),
                         "cuda_rng": (torch.cuda.get_rng_state_all()
                                      if device.type == "cuda" else None)})
@@ -345,7 +353,7 @@ def _train(config, registry, progress, on_eval, checkpoint_store, notebook_metri
             provenance["resumed_at"] = resumed_at
         result = {
             "run_id": run_id(config), "config": config, "curve": curve, "status": status,
-            "wall_time": wall, "train_time": train_time, "eval_time": eval_time,
+            "wall_time": wall, "cpu_time": cpu_time(), "train_time": train_time, "eval_time": eval_time,
             "steps_per_s": done_steps / train_time if train_time > 0 else float("nan"),
             "versions": provenance,
         }
@@ -492,7 +500,8 @@ def early_stopped_from_full(config: dict, store) -> dict | None:
     if decided is not None:
         curve, status = curve[:decided + 1], "stopped_early"
     result = {**full, "run_id": run_id(config), "config": config, "curve": curve,
-              "status": status, "derived_from": full_id}
+              "status": status, "derived_from": full_id,
+              "cpu_time": full["scores"].get("cpu_time")}
     result["scores"] = score(curve, config, status, result)
     return result
 

@@ -147,8 +147,11 @@ def saved_progress(store_path, config: dict) -> tuple[int, float, float] | None:
         state = torch.load(path, map_location="cpu", weights_only=False)
         if _comparable(state["config"]) != _comparable(config) or state["step"] <= 0:
             return None
-        return (int(state["step"]), state["train_time"] / state["step"],
-                state["eval_time"] / max(len(state["curve"]), 1))
+        # on a core of its own: scaled by the share of a core it had, where its CPU time is kept
+        cpu, wall = state.get("cpu_time"), state.get("wall_time")
+        share = min(1.0, cpu / wall) if cpu and wall else 1.0
+        return (int(state["step"]), state["train_time"] / state["step"] * share,
+                state["eval_time"] / max(len(state["curve"]), 1) * share)
     except Exception:  # a truncated or foreign file: the run is projected as a new one
         return None
 

@@ -71,6 +71,7 @@ def score(curve, config, status="finished", timing=None) -> dict:
         "decided_at": last.get("step") if decided is not None else None,
         "steps_run": curve[-1]["step"] if curve else 0,
         "wall_time": timing.get("wall_time"),
+        "cpu_time": timing.get("cpu_time"),
         "steps_per_s": timing.get("steps_per_s"),
     }
 

@@ -281,12 +281,17 @@ def speed_kind(config: dict) -> str:
                        for k in SPEED_KEYS}, sort_keys=True, default=str)
 
 
-def _split_time(steps_run, wall, steps_per_s, evaluations) -> tuple[float, float] | None:
-    """(seconds per training step, seconds per evaluation) of one finished run."""
+def _split_time(scores: dict, evaluations) -> tuple[float, float] | None:
+    """(seconds per training step, seconds per evaluation) of one finished run, on a core of its
+    own: where the run recorded its CPU time, its wall-clock timings are scaled by the share of
+    a core it had (a run beside other jobs on the cores took longer than it cost)."""
+    steps_run, wall, steps_per_s = (scores.get(k) for k in ("steps_run", "wall_time", "steps_per_s"))
     if not (steps_per_s and wall and evaluations) or not math.isfinite(steps_per_s):
         return None
+    cpu = scores.get("cpu_time")
+    share = min(1.0, cpu / wall) if cpu else 1.0
     t_step = 1.0 / steps_per_s
-    return t_step, max(0.0, wall - steps_run * t_step) / evaluations
+    return t_step * share, max(0.0, wall - steps_run * t_step) / evaluations * share
 
 
 class Timing(NamedTuple):
@@ -315,8 +320,7 @@ def db_timings(db, per_kind: int = 10) -> list[Timing]:
         if count.get(kind, 0) >= per_kind and count.get(seeds, 0) >= per_kind:
             continue
         sc = json.loads(scores)
-        t = _split_time(sc.get("steps_run"), sc.get("wall_time"), sc.get("steps_per_s"),
-                        len(json.loads(curve)))
+        t = _split_time(sc, len(json.loads(curve)))
         if t:
             count[kind] = count.get(kind, 0) + 1
             count[seeds] = count.get(seeds, 0) + 1
@@ -329,8 +333,7 @@ def committed_timings(records) -> list[Timing]:
     out = []
     for rec in records:
         sc = rec["scores"]
-        t = _split_time(sc.get("steps_run"), sc.get("wall_time"), sc.get("steps_per_s"),
-                        (rec.get("summary") or {}).get("evaluations"))
+        t = _split_time(sc, (rec.get("summary") or {}).get("evaluations"))
         if t:
             out.append(Timing(speed_kind(rec["config"]), *t, "committed", seeds_key(rec["config"])))
     return out

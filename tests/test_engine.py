@@ -38,7 +38,7 @@ def test_perpgrad_groks_modadd_fast_as_in_the_paper_and_early_stop_changes_no_sc
                           {"steps": 300, "eval_every": 25, "early_stop": True}), progress=False)
     assert stopped["status"] == "stopped_early"
     assert stopped["scores"]["steps_run"] == result["scores"]["decided_at"] < 300
-    timing = {"wall_time", "steps_per_s", "steps_run"}
+    timing = {"wall_time", "cpu_time", "steps_per_s", "steps_run"}
     assert ({k: v for k, v in stopped["scores"].items() if k not in timing}
             == {k: v for k, v in result["scores"].items() if k not in timing})
     assert stopped["curve"] == result["curve"][:len(stopped["curve"])]

@@ -48,7 +48,7 @@ def test_notebook_metrics_are_columns_of_the_curve(runs):
 
 def test_they_change_nothing_the_run_computes_and_are_not_stored(runs):
     store, plain, adhoc = runs
-    timing = {"wall_time", "steps_per_s", "train_time", "eval_time"}
+    timing = {"wall_time", "cpu_time", "steps_per_s", "train_time", "eval_time"}
     assert adhoc.run_id == plain.run_id
     assert ({k: v for k, v in adhoc.scores.items() if k not in timing}
             == {k: v for k, v in plain.scores.items() if k not in timing})

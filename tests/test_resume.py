@@ -44,7 +44,7 @@ def same_run(a, b):
     """Every evaluation's every number, bit for bit (timings apart)."""
     assert [r["step"] for r in a["curve"]] == [r["step"] for r in b["curve"]]
     assert a["curve"] == b["curve"]
-    timing = {"wall_time", "steps_per_s"}
+    timing = {"wall_time", "cpu_time", "steps_per_s"}
     assert ({k: v for k, v in a["scores"].items() if k not in timing}
             == {k: v for k, v in b["scores"].items() if k not in timing})
     assert a["status"] == b["status"]
@@ -86,9 +86,11 @@ def test_an_interrupted_run_resumes_bit_for_bit(case, tmp_path, save_at_every_ev
         run(config, progress=False, checkpoint_store=store, on_eval=interrupted_at(40))
     state = resume.folder(store) / f"{run_id(config)}.pt"
     assert state.exists()
+    saved_cpu = torch.load(state, weights_only=False)["cpu_time"]
     resumed = run(config, progress=False, checkpoint_store=store)
     same_run(resumed, whole)
     assert resumed["versions"]["resumed_at"] == [30]  # saved after the evaluation at 30
+    assert resumed["cpu_time"] > saved_cpu > 0  # its cost counts both sessions' CPU time
     assert not state.exists()  # finished: the state is gone
 
 
@@ -214,7 +216,11 @@ def test_a_projection_counts_what_is_left_of_an_interrupted_run_at_its_own_speed
         run(config, progress=False, checkpoint_store=store, on_eval=interrupted_at(30))
     state = torch.load(resume.folder(store) / f"{run_id(config)}.pt", weights_only=False)
     assert state["step"] == 20
-    per_step, per_eval = state["train_time"] / 20, state["eval_time"] / len(state["curve"])
+    # its speed on a core of its own: scaled by the share of a core it had (CPU over wall time)
+    share = min(1.0, state["cpu_time"] / state["wall_time"])
+    assert 0 < state["cpu_time"] and 0 < share <= 1
+    per_step = state["train_time"] / 20 * share
+    per_eval = state["eval_time"] / len(state["curve"]) * share
     assert resume.saved_progress(store, config) == (20, per_step, per_eval)
     # 40 steps left, and the evaluations at 30, 40, 50 and 60; the kind's timing is not used
     left = 40 * per_step + 4 * per_eval

@@ -408,6 +408,31 @@ def test_a_run_is_projected_from_its_other_seeds_before_its_kind(registry, tmp_p
     assert timing.seeds_of != seeds_key(tiny_configs(registry, lr=[0.002])[0])
 
 
+def test_a_timing_is_what_the_run_cost_on_a_core_of_its_own(registry, tmp_path):
+    """A run beside other jobs takes longer than it costs: its recorded CPU time scales its
+    wall-clock timings. 100 steps at 10 a second (10 s) in 20 s with 10 evaluations (10 s), but
+    5 CPU-seconds: a quarter of a core, so 0.025 s a step and 0.25 s an evaluation."""
+    from grokbench.sweep import committed_timings, db_timings
+    scores = {"steps_run": 100, "wall_time": 20.0, "steps_per_s": 10.0}
+    record = {"config": tiny_configs(registry)[0], "summary": {"evaluations": 10}}
+    (alone,) = committed_timings([dict(record, scores=scores)])
+    (shared,) = committed_timings([dict(record, scores=dict(scores, cpu_time=5.0))])
+    assert alone[1:3] == pytest.approx((0.1, 1.0))
+    assert shared[1:3] == pytest.approx((0.025, 0.25))
+    # a run records the CPU time it took, and a store's timings use it
+    db = tmp_path / "runs.db"
+    run_sweep(tiny_configs(registry), "inprocess", store_path=db, progress=False)
+    store = Store(db, readonly=True)
+    try:
+        (row,) = store.summaries([run_id(tiny_configs(registry)[0])])
+        (timing,) = db_timings(store)
+    finally:
+        store.close()
+    sc = row["scores"]
+    assert 0 < sc["cpu_time"] and timing.t_step == pytest.approx(
+        min(1.0, sc["cpu_time"] / sc["wall_time"]) / sc["steps_per_s"])
+
+
 def test_pairs_that_cannot_run_are_listed_not_failed(registry, tmp_path):
     spec = build_spec(None, None, ("teacher-student", "parity"), ("stablemax", "wd"), "0", (),
                       ("steps=5",), None)
