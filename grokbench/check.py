@@ -1,5 +1,5 @@
 """Checking committed leaderboard tables: against fresh tables within the run-to-run variation
-of the science (``TOLERANCE_TEXT``; the measurement behind it is in leaderboards/README.md,
+of the science (``leaderboard.tolerance_text``; the measurement behind it is in leaderboards/README.md,
 "Checking"), against their own raw results, and the Markdown against the JSON it renders."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .webpage import page_digest, tables_html
 
 def compare(committed, fresh) -> list[str]:
     """Where ``fresh`` disagrees with ``committed`` beyond the run-to-run variation that the
-    science has (TOLERANCE_TEXT; the measurement behind it is in leaderboards/README.md), one
+    science has (leaderboard.tolerance_text; the measurement behind it is in leaderboards/README.md), one
     readable line each; empty when they agree."""
     diffs = []
     old_tasks = {t["task"]: t for t in committed["tasks"]}

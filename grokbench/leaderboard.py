@@ -26,7 +26,8 @@ from .columns import fmt_setting
 from .config import NOT_IDENTITY, run_id
 from .options import omitted_from_id
 from .search_space import describe_space
-from .stats import INF, competition_ranks, median, median_ci, median_with_resolution
+from .stats import (INF, binomial_band, competition_ranks, median, median_ci,
+                    median_with_resolution)
 from .survival import (LEVEL, chi2, exact_logrank_p, holm, kaplan_meier, letter_groups, logrank,
                        rmst, stratified_logrank_p)
 from .tuning import best_trial
@@ -37,13 +38,44 @@ REFERENCE = "wd"
 NOT_SHOWN = {"seed", "method", "task", "threads", "loggers", "log_dir", "eval_batch_size", "preset",
              "plugin_versions",  # versions are listed once, in the header
              "checkpoints"}  # weights kept or not: the same runs
-TOLERANCE_TEXT = ("per task and method, the solved count must fall in the central 80 % band of "
-                  "Binomial(n, (k + ½)/(n + 1)) around the committed k of n (with 3 seeds: "
-                  "within ±1), and the median steps-to-generalize inside the committed median's "
-                  "confidence interval (with 3 seeds: the range over seeds) widened by the "
-                  "evaluation resolution; ranks, rank groups, RMST, delays, collapse onsets, "
-                  "accuracies and wall seconds are shown but not compared (they follow from these or vary with CPU "
-                  "kernels and load: leaderboards/README.md, 'Checking')")
+def seed_count(tables) -> int:
+    """The seeds of a board's cells (a row's planned runs, else its runs; the most of any row):
+    what its texts describe. Where every cell is one run (a tuned suite's trials), they describe
+    the suites' usual 3 seeds."""
+    n = max((row.get("expected_runs") or row["runs"] for t in tables for row in t["rows"]),
+            default=3)
+    return n if n >= 2 else 3
+
+
+def median_ci_phrase(n: int) -> str:
+    """What the median's interval is with n seeds (stats.median_ci), in words."""
+    lo, hi, coverage = median_ci(list(range(n)))
+    what = ("the range over seeds" if (lo, hi) == (0, n - 1)
+            else f"from the {_ordinal(lo + 1)} lowest to the {_ordinal(lo + 1)} highest seed")
+    return f"{what}, {round(100 * coverage)} % coverage"
+
+
+def _ordinal(k: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(k, f"{k}th")
+
+
+def band_phrase(n: int) -> str:
+    """The solved-count band of --check with n seeds (stats.binomial_band), in words."""
+    bands = [binomial_band(k, n) for k in range(n + 1)]
+    if all(band == (max(0, k - 1), min(n, k + 1)) for k, band in enumerate(bands)):
+        return "within ±1"
+    return ", ".join(f"{k}/{n}: {lo}–{hi}" for k, (lo, hi) in enumerate(bands))
+
+
+def tolerance_text(n: int = 3) -> str:
+    """The --check rule, as stated on a board of n seeds a cell."""
+    return ("per task and method, the solved count must fall in the central 80 % band of "
+            f"Binomial(n, (k + ½)/(n + 1)) around the committed k of n (with {n} seeds: "
+            f"{band_phrase(n)}), and the median steps-to-generalize inside the committed median's "
+            f"confidence interval (with {n} seeds: {median_ci_phrase(n).split(',')[0]}) widened "
+            "by the evaluation resolution; ranks, rank groups, RMST, delays, collapse onsets, "
+            "accuracies and wall seconds are shown but not compared (they follow from these or "
+            "vary with CPU kernels and load: leaderboards/README.md, 'Checking')")
 
 
 # -- per-task tables ----------------------------------------------------------------------------
@@ -249,17 +281,26 @@ def task_meta(runs_by_label) -> dict:
 
 # -- survival view (grokbench.survival; docs/science.md, "Survival view and rank groups") --------
 
-SURVIVAL_TEXT = (
-    "Survival view: a run is an event at its steps-to-generalize, or right-censored at the "
-    "budget (or at the step of a NaN/inf stop) when it never generalized. RMST = restricted "
-    "mean time to generalize up to the budget τ, the area under the Kaplan–Meier curve: the "
-    "mean steps-to-generalize with a miss counted as τ, never ∞ (95 % CI: Greenwood variance, "
-    "normal interval, clipped to [0, τ]; with 3 seeds it is rough). Rank group: two methods "
-    "share a letter unless an exact permutation log-rank test (two-sided) separates them at "
-    "family-wise level {level:g} (Holm's correction over every pair tested on the board; "
-    "a pair neither of which generalized is not tested). With 3 seeds a side no pair can "
-    "be separated: the smallest exact p is 2/C(6, 3) = 0.1 (docs/science.md, 'Survival view and "
-    "rank groups').")
+def survival_text(level: float = LEVEL, n: int = 3) -> str:
+    """The survival view's definitions, as stated on a board of n seeds a cell."""
+    p_min = 2 / math.comb(2 * n, n)  # the two relabellings that separate the seeds completely
+    if p_min > level:
+        reach = (f"With {n} seeds a side no pair can be separated: the smallest exact p is "
+                 f"2/C({2 * n}, {n}) = {p_min:.2g}")
+    else:
+        reach = (f"With {n} seeds a side the smallest exact p is 2/C({2 * n}, {n}) = "
+                 f"{p_min:.2g}, so Holm's correction can separate a pair only on a board that "
+                 f"tests at most {math.floor(level / p_min)} pairs")
+    return ("Survival view: a run is an event at its steps-to-generalize, or right-censored at "
+            "the budget (or at the step of a NaN/inf stop) when it never generalized. RMST = "
+            "restricted mean time to generalize up to the budget τ, the area under the "
+            "Kaplan–Meier curve: the mean steps-to-generalize with a miss counted as τ, never ∞ "
+            "(95 % CI: Greenwood variance, normal interval, clipped to [0, τ]; with "
+            f"{n} seeds it is rough). Rank group: two methods share a letter unless an exact "
+            "permutation log-rank test (two-sided) separates them at family-wise level "
+            f"{level:g} (Holm's correction over every pair tested on the board; a pair neither "
+            f"of which generalized is not tested). {reach} (docs/science.md, 'Survival view and "
+            "rank groups').")
 
 
 def _sig6(value):
@@ -543,7 +584,8 @@ def build(records, name="store", description="", reference=REFERENCE, r_max=R_MA
           "built_by": f"grokbench {__version__}", "run_versions": versions, "machines": machines,
           "runs": len(records),
           # pairs, not a dict: the JSON is written with sorted keys and the order matters
-          "commands": [list(pair) for pair in (commands or {}).items()], "tolerance": TOLERANCE_TEXT,
+          "commands": [list(pair) for pair in (commands or {}).items()],
+          "tolerance": tolerance_text(seed_count(tables)),
           "missing": [list(m) for m in missing],
           "not_applicable": [list(m) for m in not_applicable],
           "overall": overall_table(tables, reference, r_max, incomplete_tasks(missing)),

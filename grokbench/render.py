@@ -13,10 +13,9 @@ from .columns import (OVERALL_COLUMNS, SENSITIVITY_COLUMNS, TASK_COLUMNS, TRIAL_
                       TUNED_COLUMNS, cells, csv_fields, csv_row, fmt_setting, fmt_steps,
                       headers)
 from .data import atomic_write_bytes
-from .leaderboard import SURVIVAL_TEXT
+from .leaderboard import median_ci_phrase, seed_count, survival_text
 from .plot import km_figure, profile_figure
 from .records import records_jsonl
-from .survival import LEVEL
 from .scoring import from_jsonable, to_jsonable
 
 
@@ -76,10 +75,6 @@ def overall_rows(overall):
     return [cells(OVERALL_COLUMNS, r, overall) for r in overall["rows"]]
 
 
-def survival_text(level=LEVEL) -> str:
-    return SURVIVAL_TEXT.format(level=level)
-
-
 def censoring_text(table) -> str:
     """The survival view's τ and the runs censored by a NaN/inf stop (every other censored run
     stopped at the budget)."""
@@ -96,13 +91,15 @@ def _settings_line(settings):
     return ", ".join(f"{k}={fmt_setting(v)}" for k, v in sorted(settings.items()))
 
 
-SCORING_TEXT = ("Scoring (after MLCommons AlgoPerf): per method, the median over seeds "
-                "with a miss (test target not reached within the budget) counted as ∞; median CI = "
-                "a distribution-free confidence interval for that median from the order statistics "
-                "of the seeds (with 3 seeds: the range over seeds, 75 % coverage; a miss makes its "
-                "upper end ∞); (±N) = the evaluation resolution of a step count. Scores are read up "
-                "to each run's decision point (fit, target reached and held for 3 evaluations), so "
-                "runs stopped there score as if trained to the end.")
+def scoring_text(n: int = 3) -> str:
+    """How a task table scores its cells, as stated on a board of n seeds a cell."""
+    return ("Scoring (after MLCommons AlgoPerf): per method, the median over seeds with a miss "
+            "(test target not reached within the budget) counted as ∞; median CI = a "
+            "distribution-free confidence interval for that median from the order statistics "
+            f"of the seeds (with {n} seeds: {median_ci_phrase(n)}; a miss makes its upper end "
+            "∞); (±N) = the evaluation resolution of a step count. Scores are read up to each "
+            "run's decision point (fit, target reached and held for 3 evaluations), so runs "
+            "stopped there score as if trained to the end.")
 
 
 def profile_text(overall, ref) -> str:
@@ -168,7 +165,9 @@ def to_markdown(lb) -> str:
         return tuned_markdown(lb)
     overall, ref = lb["overall"], lb["overall"]["reference"] or "reference"
     out = _header(lb)
-    out += [f"- {SCORING_TEXT}"] + ([f"- {survival_text()}"] if lb["overall"].get("significance") else [])
+    n = seed_count(lb["tasks"])
+    out += [f"- {scoring_text(n)}"] + ([f"- {survival_text(n=n)}"]
+                                        if lb["overall"].get("significance") else [])
     out += [f"- CI tolerance (`--check`): {lb['tolerance']}.", "",
             "## Across tasks", "", profile_text(overall, ref), ""]
     out += [tabulate(overall_rows(overall), headers=overall_headers(overall, ref), tablefmt="github",

@@ -34,7 +34,7 @@ def median_ci(values, target=CI_TARGET):
     (x_(k), x_(n+1-k)) with the largest k whose coverage 1 − 2·P(Binom(n, ½) < k) is still at
     least ``target``. It needs no assumption about the distribution and takes censored runs
     (∞) as they are. With 3 seeds it is [min, max] at 75 %; 5 seeds: [min, max] at 94 %;
-    10 seeds: [x_(2), x_(9)] at 98 %. Returns (low, high, coverage)."""
+    10 seeds: [x_(3), x_(8)] at 89 %. Returns (low, high, coverage)."""
     xs, n = sorted(values), len(values)
     if n == 0:
         return None, None, None

@@ -22,8 +22,9 @@ from .columns import (OVERALL_COLUMNS, SENSITIVITY_COLUMNS, TASK_COLUMNS, cells,
                       headers, sort_values)
 from .leaderboard import label_runs
 from .plot import COLORS, km_at, km_steps, profile_steps
-from .render import (SCORING_TEXT, censoring_text, not_applicable_text, overall_headers,
-                     overall_rows, profile_text, survival_text, task_headers, task_rows, to_json)
+from .leaderboard import seed_count, survival_text
+from .render import (censoring_text, not_applicable_text, overall_headers,
+                     overall_rows, profile_text, scoring_text, task_headers, task_rows, to_json)
 from .stats import median, quantile
 
 EXTRA_HINT = "pip install 'grokbench[html]'"
@@ -428,7 +429,8 @@ def to_html(lb, curve_groups_by_task=None, curves_note="", config_text="", comma
                                                                  for t, m, s in lb["missing"]))
     if lb.get("not_applicable"):
         facts.append("Not applicable (not run): " + not_applicable_text(lb["not_applicable"]))
-    facts += [SCORING_TEXT] + ([survival_text()] if overall.get("significance") else [])
+    n = seed_count(lb["tasks"])
+    facts += [scoring_text(n)] + ([survival_text(n=n)] if overall.get("significance") else [])
     facts += [f"CI tolerance (--check): {lb['tolerance']}."]
     out.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in facts) + "</ul>")
 

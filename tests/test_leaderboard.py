@@ -175,6 +175,27 @@ def test_runs_recorded_before_an_option_existed_share_a_row_with_runs_at_its_def
     assert labels == ["wd (warmup_steps=0)", "wd (warmup_steps=10)"]
 
 
+def test_a_board_states_its_rules_for_the_seeds_it_has():
+    """The board's texts follow its seed count. 3 seeds: the median's interval is the range at
+    1 − 2/2³ = 75 %, the solved band k ± 1, the smallest exact log-rank p 2/C(6, 3) = 0.1, so no
+    pair separates. 5 seeds: the range at 1 − 2/2⁵ = 94 %; p̂ = (k + ½)/6 gives the 80 % bands
+    0–1, 0–3, 1–4, 1–4, 2–5, 4–5; the smallest p is 2/C(10, 5) = 2/252, under Holm's first
+    threshold 0.05/M for M ≤ 6 pairs."""
+    three = lb.build(two_task_records(), "t")
+    md = render.to_markdown(three)
+    assert "(with 3 seeds: the range over seeds, 75 % coverage;" in md
+    assert "(with 3 seeds: within ±1)" in three["tolerance"]
+    assert "no pair can be separated: the smallest exact p is 2/C(6, 3) = 0.1 " in md
+    five = lb.build([rec("A", m, s, 100 * (s + 1) + (m == "x")) for m in ("wd", "x") for s in range(5)], "t")
+    md = render.to_markdown(five)
+    assert "(with 5 seeds: the range over seeds, 94 % coverage;" in md
+    assert "(with 5 seeds: 0/5: 0–1, 1/5: 0–3, 2/5: 1–4, 3/5: 1–4, 4/5: 2–5, 5/5: 4–5)" in five["tolerance"]
+    assert ("2/C(10, 5) = 0.0079, so Holm's correction can separate a pair only on a board that "
+            "tests at most 6 pairs") in md
+    # 10 seeds: (x_(3), x_(8)) covers 1 − 2·(1 + 10 + 45)/2¹⁰ = 89 %; x_(4)..x_(7) only 66 %
+    assert lb.median_ci_phrase(10) == "from the 3rd lowest to the 3rd highest seed, 89 % coverage"
+
+
 def test_markdown_shows_infinity_none_and_provenance():
     board = lb.build(two_task_records(), "demo", "a demo suite", commands={"Regenerate": "grokbench x"})
     md = render.to_markdown(board)

@@ -14,7 +14,7 @@ from ..config import run_id, stored_method_name
 from ..data import atomic_write_bytes, output_file
 from ..errors import UserError
 from ..grid import expand, load_suite, parse_seeds, suites_dir
-from ..leaderboard import (REFERENCE, TOLERANCE_TEXT, build, codepath,
+from ..leaderboard import (REFERENCE, build, codepath,
                            suite_commands)
 from ..records import read_records, store_pool, suite_records, with_committed
 from ..registry import get_registry
@@ -153,12 +153,12 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
                        f"committed ones in {out} ({len(problems)} differences):", err=True)
             for line in problems:
                 click.echo(f"  - {line}", err=True)
-            click.echo(f"Tolerance: {TOLERANCE_TEXT}.\nIf the change is intended, regenerate: "
+            click.echo(f"Tolerance: {lb['tolerance']}.\nIf the change is intended, regenerate: "
                        f"{suite_commands(name)['Regenerate (runs, then tables)']}", err=True)
             sys.exit(1)
         click.echo(f"leaderboard {name}: OK, {len(lb['tasks'])} task tables and the cross-task "
                    f"table built from {source} agree with {out / (name + '.json')} "
-                   f"({lb['runs']} runs; tolerance: {TOLERANCE_TEXT})")
+                   f"({lb['runs']} runs; tolerance: {lb['tolerance']})")
         return
     if fmt == "html":
         require_plotly()  # the missing extra is reported before the store is read for curves
