@@ -6,13 +6,15 @@ import json
 from test_leaderboard import cli, tiny_suite  # noqa: F401  (the fixture)
 
 
-def add_runs(method, store_path):
-    """The store's runs of `method` at the tiny suite's settings, as an author's sweep makes them."""
+def add_runs(method, store_path, seeds=None):
+    """The store's runs of `method` at the tiny suite's settings (at some of its seeds), as an
+    author's sweep makes them."""
     from grokbench.engine import run
     from grokbench.grid import expand, load_suite
     from grokbench.registry import get_registry
     from grokbench.store import Store
     spec = {**load_suite("tiny"), "methods": [method]}
+    spec["seeds"] = seeds if seeds is not None else spec["seeds"]
     store = Store(store_path)
     try:
         for cfg in expand(get_registry(), spec):
@@ -64,6 +66,27 @@ def test_the_reference_rerun_here_sits_beside_the_committed_one(tiny_suite, stor
     assert code == 0, err
     methods = sorted(r["method"] for r in json.loads(out)["tasks"][0]["rows"])
     assert methods == ["baseline", "perpgrad", "wd", "wd (this machine)"]
+
+
+def test_a_method_run_at_fewer_seeds_is_ranked_at_those_seeds(tiny_suite, store_path, capsys):  # noqa: F811
+    """A suite that grew seeds (the full suite: 3, then 5) still ranks a method submitted at the
+    seeds it ran: --add-method with --seeds builds the board at those seeds, every side alike."""
+    suites, _ = tiny_suite
+    assert cli(capsys, "leaderboard", "--suite", "tiny", "--write")[0] == 0
+    store_path.unlink()
+    add_runs("perpgrad", store_path, seeds=[0, 1])
+    code, out, err = cli(capsys, "leaderboard", "--suite", "tiny", "--add-method", "perpgrad",
+                         "--format", "json")
+    assert code == 0 and "1 of its 3 runs at the suite's settings are not in" in err
+    code, out, err = cli(capsys, "leaderboard", "--suite", "tiny", "--add-method", "perpgrad",
+                         "--seeds", "0-1", "--format", "json")
+    assert code == 0, err
+    assert "not in" not in err
+    lb = json.loads(out)
+    assert lb["runs"] == 6 and not lb["missing"]
+    assert {r["method"]: r["seeds"] for r in lb["tasks"][0]["rows"]} == {
+        "baseline": [0, 1], "wd": [0, 1], "perpgrad": [0, 1]}
+    assert dict(lb["commands"])["Rebuild"].endswith("--add-method perpgrad --seeds 0-1")
 
 
 def test_bad_requests_are_one_line(tiny_suite, capsys):  # noqa: F811

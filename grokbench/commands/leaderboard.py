@@ -65,10 +65,12 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
         raise UserError("--check compares a suite's committed tables: give --suite NAME")
     seeds = parse_seeds(seed_text) if seed_text else None
     if seeds is not None:
-        if check or (write and not out_dir) or added or rerun_reference:
+        # with --add-method it is the method's place at the seeds it ran (Lion's 3 on the
+        # 5-seed full board), written as NAME+M files, never over the suite's own board
+        if check or (write and not out_dir and not added):
             raise UserError("--seeds builds a board from some of the seeds, to compare with the "
-                            "committed one: drop --check/--add-method, and give --write an "
-                            "--out-dir of its own (the committed tables are the whole suite's)")
+                            "committed one: drop --check, and give --write an --out-dir of its "
+                            "own (the committed tables are the whole suite's)")
         if spec:  # the suite at these seeds: its grid, its expected runs and missing ones
             note = (f"Built with --seeds {seed_text}: only seeds {', '.join(map(str, seeds))} of "
                     f"the suite's {', '.join(map(str, spec['seeds']))}.")
@@ -76,7 +78,7 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
                     "budget_note": (spec.get("budget_note", "") + "\n\n" + note).strip()}
     if added or rerun_reference:
         return added_methods_board(spec, suite, added, rerun_reference, from_file, store, tasks,
-                                   reference, fmt, write, out_dir, check)
+                                   reference, fmt, write, out_dir, check, seed_text)
     name = suite or "store"
     out = Path(out_dir) if out_dir else suites_dir()
     if (write or fmt == "html") and not check:  # a folder that cannot be written: before any work
@@ -184,7 +186,7 @@ def leaderboard(suite, from_file, store, tasks, methods, reference, fmt, write, 
 
 
 def added_methods_board(spec, suite, added, rerun_reference, from_file, store, tasks, reference,
-                        fmt, write, out_dir, check):
+                        fmt, write, out_dir, check, seed_text=None):
     """`--add-method M`: the suite's committed raw results (or --from) with the store's runs of
     M at the suite's settings, M's rows marked, where each side ran, and what differs
     (grokbench/byom.py). Written as NAME+M files, never over the suite's own board."""
@@ -255,7 +257,8 @@ def added_methods_board(spec, suite, added, rerun_reference, from_file, store, t
                            "the committed reference runs."))
     name = "+".join([suite, *added])
     rebuild = (f"grokbench leaderboard --suite {suite} " + " ".join(f"--add-method {m}" for m in added)
-               + (" --rerun-reference" if rerun_reference else ""))
+               + (" --rerun-reference" if rerun_reference else "")
+               + (f" --seeds {seed_text}" if seed_text else ""))
     lb = build(records, name, description, ref, commands={"Rebuild": rebuild},
         missing_configs=others, not_applicable=not_applicable, seeds=spec["seeds"])
     for table in [*lb["tasks"], lb["overall"]]:
