@@ -437,3 +437,19 @@ def run_id(config: dict) -> str:
     ident = {k: v for k, v in config.items()
              if k not in NOT_IDENTITY and not omitted_from_id(k, v)}
     return hashlib.sha256(_canon(ident).encode()).hexdigest()[:16]
+
+
+def seeds_key(config: dict) -> str:
+    """What a run shares with its other seeds: its run id with the seed set aside (a
+    leaderboard row; the timings that project a run's cost)."""
+    return run_id(dict(config, seed=0))
+
+
+def with_omitted_defaults(configs: list[dict]) -> list[dict]:
+    """These runs' configs, each with the later-added settings that some of them record at the
+    default reproducing the runs recorded before the setting existed (``omitted_from_id``)
+    filled in where it lacks them: they computed what that default computes. Unchanged where
+    none lacks one."""
+    get_registry()  # the plugins' declarations say which settings those are
+    fill = {k: v for c in configs for k, v in c.items() if omitted_from_id(k, v)}
+    return [{**fill, **c} if fill.keys() - c.keys() else c for c in configs]

@@ -17,14 +17,12 @@ The tables are data (dicts); :mod:`grokbench.render` writes them as Markdown, CS
 """
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 
 from . import __version__
 from .columns import fmt_setting
-from .config import NOT_IDENTITY, run_id
-from .options import omitted_from_id
+from .config import NOT_IDENTITY, run_id, seeds_key, with_omitted_defaults
 from .search_space import describe_space
 from .stats import (INF, binomial_band, competition_ranks, median, median_ci,
                     median_with_resolution)
@@ -47,11 +45,17 @@ def seed_count(tables) -> int:
     return n if n >= 2 else 3
 
 
-def median_ci_phrase(n: int) -> str:
-    """What the median's interval is with n seeds (stats.median_ci), in words."""
+def median_ci_words(n: int) -> tuple[str, float]:
+    """Which seeds bound the median's interval with n seeds (stats.median_ci), in words, and
+    its coverage."""
     lo, hi, coverage = median_ci(list(range(n)))
-    what = ("the range over seeds" if (lo, hi) == (0, n - 1)
-            else f"from the {_ordinal(lo + 1)} lowest to the {_ordinal(lo + 1)} highest seed")
+    return ("the range over seeds" if (lo, hi) == (0, n - 1)
+            else f"from the {_ordinal(lo + 1)} lowest to the {_ordinal(lo + 1)} highest seed"), coverage
+
+
+def median_ci_phrase(n: int) -> str:
+    """What the median's interval is with n seeds and its coverage, in words."""
+    what, coverage = median_ci_words(n)
     return f"{what}, {round(100 * coverage)} % coverage"
 
 
@@ -72,7 +76,7 @@ def tolerance_text(n: int = 3) -> str:
     return ("per task and method, the solved count must fall in the central 80 % band of "
             f"Binomial(n, (k + ½)/(n + 1)) around the committed k of n (with {n} seeds: "
             f"{band_phrase(n)}), and the median steps-to-generalize inside the committed median's "
-            f"confidence interval (with {n} seeds: {median_ci_phrase(n).split(',')[0]}) widened "
+            f"confidence interval (with {n} seeds: {median_ci_words(n)[0]}) widened "
             "by the evaluation resolution; ranks, rank groups, RMST, delays, collapse onsets, "
             "accuracies and wall seconds are shown but not compared (they follow from these or "
             "vary with CPU kernels and load: leaderboards/README.md, 'Checking')")
@@ -80,24 +84,11 @@ def tolerance_text(n: int = 3) -> str:
 
 # -- per-task tables ----------------------------------------------------------------------------
 
-def _identity(cfg):
-    """What a row's runs share: the run id's settings but the seed. A later-added option at the
-    default that reproduces the runs recorded before it existed is left out, as the run id
-    leaves it out (options.omitted_from_id): a run recorded with ``input_format=pair`` and one
-    recorded before the option existed are one computation, and one row."""
-    return json.dumps({k: v for k, v in cfg.items()
-                       if k not in NOT_IDENTITY and k != "seed" and not omitted_from_id(k, v)},
-                      sort_keys=True)
-
-
 def shown_configs(recs) -> list[dict]:
-    """The configs of a task's runs as the board shows them: where some were recorded before a
-    later-added option existed and some with it at its default, those that lack it get it (they
-    computed what it reproduces), so the table shows one set of settings (the full suite's seeds
-    3-4 carry input_format=pair, its seeds 0-2 lack it). Unchanged where no run lacks one."""
-    fill = {k: v for r in recs for k, v in r["config"].items() if omitted_from_id(k, v)}
-    return [{**fill, **r["config"]} if fill.keys() - r["config"].keys() else r["config"]
-            for r in recs]
+    """The configs of a task's runs as the board shows them (config.with_omitted_defaults): the
+    full suite's seeds 3-4 carry input_format=pair, its seeds 0-2 predate the option, and the
+    table shows one set of settings."""
+    return with_omitted_defaults([r["config"] for r in recs])
 
 
 def label_runs(records, planned=()):
@@ -137,8 +128,10 @@ def _label_all(records):
     out: dict[str, dict[str, list]] = {}
     for task, recs in by_task.items():
         methods: dict = defaultdict(lambda: defaultdict(list))
+        # a row's runs share their run id but the seed (a run recorded before an option existed
+        # and one at that option's default are one computation, and one row)
         for rec, cfg in zip(recs, shown_configs(recs)):
-            methods[cfg["method"]][_identity(cfg)].append((cfg, rec))
+            methods[cfg["method"]][seeds_key(cfg)].append((cfg, rec))
         out[task] = {}
         for method, variants in methods.items():
             if len(variants) == 1:

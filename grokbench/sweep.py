@@ -26,7 +26,7 @@ from typing import NamedTuple
 from tqdm import tqdm
 
 from .checkpoints import missing_note
-from .config import ENGINE_OPTIONS, run_id
+from .config import ENGINE_OPTIONS, run_id, seeds_key
 from .engine import eval_schedule, run
 from .errors import UserError
 from .registry import get_registry
@@ -301,11 +301,6 @@ class Timing(NamedTuple):
     t_eval: float  # seconds per evaluation
     source: str  # "store" or "committed"
     seeds_of: str | None = None  # seeds_key: which runs are this one at another seed
-
-
-def seeds_key(config: dict) -> str:
-    """What a run shares with its other seeds: its run id with the seed set aside."""
-    return run_id(dict(config, seed=0))
 
 
 def db_timings(db, per_kind: int = 10) -> list[Timing]:

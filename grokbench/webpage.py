@@ -20,9 +20,8 @@ import re
 from .errors import UserError
 from .columns import (OVERALL_COLUMNS, SENSITIVITY_COLUMNS, TASK_COLUMNS, cells, fmt_setting,
                       headers, sort_values)
-from .leaderboard import label_runs
+from .leaderboard import label_runs, seed_count, survival_text
 from .plot import COLORS, km_at, km_steps, profile_steps
-from .leaderboard import seed_count, survival_text
 from .render import (censoring_text, not_applicable_text, overall_headers,
                      overall_rows, profile_text, scoring_text, task_headers, task_rows, to_json)
 from .stats import median, quantile

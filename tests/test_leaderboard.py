@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,23 @@ def test_runs_recorded_before_an_option_existed_share_a_row_with_runs_at_its_def
     warm = dict(new[0], config={**new[0]["config"], "warmup_steps": 10})
     labels = sorted(r["method"] for r in lb.build(old + new + [warm], "t")["tasks"][0]["rows"])
     assert labels == ["wd (warmup_steps=0)", "wd (warmup_steps=10)"]
+
+
+def test_a_board_built_before_any_plugin_is_loaded_still_shares_the_row():
+    """Which settings a run id leaves out at their defaults is declared by plugins (the modular
+    tasks' input_format): a notebook that builds a board before anything loaded them got two
+    rows of wd. A fresh interpreter, with nothing but grokbench.leaderboard imported."""
+    code = textwrap.dedent(f"""
+        import json
+        from grokbench import leaderboard as lb
+        recs = [json.loads(line) for line in open({str(ROOT / "leaderboards" / "full.results.jsonl")!r})]
+        old = [r for r in recs if (r["task"], r["method"]) == ("modadd", "wd")]
+        new = [dict(r, seed=3, config={{**r["config"], "seed": 3, "input_format": "pair",
+                                         "nonzero_b": False}}) for r in old[:1]]
+        print([r["method"] for r in lb.build(old + new, "t")["tasks"][0]["rows"]])
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['wd']"
 
 
 def test_a_board_states_its_rules_for_the_seeds_it_has():
