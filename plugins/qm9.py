@@ -19,6 +19,8 @@ import functools
 import importlib
 import importlib.util
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -344,6 +346,23 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _drop_generated_source(layer):
+    """Delete the source file torch_geometric generated for this layer's class.
+
+    MessagePassing renders each subclass's ``propagate`` from a template into a new file in the
+    temp directory, imports it and never deletes it: one 9 KB file per class per process, so
+    every QM9 run of a sweep's worker processes left one behind. The module is imported by now
+    (and cached in ``sys.modules`` for the rest of the process); only a traceback through it
+    would read the file again, and would show no source lines."""
+    module = sys.modules.get(getattr(type(layer).propagate, "__module__", ""))
+    path = getattr(module, "__file__", None)
+    if path and os.path.dirname(os.path.abspath(path)) == os.path.abspath(tempfile.gettempdir()):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
 class GCNN(nn.Module):
     """The Omnigrok code's ExampleNet: two edge-conditioned convolutions (NNConv, sum aggregation), ReLU,
     sum over atoms, then 16-32-1. Takes a GraphBatch or a PyG Batch. ``per_kind_edges=False``
@@ -359,6 +378,7 @@ class GCNN(nn.Module):
             nn.Linear(edge_features, 32), nn.ReLU(), nn.Linear(32, 32 * 16)))
         self.fc_1 = nn.Linear(16, 32)
         self.out = nn.Linear(32, 1)
+        _drop_generated_source(self.conv1)
 
     def forward(self, g):
         from torch_geometric.nn import global_add_pool

@@ -197,6 +197,21 @@ def test_interrupted_cache_write_leaves_no_cache(tmp_path):
     assert len(list(cache.glob("qm9-*.pt"))) == 1
 
 
+def test_a_qm9_run_leaves_no_generated_source_in_the_temp_directory(tmp_path):
+    """torch_geometric writes each message-passing class's generated propagate() to a new file in
+    the temp directory and never deletes it; a sweep's worker processes used to leave one per
+    QM9 run. A real run in a subprocess whose temp directory is empty must leave no .py there."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = dict(os.environ, TMPDIR=str(temp), GROKBENCH_CACHE_DIR=str(tmp_path / "cache"))
+    for per_kind in ("true", "false"):
+        proc = subprocess.run(CLI + ["run", "--task", "qm9", "--steps", "2", "--no-store", "-q",
+                                     "--set", "n_molecules=6", "--set", f"per_kind_edges={per_kind}"],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    assert not list(temp.rglob("*.py"))
+
+
 def test_short_run_records_r2_and_learns(registry, cache):
     config = resolve(registry, "qm9", "baseline", {"n_molecules": 40, "steps": 60, "eval_every": 20,
                                                    "init_scale": 1.0, "threads": 1})
