@@ -33,7 +33,8 @@ from .records import committed_pool, read_records, records_jsonl, to_record
 from .resume import saved_progress
 from .scoring import to_jsonable
 from .store import Store
-from .sweep import committed_timings, db_timings, plan, run_seconds, run_sweep, timing_of
+from .sweep import (CALIBRATION_CAVEAT, committed_timings, db_timings, plan, run_seconds, run_sweep,
+                    timing_of)
 from .tuning import study_bests
 
 FAIL, NOT_RUN, NOT_AVAILABLE = "fail", "not run", "not available"
@@ -57,6 +58,7 @@ class ClaimResult:
     wall_seconds: float = 0.0                         # this call's time on the claim
     run_seconds: float = 0.0                          # the stored wall times of its runs, summed
     projected_hours: float | None = None              # CPU-hours of the runs still missing
+    calibrated_runs: int = 0                          # … of which projected from a calibration
     new_here: list = field(default_factory=list)      # configs of the missing runs of its shard
     groups: list = field(default_factory=list)        # (Runs, [(config, scores | None)])
 
@@ -209,7 +211,9 @@ def check_claims(claims: Sequence[Claim], *, registry, store_path=None, run: Seq
                           if run_id(c) in in_shard]
                 if history is None:
                     history = db_timings(db) + committed_timings(committed.values())
-                result.projected_hours = projected_hours(unique, calibrations, history, db.path)
+                projected = projected_hours(unique, calibrations, history, db.path)
+                if projected is not None:
+                    result.projected_hours, result.calibrated_runs = projected
         finally:
             db.close()
         pool = {**{i: rec["scores"] for i, rec in committed.items()}, **pool}
@@ -264,21 +268,40 @@ def evaluate(claim: Claim, groups: list) -> list[tuple]:
     return [(c, m, c.verdict(m)) for c in claim.checks for m in [c.statistic.measure(lookup)]]
 
 
-def projected_hours(configs, calibrations: dict, history=(), store_path=None) -> float | None:
-    """CPU-hours of these runs at their full budgets (an upper bound where runs stop early), from
-    the recorded timings of their other seeds, else of runs of the same kind (``history``: the
-    store's and the committed runs', e.g. a claim's finished seeds), else a 20-step calibration
-    of the kind on this machine (sweep.timing_of); an interrupted run with resume state beside
-    ``store_path``: what is left of it, at its own speed. A calibration alone moved the
-    committed report's projections 3.5× with the machine's load; a recorded timing's lower
-    quartile does not."""
-    seconds = 0.0
+def projected_hours(configs, calibrations: dict, history=(), store_path=None
+                    ) -> tuple[float, int] | None:
+    """(CPU-hours, how many runs were projected from a calibration) of these runs at their full
+    budgets, from the recorded timings of their other seeds, else of runs of the same kind
+    (``history``: the store's and the committed runs', e.g. a claim's finished seeds), else a
+    20-step calibration of the kind on this machine (sweep.timing_of); an interrupted run with
+    resume state beside ``store_path``: what is left of it, at its own speed. A calibration
+    alone moved the committed report's projections 3.5× with the machine's load; a recorded
+    timing's lower quartile does not.
+
+    From recorded timings the hours are an upper bound where runs stop early. A calibration's
+    20 steps cannot see a run slow down later, so it can be far under: on a CPU, once Softmax
+    Collapse drives gradients into subnormal arithmetic, precision-moves-collapse's float64 run
+    cost 4.9× its calibration and the StableMax claim's float32 softmax arm ≈9×
+    (CALIBRATION_CAVEAT)."""
+    seconds, calibrated = 0.0, 0
     for cfg in configs:
         timing = timing_of(cfg, history, calibrations)
         if timing is None:
             return None
+        calibrated += timing[2] == "calibrated"
         seconds += run_seconds(cfg, timing[0], timing[1], saved_progress(store_path, cfg))
-    return seconds / 3600
+    return seconds / 3600, calibrated
+
+
+
+def projection_text(r: ClaimResult) -> str:
+    """How sure a claim's projected cost is: an upper bound from recorded timings, a floor where
+    some runs are projected from a 20-step calibration."""
+    if not r.calibrated_runs:
+        return f"≈{r.projected_hours:.2f} CPU-hours at most"
+    runs = "run" if r.calibrated_runs == 1 else "runs"
+    return (f"≈{r.projected_hours:.2f} CPU-hours ({r.calibrated_runs} {runs} of it from a "
+            f"20-step calibration, {CALIBRATION_CAVEAT})")
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -357,6 +380,7 @@ def to_jsonable_results(results: Sequence[ClaimResult]) -> list[dict]:
             "run_ids": r.run_ids,
             "run_seconds": r.run_seconds, "wall_seconds": r.wall_seconds,
             "projected_cpu_hours": r.projected_hours,
+            "projected_runs_calibrated": r.calibrated_runs,
             "command": claim_command(c),
         }))
     return out
@@ -405,8 +429,7 @@ def to_markdown(results: Sequence[ClaimResult], *, store: str, command: str, ver
         if r.reason and r.status != PASS:
             lines.append(f"- {r.status.capitalize()}: {r.reason}")
         if r.status == NOT_RUN:
-            cost = (f", projected ≈{r.projected_hours:.2f} CPU-hours at most"
-                    if r.projected_hours is not None else "")
+            cost = (f", projected {projection_text(r)}" if r.projected_hours is not None else "")
             lines.append(f"- Run it: `{claim_command(c)}`{cost}")
         for check, m, v in r.checks:
             lines.append(f"- {MARKS[v]} {check.says or check.statistic.label()}: "

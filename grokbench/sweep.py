@@ -334,6 +334,11 @@ def committed_timings(records) -> list[Timing]:
     return out
 
 
+#: what a projection from a 20-step calibration cannot see (calibrate)
+CALIBRATION_CAVEAT = ("which cannot see a run slow down later: on a CPU, subnormal arithmetic "
+                      "after Softmax Collapse made runs 5–9× dearer than their calibration")
+
+
 def calibrate(config: dict) -> tuple:
     """Seconds per training step and per evaluation of a 20-step run of this config on this
     machine (one thread, nothing stored), in the CPU time the run got rather than the wall time
@@ -396,14 +401,18 @@ def seeds_timing(config: dict, history, cache: dict) -> tuple | None:
     return cache[("seeds", seeds)]
 
 
+FROM_SEEDS = "its other seeds"
+
+
 def timing_of(config: dict, history, cache: dict) -> tuple | None:
-    """(s/step, s/evaluation, from its other seeds?) of one run: its other seeds' timings
-    (seeds_timing), else its kind's (kind_timing); None where neither can be had."""
+    """(s/step, s/evaluation, source) of one run: its other seeds' timings (seeds_timing; source
+    FROM_SEEDS), else its kind's (kind_timing: "store", "committed", "calibrated" or "other runs
+    of the task"); None where neither can be had."""
     own = seeds_timing(config, history, cache)
     if own:
-        return (*own, True)
+        return (*own, FROM_SEEDS)
     kind = kind_timing(config, history, cache)
-    return None if kind is None else (kind[0], kind[1], False)
+    return None if kind is None else kind
 
 
 def run_seconds(config: dict, t_step: float, t_eval: float, saved=None) -> float:
@@ -446,7 +455,7 @@ def projection(configs, history, registry=None, store_path=None) -> tuple[list, 
             continue
         source = timing[2]
         # the kind has a timing, so each run has one
-        own = [timing_of(c, history, cache) or (timing[0], timing[1], False) for c in cfgs]
+        own = [timing_of(c, history, cache) or timing for c in cfgs]
         saved = [saved_progress(store_path, c) for c in cfgs]
         seconds = sum(run_seconds(c, t[0], t[1], s) for c, t, s in zip(cfgs, own, saved))
         # what the row's runs are projected at, for its s/step and s/eval columns
@@ -455,7 +464,7 @@ def projection(configs, history, registry=None, store_path=None) -> tuple[list, 
                  for c in cfgs]
         t_step = sum(int(c["steps"]) * t[0] for c, t in zip(cfgs, own)) / steps
         t_eval = sum(n * t[1] for n, t in zip(evals, own)) / max(sum(evals), 1)
-        from_seeds = sum(1 for t in own if t[2])
+        from_seeds = sum(1 for t in own if t[2] == FROM_SEEDS)
         if from_seeds:
             source = (f"{from_seeds} of {len(cfgs)} from their other seeds' timings"
                       + (f", {source} for the rest" if from_seeds < len(cfgs) else ""))

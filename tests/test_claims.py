@@ -14,7 +14,8 @@ import sys
 import pytest
 
 from grokbench import Check, Claim, Difference, Median, Ratio, Runs, Slope
-from grokbench.claim_runs import NOT_AVAILABLE, NOT_RUN, PASS, check_claims, select
+from grokbench.claim_runs import (NOT_AVAILABLE, NOT_RUN, PASS, check_claims, projection_text,
+                                  select)
 from grokbench.claims import claim_verdict
 from grokbench.config import run_id
 from grokbench.errors import UserError
@@ -271,6 +272,33 @@ def test_bad_k_is_a_one_line_error(tmp_path):
     assert "perpgrad-groks-modadd" in out.stderr
 
 
+def test_a_projection_says_how_many_runs_only_a_calibration_priced(registry, tmp_path):
+    """A run is priced from its other seeds' recorded timings where they exist (an upper bound:
+    load only slows a run), else from a 20-step calibration, which cannot see a run slow down
+    later (subnormal arithmetic after Softmax Collapse: 5-9× on this CPU); the projection says
+    how many runs only a calibration priced, and calls the total "at most" only when none."""
+    tiny = {"p": 11, "steps": 30, "eval_every": 10, "threads": 1}
+    pg, ce = Runs("modadd", "perpgrad", (0, 1, 2), tiny), Runs("modadd", "baseline", (0, 1), tiny)
+    claim = Claim("tiny", "a test", "⊥AdamW fits a tiny modadd", "–",
+                  checks=(Check(Median(pg, "steps_to_fit"), "<=", 30),
+                          Check(Median(ce, "final_train_acc"), ">", 0)))
+    store = tmp_path / "claims.db"
+    [before] = check_claims([claim], registry=registry, store_path=store, run=[],
+                            progress=False, project=True)
+    assert before.status == NOT_RUN and before.calibrated_runs == 5 and before.projected_hours > 0
+    assert projection_text(before).endswith(
+        "(5 runs of it from a 20-step calibration, which cannot see a run slow down later: on a "
+        "CPU, subnormal arithmetic after Softmax Collapse made runs 5–9× dearer than their "
+        "calibration)")
+    # shard 1/2 trains perpgrad seeds 0 and 2 and baseline seed 1: the two left have other seeds
+    check_claims([claim], registry=registry, store_path=store, run=[claim], executor="inprocess",
+                 progress=False, shard=(1, 2))
+    [after] = check_claims([claim], registry=registry, store_path=store, run=[], progress=False,
+                           project=True)
+    assert after.status == NOT_RUN and after.calibrated_runs == 0
+    assert projection_text(after) == f"≈{after.projected_hours:.2f} CPU-hours at most"
+
+
 def test_json_shape_of_a_claim_not_run_yet(tmp_path):
     """--no-run trains nothing: a claim whose runs are not stored is "not run", with its runs,
     the command that runs it and its projected cost (from a 20-step calibration)."""
@@ -282,7 +310,7 @@ def test_json_shape_of_a_claim_not_run_yet(tmp_path):
     assert claim["runs"] == {"total": 8, "stored_before": 0, "trained": 0, "failed": 0}
     assert len(claim["run_ids"]) == 8 and claim["checks"] == []
     assert claim["command"] == "grokbench claims -k perpgrad-groks-modadd"
-    assert claim["projected_cpu_hours"] > 0
+    assert claim["projected_cpu_hours"] > 0 and claim["projected_runs_calibrated"] == 8
     assert set(claim) >= {"statement", "paper_value", "note", "reason", "run_seconds", "wall_seconds"}
 
 

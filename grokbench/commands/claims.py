@@ -11,8 +11,8 @@ import torch
 from tabulate import tabulate
 
 from .. import __version__, resume
-from ..claim_runs import (BAD, HEADERS, check_claims, result_text, select, table_rows,
-                          to_jsonable_results, write_report)
+from ..claim_runs import (BAD, CALIBRATION_CAVEAT, HEADERS, check_claims, result_text, select,
+                          table_rows, to_jsonable_results, write_report)
 from ..config import check_device as check_name
 from ..engine import check_device
 from ..errors import UserError
@@ -101,17 +101,22 @@ def claims(patterns, slow, store, executor, workers, use_committed, no_run, dry_
         rows = [(r.claim.name + (" (slow)" if r.claim.slow else ""), r.runs, r.stored_before,
                  len(r.new_here) if r.run_ids else "–",
                  "–" if r.projected_hours is None else f"{r.projected_hours:.2f}",
+                 "–" if r.projected_hours is None else r.calibrated_runs,
                  r.reason if r.status == "not available" else "")
                 for r in results]
         new = f"new in shard {piece[0]}/{piece[1]}" if piece else "new"
-        click.echo(tabulate(rows, headers=["claim", "runs", "stored", new, "CPU-hours (at most)",
-                                           ""]))
+        click.echo(tabulate(rows, headers=["claim", "runs", "stored", new, "CPU-hours",
+                                           "of them calibrated", ""]))
         total = sum(r.projected_hours or 0.0 for r in results)
+        calibrated = sum(r.calibrated_runs for r in results)
         missing = [cfg for r in results for cfg in r.new_here]
-        click.echo(f"projected: {total:.2f} CPU-hours at most for the new runs (runs that reach "
-                   "their target stop early only where a claim sets early_stop); wall time ≈ that "
-                   "/ workers" + resume.saved_note(store or default_store_path(), missing,
-                                                    projected=True))
+        click.echo(f"projected: {total:.2f} CPU-hours for the new runs, at most where a run is "
+                   "projected from recorded timings (runs that reach their target stop early "
+                   "only where a claim sets early_stop)"
+                   + (f"; {calibrated} of them from a 20-step calibration, {CALIBRATION_CAVEAT}"
+                      if calibrated else "")
+                   + "; wall time ≈ that / workers"
+                   + resume.saved_note(store or default_store_path(), missing, projected=True))
         return
     if write:
         db_name = Path(store).name if store else default_store_path().name

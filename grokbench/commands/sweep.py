@@ -13,8 +13,8 @@ from ..records import committed_records
 from ..registry import get_registry
 from ..resume import saved_note
 from ..store import Store
-from ..sweep import (DEFAULT_EXECUTOR, committed_timings, db_timings, plan, projection, run_sweep,
-                     shard_of)
+from ..sweep import (CALIBRATION_CAVEAT, DEFAULT_EXECUTOR, committed_timings, db_timings, plan,
+                     projection, run_sweep, shard_of)
 from .common import store_option
 
 
@@ -85,9 +85,13 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, tu
         if todo.new:
             rows, total = projection(todo.new, history, registry, db.path)
             click.echo(tabulate(rows, headers=["task", "new runs", "s / step", "s / evaluation",
-                                               "from", "CPU-hours (at most)"]))
-            click.echo(f"projected: {total:.2f} CPU-hours at most (runs that reach their target "
-                       "stop early); wall time ≈ that / workers")
+                                               "from", "CPU-hours"]))
+            calibrated = any("calibrated" in row[4] for row in rows)
+            click.echo(f"projected: {total:.2f} CPU-hours, at most where a run is projected from "
+                       "recorded timings (runs that reach their target stop early)"
+                       + (f"; where a row says calibrated, from a 20-step calibration, "
+                          f"{CALIBRATION_CAVEAT}" if calibrated else "")
+                       + "; wall time ≈ that / workers")
         return
     report = run_sweep(configs, executor, workers, store, registry=registry, progress=not quiet,
                        also_done=also_done)
