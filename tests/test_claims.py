@@ -10,6 +10,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -346,12 +347,23 @@ NOT_REPRODUCED_HERE: dict[str, str] = {
                                   "against AdamW's 600 at the fixed recipes (the paper: a transformer)",
     "precision-moves-collapse": "inconclusive: at train fraction 0.4 float16 and float32 collapse "
                                 "at the same evaluation (3000), at 0.6 and 0.7 float16 first",
-    "large-init-groks-qm9": "at 30 000 steps α = 3 reached test R² ≥ 0.5 in 1 of 3 seeds; the "
-                            "paper's 1e5 steps not computed yet",
+    "stablemax-groks-modadd": "inconclusive: StableMax seed 0 reaches 94.3 % test accuracy at "
+                              "80 000 steps, seeds 1 and 2 reach 95 % at 57 000 and 65 000",
     "fourier-key-frequencies-mlp": "weight decay's MLP still spreads its embedding over 19–21 "
                                    "frequencies where it stops (⊥AdamW's over 5–7)",
     "muon-sooner-than-adamw-tuned": "best of 8 trials at p = 97: Muon 4600, AdamW 1300",
 }
+
+
+def test_the_known_failures_are_the_committed_reports_failures():
+    """The slow claim tests' strict xfails must match what leaderboards/claims.json says was
+    measured: a claim that came to reproduce (QM9 at the paper's 1e5 steps) would XPASS and fail
+    the slow suite; one that stopped would fail it without a reason."""
+    report = json.loads((Path(__file__).parent.parent / "leaderboards" / "claims.json").read_text())
+    failing = {c["name"] for c in report if c["status"] not in (PASS, NOT_RUN)}
+    not_run = {c["name"] for c in report if c["status"] == NOT_RUN}
+    # a claim still computing keeps the expectation its stored runs gave
+    assert failing <= set(NOT_REPRODUCED_HERE) <= failing | not_run
 
 
 @pytest.mark.slow
