@@ -409,6 +409,9 @@ class Claim:
             raise ValueError(f"a claim's name is one word (letters, digits, -), got {self.name!r}")
         if not self.checks and not self.unavailable:
             raise ValueError(f"claim {self.name!r} has no checks; give checks or unavailable=REASON")
+        if isinstance(self.differences, str):  # ("one difference") without its comma
+            raise ValueError(f"claim {self.name!r}: differences is a sequence of strings, one per "
+                             f"difference; got one string (write (\"...\",) for one)")
 
     def groups(self) -> list[Runs]:
         """Every group of runs the checks need, each once, in the order the checks name them."""

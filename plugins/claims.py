@@ -102,7 +102,7 @@ PRECISION_MOVES_COLLAPSE = Claim(
          "at every fraction (the code's default; its 0.4 runs gave 1e-30). 3 seeds at each "
          "fraction; the statistic is the median over the 9 runs, and each run is paired with "
          "the float32 run of its seed and fraction.",
-    differences=("Adam's ε 1e-25 at fraction 0.4 too (the code's 0.4 commands: 1e-30)"),
+    differences=("Adam's ε 1e-25 at fraction 0.4 too (the code's 0.4 commands: 1e-30)",),
 )
 
 STABLEMAX_LONG = {"steps": 80000, "eval_every": 1000, "early_stop": True}

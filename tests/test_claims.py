@@ -273,6 +273,15 @@ def test_bad_k_is_a_one_line_error(tmp_path):
     assert "perpgrad-groks-modadd" in out.stderr
 
 
+def test_a_claims_differences_given_as_one_string_is_refused():
+    """("one difference") without its comma is a string, and the report listed its characters
+    as 67 differences; a claim refuses it when it is made."""
+    runs = Runs("modadd", "perpgrad", (0,), {"steps": 10})
+    with pytest.raises(ValueError, match="differences is a sequence of strings"):
+        Claim("x", "a test", "s", "–", checks=(Check(Median(runs), "<", 5),),
+              differences=("one difference"))
+
+
 def test_a_projection_says_how_many_runs_only_a_calibration_priced(registry, tmp_path):
     """A run is priced from its other seeds' recorded timings where they exist (an upper bound:
     load only slows a run), else from a 20-step calibration, which cannot see a run slow down
