@@ -33,7 +33,7 @@ from .records import committed_pool, read_records, records_jsonl, to_record
 from .resume import saved_progress
 from .scoring import to_jsonable
 from .store import Store
-from .sweep import (CALIBRATION_CAVEAT, committed_timings, db_timings, plan, run_seconds, run_sweep,
+from .sweep import (CALIBRATED, CALIBRATION_CAVEAT, committed_timings, db_timings, plan, run_seconds, run_sweep,
                     timing_of)
 from .tuning import study_bests
 
@@ -288,10 +288,9 @@ def projected_hours(configs, calibrations: dict, history=(), store_path=None
         timing = timing_of(cfg, history, calibrations)
         if timing is None:
             return None
-        calibrated += timing[2] == "calibrated"
+        calibrated += timing[2] == CALIBRATED
         seconds += run_seconds(cfg, timing[0], timing[1], saved_progress(store_path, cfg))
     return seconds / 3600, calibrated
-
 
 
 def projection_text(r: ClaimResult) -> str:

@@ -334,6 +334,8 @@ def committed_timings(records) -> list[Timing]:
     return out
 
 
+#: a timing's source when it comes from calibrate
+CALIBRATED = "calibrated"
 #: what a projection from a 20-step calibration cannot see (calibrate)
 CALIBRATION_CAVEAT = ("which cannot see a run slow down later: on a CPU, subnormal arithmetic "
                       "after Softmax Collapse made runs 5–9× dearer than their calibration")
@@ -350,7 +352,7 @@ def calibrate(config: dict) -> tuple:
     # the share of a core this process had while it ran (1 on a quiet machine)
     share = min(1.0, (time.process_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9))
     return (result["train_time"] / 20 * share, result["eval_time"] / len(result["curve"]) * share,
-            "calibrated")
+            CALIBRATED)
 
 
 def typical_time(values) -> float:
@@ -406,7 +408,7 @@ FROM_SEEDS = "its other seeds"
 
 def timing_of(config: dict, history, cache: dict) -> tuple | None:
     """(s/step, s/evaluation, source) of one run: its other seeds' timings (seeds_timing; source
-    FROM_SEEDS), else its kind's (kind_timing: "store", "committed", "calibrated" or "other runs
+    FROM_SEEDS), else its kind's (kind_timing: "store", "committed", CALIBRATED or "other runs
     of the task"); None where neither can be had."""
     own = seeds_timing(config, history, cache)
     if own:

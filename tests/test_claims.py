@@ -105,14 +105,19 @@ def test_a_claim_is_checked_from_a_real_store_and_its_runs_are_reused(registry, 
     assert [m.value for _, m, _ in again.checks] == [m.value for _, m, _ in result.checks]
 
 
+def tiny_two_arm_claim() -> Claim:
+    """⊥AdamW at 3 seeds and softmax CE at 2 on a 30-step modadd at p = 11: 5 runs in seconds."""
+    tiny = {"p": 11, "steps": 30, "eval_every": 10, "threads": 1}
+    pg, ce = Runs("modadd", "perpgrad", (0, 1, 2), tiny), Runs("modadd", "baseline", (0, 1), tiny)
+    return Claim("tiny", "a test", "⊥AdamW fits a tiny modadd", "–",
+                 checks=(Check(Median(pg, "steps_to_fit"), "<=", 30),
+                         Check(Median(ce, "final_train_acc"), ">", 0)))
+
+
 def test_shards_deal_a_claims_runs_and_together_train_them_once(registry, tmp_path):
     """``--shard i/n``: the claim's runs dealt like cards, so two processes share one arm's
     seeds; each trains only its own, and after both the claim is complete and checked."""
-    tiny = {"p": 11, "steps": 30, "eval_every": 10, "threads": 1}
-    pg, ce = Runs("modadd", "perpgrad", (0, 1, 2), tiny), Runs("modadd", "baseline", (0, 1), tiny)
-    claim = Claim("tiny", "a test", "⊥AdamW fits a tiny modadd", "–",
-                  checks=(Check(Median(pg, "steps_to_fit"), "<=", 30),
-                          Check(Median(ce, "final_train_acc"), ">", 0)))
+    claim = tiny_two_arm_claim()
     store = tmp_path / "claims.db"
     order = [("perpgrad", 0), ("perpgrad", 1), ("perpgrad", 2), ("baseline", 0), ("baseline", 1)]
     [first] = check_claims([claim], registry=registry, store_path=store, run=[claim],
@@ -287,11 +292,7 @@ def test_a_projection_says_how_many_runs_only_a_calibration_priced(registry, tmp
     load only slows a run), else from a 20-step calibration, which cannot see a run slow down
     later (subnormal arithmetic after Softmax Collapse: 5-9× on this CPU); the projection says
     how many runs only a calibration priced, and calls the total "at most" only when none."""
-    tiny = {"p": 11, "steps": 30, "eval_every": 10, "threads": 1}
-    pg, ce = Runs("modadd", "perpgrad", (0, 1, 2), tiny), Runs("modadd", "baseline", (0, 1), tiny)
-    claim = Claim("tiny", "a test", "⊥AdamW fits a tiny modadd", "–",
-                  checks=(Check(Median(pg, "steps_to_fit"), "<=", 30),
-                          Check(Median(ce, "final_train_acc"), ">", 0)))
+    claim = tiny_two_arm_claim()
     store = tmp_path / "claims.db"
     [before] = check_claims([claim], registry=registry, store_path=store, run=[],
                             progress=False, project=True)

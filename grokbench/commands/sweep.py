@@ -13,7 +13,7 @@ from ..records import committed_records
 from ..registry import get_registry
 from ..resume import saved_note
 from ..store import Store
-from ..sweep import (CALIBRATION_CAVEAT, DEFAULT_EXECUTOR, committed_timings, db_timings, plan,
+from ..sweep import (CALIBRATED, CALIBRATION_CAVEAT, DEFAULT_EXECUTOR, committed_timings, db_timings, plan,
                      projection, run_sweep, shard_of)
 from .common import store_option
 
@@ -86,7 +86,7 @@ def sweep(suite, grid_file, tasks, methods, seeds, grid, assignments, preset, tu
             rows, total = projection(todo.new, history, registry, db.path)
             click.echo(tabulate(rows, headers=["task", "new runs", "s / step", "s / evaluation",
                                                "from", "CPU-hours"]))
-            calibrated = any("calibrated" in row[4] for row in rows)
+            calibrated = any(CALIBRATED in row[4] for row in rows)
             click.echo(f"projected: {total:.2f} CPU-hours, at most where a run is projected from "
                        "recorded timings (runs that reach their target stop early)"
                        + (f"; where a row says calibrated, from a 20-step calibration, "
