@@ -1,6 +1,7 @@
 """The first run: `grokbench run` stops at the decision point by default, and an early-stopped
 request is served by the same run trained to its full budget (never the reverse)."""
 import json
+import sqlite3
 import subprocess
 import sys
 
@@ -54,3 +55,26 @@ def test_run_stops_at_the_decision_point_on_one_thread_by_default(tmp_path):
     default = config()
     assert default["early_stop"] is True and default["threads"] == 1
     assert config("--set", "early_stop=false", "--threads", "2")["early_stop"] is False
+
+
+def test_a_stored_run_from_before_cpu_time_was_kept_says_so(registry, tmp_path):
+    """`grokbench run` shows a stored result when there is one. A result stored by a grokbench
+    from before CPU time was recorded has none: the table says it was not recorded (it read "n/a",
+    which looks like a failure of this run); a run trained now shows its CPU seconds."""
+    cfg = resolve(registry, "modadd", "perpgrad", SMALL)
+    db_path = tmp_path / "runs.db"
+    db = Store(db_path)
+    try:
+        run_or_load(cfg, db, progress=False)
+    finally:
+        db.close()
+    cmd = [sys.executable, "-m", "grokbench", "run", "--task", "modadd", "--method", "perpgrad",
+           "--set", "p=59", "--steps", "400", "--eval-every", "20", "--store", str(db_path)]
+    fresh = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu_row = next(line for line in fresh.splitlines() if "CPU time" in line)
+    assert float(cpu_row.split("│")[2].split()[0]) > 0
+    with sqlite3.connect(db_path) as con:  # as an older grokbench stored it: no cpu_time
+        con.execute("UPDATE runs SET scores = json_remove(scores, '$.cpu_time')")
+    older = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert "stored result of an identical run" in older.stderr  # read, not trained again
+    assert "not recorded (begun by an older grokbench)" in older.stdout

@@ -66,7 +66,9 @@ def scores_table(result) -> str:
     rows += [
         ("steps run", f"{s['steps_run']} of {c['steps']}" + ("  (stopped: NaN/inf)" if s["nonfinite"] else "")),
         ("wall time", f"{s['wall_time']:.1f} s" if s.get("wall_time") is not None else "n/a"),
-        ("CPU time (its process's)", f"{s['cpu_time']:.1f} s" if s.get("cpu_time") is not None else "n/a"),
+        # a run begun by a grokbench from before CPU time was kept has none: say so, not "n/a"
+        ("CPU time (its process's)", f"{s['cpu_time']:.1f} s" if s.get("cpu_time") is not None
+         else "not recorded (begun by an older grokbench)"),
         ("steps/s (training steps only)", fmt_run_num(s["steps_per_s"])),
     ]
     return tabulate(rows, tablefmt="simple_outline")
