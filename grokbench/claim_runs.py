@@ -441,7 +441,7 @@ def to_markdown(results: Sequence[ClaimResult], *, store: str, command: str, ver
                 for cfg, scores in res:
                     s = scores or {}
                     lines.append("| " + " | ".join(_cell(x) for x in (
-                        group.describe(), f"`{run_id(cfg)}`", cfg["seed"],
+                        group.describe(cfg), f"`{run_id(cfg)}`", cfg["seed"],
                         _num(s.get("steps_to_fit")), _num(s.get("steps_to_generalize")),
                         _num(s.get("collapse_onset")), _num(s.get("max_sc"), 3),
                         _num(s.get("final_test_acc"), 3), (_num(s.get("wall_time"), 0) + (
@@ -506,6 +506,11 @@ def write_report(results, out_dir: Path, store_path=None, **meta) -> list[Path]:
     atomic_write_bytes(raw, lambda fh: fh.write(records.encode("utf-8")))
     text = to_markdown(results, **meta)
     atomic_write_bytes(md, lambda fh: fh.write(text.encode("utf-8")))
-    payload = json.dumps(to_jsonable_results(results), indent=1, ensure_ascii=False) + "\n"
+    # The committed report is a function of the runs: this call's own time on each claim
+    # (wall_seconds, ~1e-6 s for a call that trains nothing) would change the file at every
+    # regeneration. `--json` still prints it.
+    report = [{k: v for k, v in claim.items() if k != "wall_seconds"}
+              for claim in to_jsonable_results(results)]
+    payload = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
     atomic_write_bytes(js, lambda fh: fh.write(payload.encode("utf-8")))
     return [md, js, raw]

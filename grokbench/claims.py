@@ -75,10 +75,14 @@ class Runs:
     def name(self) -> str:
         return self.label or f"{self.task}/{self.method}"
 
-    def describe(self) -> str:
-        """task/method, seeds and settings, as the report lists a claim's runs."""
+    def describe(self, run: Mapping[str, Any] | None = None) -> str:
+        """task/method, seeds and settings, as the report lists a claim's runs. ``run``: one run's
+        config, whose grid values then replace the grid's sets (a table row says which of the
+        grid's runs it is, e.g. train_frac=0.6, not train_frac∈{0.4, 0.6, 0.7})."""
         parts = [f"{k}={fmt_setting(v)}" for k, v in sorted(self.settings.items())]
-        parts += [f"{k}∈{{{', '.join(fmt_setting(x) for x in v)}}}" for k, v in sorted(self.grid.items())]
+        parts += [f"{k}={fmt_setting(run[k])}" if run is not None and k in run
+                  else f"{k}∈{{{', '.join(fmt_setting(x) for x in v)}}}"
+                  for k, v in sorted(self.grid.items())]
         if self.preset:
             parts.append(f"preset={self.preset}")
         if self.tuning:

@@ -189,6 +189,13 @@ def test_the_written_report_commits_its_raw_results_and_rebuilds_from_them(regis
     # rewriting from the empty store keeps the committed records
     write_report([again], board, store_path=tmp_path / "empty.db", store="e", command="c", versions="v")
     assert len(read_records(board / "claims.results.jsonl")) == 2
+    # and regenerating it again changes no byte of the report (no call timings in it)
+    written = {name: (board / name).read_bytes() for name in ("claims.md", "claims.json")}
+    [third] = check_claims([claim], registry=registry, store_path=tmp_path / "empty.db", run=[claim],
+                           executor="inprocess", progress=False, use_committed=True)
+    write_report([third], board, store_path=tmp_path / "empty.db", store="e", command="c", versions="v")
+    assert {name: (board / name).read_bytes() for name in written} == written
+    assert "wall_seconds" not in json.loads(written["claims.json"])[0]
 
 
 def test_runs_computed_on_another_device_count_and_the_report_says_where(registry, tmp_path,
@@ -430,3 +437,13 @@ def test_the_verdict_rule_on_hand_numbers():
     assert claim_verdict([REPRODUCED, INCONCLUSIVE]) == INCONCLUSIVE
     assert claim_verdict([INCONCLUSIVE, NOT_REPRODUCED]) == NOT_REPRODUCED
     assert claim_verdict([REPRODUCED, REPRODUCED]) == REPRODUCED
+
+
+def test_a_report_row_names_the_grid_values_of_its_own_run():
+    """A claim's runs table has a row per run: where the group sweeps a grid, the row says which
+    of the grid's runs it is (precision-moves-collapse has 9 rows per arm, 3 train fractions ×
+    3 seeds, which all read train_frac∈{0.4, 0.6, 0.7})."""
+    group = Runs("modadd", "baseline", (0, 1), {"steps": 10}, grid={"train_frac": (0.4, 0.6)})
+    assert group.describe() == "modadd / baseline, seeds 0, 1: steps=10, train_frac∈{0.4, 0.6}"
+    assert (group.describe({"train_frac": 0.6, "seed": 1, "steps": 10})
+            == "modadd / baseline, seeds 0, 1: steps=10, train_frac=0.6")
