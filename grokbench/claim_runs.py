@@ -319,7 +319,10 @@ def fmt_seconds(seconds: float) -> str:
 
 def result_text(r: ClaimResult) -> str:
     if r.status == NOT_RUN and r.projected_hours is not None:
-        return f"not run (≈{r.projected_hours:.2f} CPU-h)"
+        # as projection_text says in full: a floor where runs are priced by a calibration
+        # (after Softmax Collapse a CPU run costs 5-9x its calibration), else at most
+        bound = "≥" if r.calibrated_runs else "≤"
+        return f"not run ({bound}{r.projected_hours:.2f} CPU-h)"
     return r.status
 
 

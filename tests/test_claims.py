@@ -16,7 +16,7 @@ import pytest
 
 from grokbench import Check, Claim, Difference, Median, Ratio, Runs, Slope
 from grokbench.claim_runs import (NOT_AVAILABLE, NOT_RUN, PASS, check_claims, projection_text,
-                                  select)
+                                  result_text, select)
 from grokbench.claims import claim_verdict
 from grokbench.config import run_id
 from grokbench.errors import UserError
@@ -308,6 +308,7 @@ def test_a_projection_says_how_many_runs_only_a_calibration_priced(registry, tmp
         "(5 runs of it from a 20-step calibration, which cannot see a run slow down later: on a "
         "CPU, subnormal arithmetic after Softmax Collapse made runs 5–9× dearer than their "
         "calibration)")
+    assert result_text(before) == f"not run (≥{before.projected_hours:.2f} CPU-h)"  # a floor
     # shard 1/2 trains perpgrad seeds 0 and 2 and baseline seed 1: the two left have other seeds
     check_claims([claim], registry=registry, store_path=store, run=[claim], executor="inprocess",
                  progress=False, shard=(1, 2))
@@ -315,6 +316,7 @@ def test_a_projection_says_how_many_runs_only_a_calibration_priced(registry, tmp
                            project=True)
     assert after.status == NOT_RUN and after.calibrated_runs == 0
     assert projection_text(after) == f"≈{after.projected_hours:.2f} CPU-hours at most"
+    assert result_text(after) == f"not run (≤{after.projected_hours:.2f} CPU-h)"
 
 
 def test_json_shape_of_a_claim_not_run_yet(tmp_path):
