@@ -10,7 +10,7 @@ from .claims import AtDecision, AtEnd, Check, Claim, Difference, Median, Ratio, 
 from .landscape import LUShape, landscape_runs
 from .data import (atomic_write_bytes, balanced_indices, cache_dir, cache_key, cached, data_dir,
                    default_download_dir)
-from .errors import NotApplicable, UserError
+from .errors import NotApplicable, Stopped, UserError
 from .hookspecs import hookimpl
 from .options import Option
 from .notebook import RunResult, load_model, run, runs
@@ -24,8 +24,9 @@ __all__ = [
     "Logger", "CORE_METRICS",
     # a component's option: type, default, one line of help (docs/plugins.md, Options)
     "Option",
-    # errors: the CLI prints these as one line, without a traceback
-    "UserError", "NotApplicable",
+    # errors: the CLI prints these as one line, without a traceback; Stopped: a run stopped by
+    # SIGTERM, its state saved (an executor's worker lets it through, then takes no more runs)
+    "UserError", "NotApplicable", "Stopped",
     # seeds and data caches
     "derive_seed", "data_dir", "cache_dir", "cache_key", "cached", "atomic_write_bytes",
     "balanced_indices", "default_download_dir",

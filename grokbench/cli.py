@@ -8,7 +8,7 @@ import click
 
 from . import __version__
 from .commands import COMMANDS
-from .errors import UserError
+from .errors import Stopped, UserError
 from .registry import get_registry
 from .store import CORRUPT_FIX
 
@@ -39,7 +39,11 @@ def main():
         message = " ".join(exc.format_message().split()).rstrip(".")
         click.echo(f"Error: {message}; see `{command} --help`", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click's form of KeyboardInterrupt
+        if isinstance(exc.__cause__, Stopped):  # SIGTERM: what was kept, and how to go on
+            if not exc.__cause__.said:
+                click.echo(str(exc.__cause__), err=True)
+            sys.exit(143)
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:

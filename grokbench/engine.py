@@ -19,7 +19,7 @@ from . import resume
 from .api import EvalContext, derive_seed
 from .checkpoints import Checkpointer, _stored, build, checkpoint_file, load_into, missing_note
 from .config import run_id
-from .errors import UserError
+from .errors import Stopped, UserError
 from .notebook_metrics import compute
 from .registry import get_registry
 from .schedule import EvalSchedule, eval_schedule  # noqa: F401  (engine.eval_schedule)
@@ -186,12 +186,15 @@ def run(config: dict, *, registry=None, progress: bool = True, on_eval=None,
     # subnormals kept, and leaves the process so.
     torch.set_flush_denormal(False)
     try:
-        return _train(config, registry, progress, on_eval, checkpoint_store, notebook_metrics)
+        with resume.stop_on_sigterm() as stop:
+            return _train(config, registry, progress, on_eval, checkpoint_store,
+                          notebook_metrics, stop)
     finally:
         torch.set_flush_denormal(False)
 
 
-def _train(config, registry, progress, on_eval, checkpoint_store, notebook_metrics) -> dict:
+def _train(config, registry, progress, on_eval, checkpoint_store, notebook_metrics,
+           stop: resume.StopRequest) -> dict:
     registry = registry or get_registry()
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))
@@ -271,6 +274,18 @@ def _train(config, registry, progress, on_eval, checkpoint_store, notebook_metri
 
     def cpu_time():
         return None if cpu_before is None else cpu_before + time.process_time() - cpu_start
+
+    def training_state(step: int) -> dict:
+        """All that a run needs to go on after ``step`` updates, exactly (resume.py)."""
+        return {"config": config, "versions": versions(), "step": step,
+                "model": model, "optimizer": optimizer, "batches": batches,
+                "scaler": scaler, "base_lrs": base_lrs, "curve": curve,
+                "nonfinite": nonfinite, "train_time": train_time,
+                "eval_time": eval_time, "wall_time": time.perf_counter() - t_start,
+                "cpu_time": cpu_time(),
+                "resumed_at": resumed_at, "rng": torch.get_rng_state(),
+                "cuda_rng": (torch.cuda.get_rng_state_all()
+                             if device.type == "cuda" else None)}
     trained = False
     try:
         for step in range(first, steps + 1):
@@ -300,16 +315,19 @@ def _train(config, registry, progress, on_eval, checkpoint_store, notebook_metri
                     status = "stopped_early"
                     break
                 if saver is not None and step < steps and saver.due():
-                    saver.save({
-                        "config": config, "versions": versions(), "step": step,
-                        "model": model, "optimizer": optimizer, "batches": batches,
-                        "scaler": scaler, "base_lrs": base_lrs, "curve": curve,
-                        "nonfinite": nonfinite, "train_time": train_time,
-                        "eval_time": eval_time, "wall_time": time.perf_counter() - t_start,
-                        "cpu_time": cpu_time(),
-                        "resumed_at": resumed_at, "rng": torch.get_rng_state(),
-                        "cuda_rng": (torch.cuda.get_rng_state_all()
-                                     if device.type == "cuda" else None)})
+                    saver.save(training_state(step))
+            if stop.requested and step < steps:
+                # SIGTERM: keep the state after `step` updates (and its evaluation, where one
+                # is due: a resumed run evaluates at its first step only if it is not in the
+                # curve), then stop. Going on from it computes what the whole run computes.
+                kept = saver is not None and saver.save(training_state(step))
+                message = (f"stopped by SIGTERM at step {step} of {steps}: " + (
+                    f"its state is saved in {resume_file}; the same command goes on from there"
+                    if kept else "this run keeps no resume state (" + resume.why_none(
+                        config, checkpoint_store) + "); the same command starts it afresh"))
+                # said here: in a sweep's worker process, no one else would say it
+                print(f"({message})", file=sys.stderr)
+                raise Stopped(message, True)
             if step == steps:
                 break
             t0 = time.perf_counter()

@@ -10,6 +10,12 @@ random state, the curve so far and the timings. Started again (the same ``grokbe
 ends, the file is deleted. The resumed run computes exactly what an uninterrupted one computes,
 bit for bit (tests/test_resume.py), so resuming is not part of a run's id.
 
+A run that is asked to stop with SIGTERM (``kill``, a batch scheduler's preemption or time
+limit, a sweep ending its workers) saves its state at once, after the training step in
+progress, and stops with exit status 143: nothing since the last periodic save is lost, and the
+same command goes on from that step. SIGKILL cannot be caught: it loses what came after the
+last save.
+
 State is kept only where it is safe to reuse: the file must name the same run id, the same
 config and the same versions (``engine.versions``: grokbench, torch, Python, the CPU model and
 its ATen code path; not the OS build); otherwise the run starts afresh and says why. A run with weight checkpoints or
@@ -22,13 +28,17 @@ in its own store's ``.resume`` folder, which only this user's runs write.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from .config import run_id
+from .errors import Stopped
 
 ENV = "GROKBENCH_RESUME_EVERY"
 #: what a resumed run must share with the one that saved the state (engine.versions): the code
@@ -74,14 +84,17 @@ class Saver:
     def due(self) -> bool:
         return time.monotonic() - self.last >= self.interval
 
-    def save(self, state: dict) -> None:
+    def save(self, state: dict) -> bool:
         """Write atomically (a temporary file renamed over the old one), so a kill during the
-        write leaves the previous state, never half of one."""
+        write leaves the previous state, never half of one. False where it could not be saved
+        (the run goes on, and would start afresh)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+        saved = False
         try:
             torch.save(state, tmp)
             os.replace(tmp, self.path)
+            saved = True
         except OSError as exc:  # a full disk loses the resume state, never the run
             tmp.unlink(missing_ok=True)
             print(f"(resume state not saved: {exc}; the run goes on)", file=sys.stderr)
@@ -92,6 +105,65 @@ class Saver:
                   f"{' '.join(str(exc).split())}; it goes on, and would start afresh if "
                   "interrupted)", file=sys.stderr)
         self.last = time.monotonic()
+        return saved
+
+
+class StopRequest:
+    """Set by SIGTERM while a run trains (``stop_on_sigterm``); the training loop reads it
+    between steps."""
+    requested = False
+
+
+@contextmanager
+def stop_on_sigterm():
+    """While a run trains, SIGTERM asks it to stop after the step in progress (it then saves its
+    resume state and raises Stopped) instead of killing the process where it stands. Only the
+    main thread can set a signal handler: elsewhere (a notebook's background thread, a Ray
+    actor's thread) SIGTERM keeps its own meaning, and the request is never set."""
+    request = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+
+    def ask(signum, frame):
+        request.requested = True
+
+    previous = signal.signal(signal.SIGTERM, ask)
+    try:
+        yield request
+    finally:
+        # (None: a handler not set from Python, which cannot be put back; the default is)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+@contextmanager
+def sigterm_stops_here():
+    """For a process that waits on runs rather than training one (a sweep's): SIGTERM raises
+    Stopped where it lands, so the sweep ends as on Ctrl-C (its workers are sent SIGTERM in
+    turn, and each saves its run's state). Within a run trained in this very process,
+    stop_on_sigterm's handler takes over until the run ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Stopped("stopped by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        # (None: a handler not set from Python, which cannot be put back; the default is)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def why_none(config: dict, store_path) -> str:
+    """Why file_for gives a run no resume state, in words."""
+    if store_path is None:
+        return "it has no results store"
+    if every() <= 0:
+        return f"{ENV}=0"
+    return "it writes weight checkpoints or logs as it trains"
 
 
 def load(path: Path | None, config: dict, versions: dict, device) -> dict | None:

@@ -30,7 +30,7 @@ from .config import ENGINE_OPTIONS, run_id, seeds_key
 from .engine import eval_schedule, run
 from .errors import UserError
 from .registry import get_registry
-from .resume import saved_note, saved_progress
+from .resume import folder, saved_note, saved_progress, sigterm_stops_here
 from .stats import median
 from .store import Store
 
@@ -166,48 +166,53 @@ def run_sweep(configs, executor: str = DEFAULT_EXECUTOR, workers: int | None = N
                    dynamic_ncols=True, disable=not progress, mininterval=0.5)
         pending: dict = {}  # future -> config
         queue, clean_exit = iter(todo.new), False
-        try:
-            while True:
-                while len(pending) < window:
-                    cfg = next(queue, None)
-                    if cfg is None:
+        # SIGTERM (a scheduler ending the job, kill) stops the sweep as Ctrl-C does; its workers
+        # are sent SIGTERM in turn, and a run in progress saves its state (resume.py)
+        with sigterm_stops_here():
+            try:
+                while True:
+                    while len(pending) < window:
+                        cfg = next(queue, None)
+                        if cfg is None:
+                            break
+                        pending[pool.submit(run_job, cfg, worker_store)] = cfg
+                    if not pending:
                         break
-                    pending[pool.submit(run_job, cfg, worker_store)] = cfg
-                if not pending:
-                    break
-                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    cfg = pending.pop(fut)
-                    try:
-                        outcome = fut.result()
-                    except BrokenExecutor:
-                        raise UserError(
-                            "a worker process died (killed, or out of memory?); the runs "
-                            f"finished so far are stored in {store.path}: run the same command "
-                            "again to resume") from None
-                    except Exception as exc:  # e.g. a Ray worker that crashed
-                        outcome = {"run_id": run_id(cfg), "error": _one_line(exc)}
-                    if outcome["error"]:
-                        report.failed.append((cfg, outcome["error"]))
-                        bar.write(f"run {outcome['run_id']} failed ({cfg['task']}/{cfg['method']} "
-                                  f"seed {cfg['seed']}): {outcome['error']}", file=sys.stderr)
-                    else:
-                        if outcome.get("result") is not None:
-                            store.save(outcome["result"])
-                        report.finished.append(outcome["run_id"])
-                    bar.update(1)
-                    if report.failed:
-                        bar.set_postfix(failed=len(report.failed), refresh=False)
-            clean_exit = True
-        except KeyboardInterrupt:
-            _exit_on_second_interrupt()
-            bar.write(f"interrupted: the runs finished so far are stored in {store.path}; "
-                      "the runs in progress are dropped; the same command resumes", file=sys.stderr)
-            raise
-        finally:
-            bar.close()
-            # On an interrupt, drop the queued runs; finished ones are already stored.
-            pool.shutdown(wait=clean_exit, cancel_futures=not clean_exit)
+                    done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        cfg = pending.pop(fut)
+                        try:
+                            outcome = fut.result()
+                        except BrokenExecutor:
+                            raise UserError(
+                                "a worker process died (killed, or out of memory?); the runs "
+                                f"finished so far are stored in {store.path}: run the same command "
+                                "again to resume") from None
+                        except Exception as exc:  # e.g. a Ray worker that crashed
+                            outcome = {"run_id": run_id(cfg), "error": _one_line(exc)}
+                        if outcome["error"]:
+                            report.failed.append((cfg, outcome["error"]))
+                            bar.write(f"run {outcome['run_id']} failed ({cfg['task']}/{cfg['method']} "
+                                      f"seed {cfg['seed']}): {outcome['error']}", file=sys.stderr)
+                        else:
+                            if outcome.get("result") is not None:
+                                store.save(outcome["result"])
+                            report.finished.append(outcome["run_id"])
+                        bar.update(1)
+                        if report.failed:
+                            bar.set_postfix(failed=len(report.failed), refresh=False)
+                clean_exit = True
+            except KeyboardInterrupt:
+                _exit_on_second_interrupt()
+                # (worker processes get SIGTERM from pool.shutdown and save their state at once)
+                bar.write(f"interrupted: the runs finished so far are stored in {store.path}; "
+                          "runs in progress go on from their last saved state, if any "
+                          f"({folder(store.path).name}); the same command resumes", file=sys.stderr)
+                raise
+            finally:
+                bar.close()
+                # On an interrupt, drop the queued runs; finished ones are already stored.
+                pool.shutdown(wait=clean_exit, cancel_futures=not clean_exit)
     report.wall_time = time.perf_counter() - t0
     failed_ids = {run_id(cfg) for cfg, _ in report.failed}
     report.summary = summarize(store.summaries([run_id(c) for c in todo.configs]), todo.configs,
@@ -227,6 +232,7 @@ def _exit_on_second_interrupt():
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, exit_now)
+        signal.signal(signal.SIGTERM, exit_now)
 
 
 def summarize(rows, configs, failed_ids) -> list[dict]:

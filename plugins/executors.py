@@ -11,7 +11,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
 
-from grokbench import Executor, hookimpl
+from grokbench import Executor, Stopped, hookimpl
 
 # OpenMP reads its thread count once, when torch is loaded, and busy-waits between parallel
 # regions: two 2-thread workers on 2 cores ran 16–300× slower than one (measured on this
@@ -94,6 +94,17 @@ def _die_with_parent(parent_pid: int):
     threading.Thread(target=watch, name="grokbench-parent-watch", daemon=True).start()
 
 
+def _in_worker(fn, *args, **kwargs):
+    """A job in a worker process. A run stopped by SIGTERM (the sweep ending its workers, or a
+    scheduler signalling every process) has saved its state; the worker then exits rather than
+    start the next run the pool already queued to it."""
+    try:
+        return fn(*args, **kwargs)
+    except Stopped:
+        sys.stderr.flush()
+        os._exit(143)
+
+
 @contextmanager
 def _sigint_blocked():
     """Block SIGINT while workers are spawned: a spawned worker inherits the mask, so a Ctrl-C
@@ -142,7 +153,7 @@ class ProcessesExecutor(Executor):
         # in the environment it inherits. This process's own OpenMP was configured at its own
         # torch import, so setting them here changes nothing for it.
         with _environ(ONE_THREAD_ENV), _sigint_blocked():
-            return self.pool.submit(fn, *args, **kwargs)
+            return self.pool.submit(_in_worker, fn, *args, **kwargs)
 
     def shutdown(self, wait=True, cancel_futures=False):
         """``wait=False, cancel_futures=True`` (an interrupted sweep) also ends the runs in

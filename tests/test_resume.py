@@ -196,6 +196,78 @@ def test_a_killed_grokbench_run_goes_on_where_it_was(tmp_path):
     same_run(resumed, whole)
 
 
+def wait_for_saved_state(proc, folder):
+    """Until the process has saved state once (it is in its training loop); its path."""
+    deadline = time.monotonic() + 300
+    while not (folder.exists() and any(folder.glob("*.pt"))):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(0.5)
+    return next(folder.glob("*.pt"))
+
+
+def stopped_at(stderr: str) -> int:
+    """The step of 'stopped by SIGTERM at step N of M: its state is saved in ...'."""
+    assert "its state is saved in" in stderr, stderr
+    return int(stderr.split("stopped by SIGTERM at step ")[1].split()[0])
+
+
+def test_a_sigterm_saves_the_run_at_once_and_it_goes_on_bit_for_bit(tmp_path):
+    """`kill` (a scheduler's preemption, a time limit) sends SIGTERM: the run saves its state
+    after the step in progress, not at its last periodic save, says so, and exits with 143;
+    the same command goes on from that step and computes what an uninterrupted run does."""
+    store = tmp_path / "runs.db"
+    args = [sys.executable, "-m", "grokbench", "run", "--task", "modadd", "--method", "wd",
+            "--store", str(store), "--set", "p=31", "--set", "steps=3000", "--set",
+            "eval_every=50", "--set", "threads=1", "-q"]
+    env = {**os.environ, resume.ENV: "0.5", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    state = wait_for_saved_state(proc, resume.folder(store))
+    proc.send_signal(signal.SIGTERM)
+    stderr = proc.communicate(timeout=60)[1].decode()
+    if proc.returncode == 0:  # finished before the signal: nothing to resume
+        pytest.skip("the run finished before it could be stopped")
+    assert proc.returncode == 143 and "Traceback" not in stderr
+    step = stopped_at(stderr)
+    assert torch.load(state, weights_only=False)["step"] == step  # saved where it stopped
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming run {state.stem} at step {step} of 3000" in done.stderr
+    db = Store(store)
+    resumed = db.get(state.stem)
+    db.close()
+    whole, _ = run_or_load(resumed["config"], None, progress=False)
+    same_run(resumed, whole)
+
+
+def test_a_sigterm_to_a_sweep_saves_its_workers_runs(tmp_path):
+    """SIGTERM to a sweep's process stops it as Ctrl-C does; it ends its worker processes with
+    SIGTERM, so the run in progress saves its state at once; the same command goes on from it."""
+    store = tmp_path / "runs.db"
+    args = [sys.executable, "-m", "grokbench", "sweep", "--task", "modadd", "--method", "wd",
+            "--store", str(store), "--set", "p=31", "--set", "steps=3000", "--set",
+            "eval_every=50", "--workers", "1", "--executor", "processes", "-q"]
+    env = {**os.environ, resume.ENV: "0.5", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    state = wait_for_saved_state(proc, resume.folder(store))
+    proc.send_signal(signal.SIGTERM)
+    stderr = proc.communicate(timeout=60)[1].decode()
+    if proc.returncode == 0:
+        pytest.skip("the sweep finished before it could be stopped")
+    assert proc.returncode == 143 and "Traceback" not in stderr, stderr
+    assert "interrupted: the runs finished so far are stored in" in stderr
+    step = stopped_at(stderr)  # the worker's line
+    assert torch.load(state, weights_only=False)["step"] == step
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "1 of them go on from where they were interrupted" in done.stderr
+    db = Store(store)
+    resumed = db.get(state.stem)
+    db.close()
+    assert resumed["versions"]["resumed_at"] == [step]
+
+
 def test_a_sweep_says_which_runs_go_on_from_saved_state(tmp_path, save_at_every_evaluation):
     store = tmp_path / "runs.db"
     config = resolve(get_registry(), "modadd", "wd", SMALL)
