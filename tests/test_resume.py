@@ -161,6 +161,17 @@ def test_no_state_is_kept_when_turned_off_or_with_checkpoints(tmp_path, monkeypa
     assert resume.file_for(config, None, "x") is None
 
 
+def wait_for_saved_state(proc, folder):
+    """Until the process has saved state once (it is in its training loop); its path."""
+    deadline = time.monotonic() + 300
+    while not (folder.exists() and any(folder.glob("*.pt"))):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(0.5)
+    return next(folder.glob("*.pt"))
+
+
 def test_a_killed_grokbench_run_goes_on_where_it_was(tmp_path):
     """A real process, SIGKILLed mid-run as a session's end kills it, then the same command."""
     store = tmp_path / "runs.db"
@@ -169,18 +180,11 @@ def test_a_killed_grokbench_run_goes_on_where_it_was(tmp_path):
             "eval_every=50", "--set", "threads=1", "-q"]
     env = {**os.environ, resume.ENV: "0.5", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    folder = resume.folder(store)
-    deadline = time.monotonic() + 300
-    while not (folder.exists() and any(folder.glob("*.pt"))):
-        assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    time.sleep(1.0)
+    state = wait_for_saved_state(proc, resume.folder(store))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     if proc.returncode != -signal.SIGKILL:  # finished before the kill: nothing to resume
         pytest.skip("the run finished before it could be killed")
-    (state,) = folder.glob("*.pt")
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "resuming run" in done.stderr
@@ -194,17 +198,6 @@ def test_a_killed_grokbench_run_goes_on_where_it_was(tmp_path):
     assert run_id(config) == rid  # resuming is not part of the run's id
     whole, _ = run_or_load(config, None, progress=False)
     same_run(resumed, whole)
-
-
-def wait_for_saved_state(proc, folder):
-    """Until the process has saved state once (it is in its training loop); its path."""
-    deadline = time.monotonic() + 300
-    while not (folder.exists() and any(folder.glob("*.pt"))):
-        assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    time.sleep(0.5)
-    return next(folder.glob("*.pt"))
 
 
 def stopped_at(stderr: str) -> int:
