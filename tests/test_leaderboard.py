@@ -160,10 +160,16 @@ def test_runs_recorded_before_an_option_existed_share_a_row_with_runs_at_its_def
     from grokbench.config import run_id
     committed = [json.loads(line) for line in
                  (ROOT / "leaderboards" / "full.results.jsonl").read_text().splitlines()]
-    old = [r for r in committed if (r["task"], r["method"]) == ("modadd", "wd")]
+    cell = [r for r in committed if (r["task"], r["method"]) == ("modadd", "wd")]
+    old = [r for r in cell if r["seed"] < 3]
     assert len(old) == 3 and "input_format" not in old[0]["config"]
     at_defaults = {"input_format": "pair", "nonzero_b": False, "last_batch": "drop",
                    "precision": "pure", "warmup_steps": 0}
+    # the committed seeds 3-4 are such runs: one row with seeds 0-2
+    real_new = [r for r in cell if r["seed"] >= 3]
+    assert len(real_new) == 2 and all(r["config"]["input_format"] == "pair" for r in real_new)
+    (real_row,) = lb.build(cell, "t")["tasks"][0]["rows"]
+    assert (real_row["method"], real_row["seeds"]) == ("wd", [0, 1, 2, 3, 4])
     new = [dict(r, config={**r["config"], **at_defaults, "seed": 3 + i}, seed=3 + i)
            for i, r in enumerate(old[:2])]
     assert run_id(new[0]["config"]) == run_id(dict(old[0]["config"], seed=3))

@@ -158,13 +158,14 @@ def test_the_added_board_is_the_board_of_a_hand_merged_results_file(tiny_suite, 
 def test_the_committed_lion_board_rebuilds_from_its_raw_results(venv_with_plugin, tmp_path):  # noqa: F811
     """examples/grokbench-lion/results/full+lion.md, the example's place on the full board, is
     what --add-method builds from the committed full suite's raw results and Lion's own 30,
-    merged by hand as its README says: byte for byte, as CI checks the bundled boards."""
+    merged by hand as its README says: byte for byte, as CI checks the bundled boards. Lion ran
+    seeds 0-2 of a suite that has 5, so every method is ranked at those (--seeds 0-2)."""
     results = LION / "results"
     merged = tmp_path / "full.results.jsonl"
     merged.write_text((ROOT / "leaderboards" / "full.results.jsonl").read_text()
                       + (results / "lion.full.results.jsonl").read_text())
-    out = grokbench_cli("leaderboard", "--suite", "full", "--add-method", "lion", "--from",
-                        str(merged), "--write", "--out-dir", str(tmp_path),
+    out = grokbench_cli("leaderboard", "--suite", "full", "--add-method", "lion", "--seeds", "0-2",
+                        "--from", str(merged), "--write", "--out-dir", str(tmp_path),
                         python=venv_with_plugin, cwd=tmp_path, OMP_NUM_THREADS="1")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "full+lion.md").read_text() == (results / "full+lion.md").read_text()
