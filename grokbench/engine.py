@@ -320,11 +320,14 @@ def _train(config, registry, progress, on_eval, checkpoint_store, notebook_metri
                 # SIGTERM: keep the state after `step` updates (and its evaluation, where one
                 # is due: a resumed run evaluates at its first step only if it is not in the
                 # curve), then stop. Going on from it computes what the whole run computes.
-                kept = saver is not None and saver.save(training_state(step))
-                message = (f"stopped by SIGTERM at step {step} of {steps}: " + (
-                    f"its state is saved in {resume_file}; the same command goes on from there"
-                    if kept else "this run keeps no resume state (" + resume.why_none(
-                        config, checkpoint_store) + "); the same command starts it afresh"))
+                if saver is None:
+                    why = resume.no_state_reason(config, checkpoint_store)
+                else:  # a failed save has said why
+                    why = None if saver.save(training_state(step)) else "it could not be saved"
+                message = f"stopped by SIGTERM at step {step} of {steps}: " + (
+                    f"this run keeps no resume state ({why}); the same command starts it afresh"
+                    if why else f"its state is saved in {resume_file}; the same command goes "
+                    "on from there")
                 # said here: in a sweep's worker process, no one else would say it
                 print(f"({message})", file=sys.stderr)
                 raise Stopped(message, True)

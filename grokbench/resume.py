@@ -65,14 +65,21 @@ def folder(store_path) -> Path:
     return store_path.with_name(store_path.name + ".resume")
 
 
+def no_state_reason(config: dict, store_path) -> str | None:
+    """Why a run keeps no resume state, in words; None where it keeps some."""
+    if store_path is None:
+        return "it has no results store"
+    if every() <= 0:
+        return f"{ENV}=0"
+    if config.get("checkpoints") or config.get("loggers"):
+        return "it writes weight checkpoints or logs as it trains"
+    return None
+
+
 def file_for(config: dict, store_path, rid: str) -> Path | None:
     """Where this run keeps its resume state, or None when it keeps none (no store, no interval,
     or a run that writes weight checkpoints or logs as it trains)."""
-    if store_path is None or every() <= 0:
-        return None
-    if config.get("checkpoints") or config.get("loggers"):
-        return None
-    return folder(store_path) / f"{rid}.pt"
+    return None if no_state_reason(config, store_path) else folder(store_path) / f"{rid}.pt"
 
 
 class Saver:
@@ -115,25 +122,33 @@ class StopRequest:
 
 
 @contextmanager
+def _on_sigterm(handler):
+    """SIGTERM calls ``handler`` inside the block. Only the main thread can set a signal handler:
+    elsewhere (a notebook's background thread, a Ray actor's thread) SIGTERM keeps its own
+    meaning."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        # (None: a handler not set from Python, which cannot be put back; the default is)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+@contextmanager
 def stop_on_sigterm():
     """While a run trains, SIGTERM asks it to stop after the step in progress (it then saves its
-    resume state and raises Stopped) instead of killing the process where it stands. Only the
-    main thread can set a signal handler: elsewhere (a notebook's background thread, a Ray
-    actor's thread) SIGTERM keeps its own meaning, and the request is never set."""
+    resume state and raises Stopped) instead of killing the process where it stands. Outside
+    the main thread the request is never set."""
     request = StopRequest()
-    if threading.current_thread() is not threading.main_thread():
-        yield request
-        return
 
     def ask(signum, frame):
         request.requested = True
 
-    previous = signal.signal(signal.SIGTERM, ask)
-    try:
+    with _on_sigterm(ask):
         yield request
-    finally:
-        # (None: a handler not set from Python, which cannot be put back; the default is)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 @contextmanager
@@ -142,28 +157,11 @@ def sigterm_stops_here():
     Stopped where it lands, so the sweep ends as on Ctrl-C (its workers are sent SIGTERM in
     turn, and each saves its run's state). Within a run trained in this very process,
     stop_on_sigterm's handler takes over until the run ends."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def stop(signum, frame):
         raise Stopped("stopped by SIGTERM")
 
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
+    with _on_sigterm(stop):
         yield
-    finally:
-        # (None: a handler not set from Python, which cannot be put back; the default is)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-
-def why_none(config: dict, store_path) -> str:
-    """Why file_for gives a run no resume state, in words."""
-    if store_path is None:
-        return "it has no results store"
-    if every() <= 0:
-        return f"{ENV}=0"
-    return "it writes weight checkpoints or logs as it trains"
 
 
 def load(path: Path | None, config: dict, versions: dict, device) -> dict | None:

@@ -161,6 +161,15 @@ def test_no_state_is_kept_when_turned_off_or_with_checkpoints(tmp_path, monkeypa
     assert resume.file_for(config, None, "x") is None
 
 
+def long_run_command(command: str, store, *extra) -> tuple[list, dict]:
+    """`grokbench run|sweep` of a 3000-step wd run on modadd mod 31 (seconds), saving its state
+    every 0.5 s: the command line and its environment."""
+    args = [sys.executable, "-m", "grokbench", command, "--task", "modadd", "--method", "wd",
+            "--store", str(store), "--set", "p=31", "--set", "steps=3000", "--set",
+            "eval_every=50", *extra, "-q"]
+    return args, {**os.environ, resume.ENV: "0.5", "OMP_NUM_THREADS": "1"}
+
+
 def wait_for_saved_state(proc, folder):
     """Until the process has saved state once (it is in its training loop); its path."""
     deadline = time.monotonic() + 300
@@ -175,10 +184,7 @@ def wait_for_saved_state(proc, folder):
 def test_a_killed_grokbench_run_goes_on_where_it_was(tmp_path):
     """A real process, SIGKILLed mid-run as a session's end kills it, then the same command."""
     store = tmp_path / "runs.db"
-    args = [sys.executable, "-m", "grokbench", "run", "--task", "modadd", "--method", "wd",
-            "--store", str(store), "--set", "p=31", "--set", "steps=3000", "--set",
-            "eval_every=50", "--set", "threads=1", "-q"]
-    env = {**os.environ, resume.ENV: "0.5", "OMP_NUM_THREADS": "1"}
+    args, env = long_run_command("run", store, "--set", "threads=1")
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     state = wait_for_saved_state(proc, resume.folder(store))
     proc.send_signal(signal.SIGKILL)
@@ -211,10 +217,7 @@ def test_a_sigterm_saves_the_run_at_once_and_it_goes_on_bit_for_bit(tmp_path):
     after the step in progress, not at its last periodic save, says so, and exits with 143;
     the same command goes on from that step and computes what an uninterrupted run does."""
     store = tmp_path / "runs.db"
-    args = [sys.executable, "-m", "grokbench", "run", "--task", "modadd", "--method", "wd",
-            "--store", str(store), "--set", "p=31", "--set", "steps=3000", "--set",
-            "eval_every=50", "--set", "threads=1", "-q"]
-    env = {**os.environ, resume.ENV: "0.5", "OMP_NUM_THREADS": "1"}
+    args, env = long_run_command("run", store, "--set", "threads=1")
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     state = wait_for_saved_state(proc, resume.folder(store))
     proc.send_signal(signal.SIGTERM)
@@ -238,10 +241,7 @@ def test_a_sigterm_to_a_sweep_saves_its_workers_runs(tmp_path):
     """SIGTERM to a sweep's process stops it as Ctrl-C does; it ends its worker processes with
     SIGTERM, so the run in progress saves its state at once; the same command goes on from it."""
     store = tmp_path / "runs.db"
-    args = [sys.executable, "-m", "grokbench", "sweep", "--task", "modadd", "--method", "wd",
-            "--store", str(store), "--set", "p=31", "--set", "steps=3000", "--set",
-            "eval_every=50", "--workers", "1", "--executor", "processes", "-q"]
-    env = {**os.environ, resume.ENV: "0.5", "OMP_NUM_THREADS": "1"}
+    args, env = long_run_command("sweep", store, "--workers", "1", "--executor", "processes")
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     state = wait_for_saved_state(proc, resume.folder(store))
     proc.send_signal(signal.SIGTERM)
