@@ -364,8 +364,9 @@ NOT_REPRODUCED_HERE: dict[str, str] = {
                             "generalizes within 5000 steps (3 of 3 seeds)",
     "muon-sooner-than-adamw-mlp": "on the modular MLP (p = 113) Muon's median is 1300 steps "
                                   "against AdamW's 600 at the fixed recipes (the paper: a transformer)",
-    "precision-moves-collapse": "inconclusive: at train fraction 0.4 float16 and float32 collapse "
-                                "at the same evaluation (3000), at 0.6 and 0.7 float16 first",
+    "precision-moves-collapse": "inconclusive: seed 0's float16 and float32 softmaxes collapse at "
+                                "the same evaluation (3000) at train fraction 0.4; in the other 8 "
+                                "pairs float16 collapses first (1500)",
     "stablemax-groks-modadd": "inconclusive: StableMax seed 0 reaches 94.3 % test accuracy at "
                               "80 000 steps, seeds 1 and 2 reach 95 % at 57 000 and 65 000",
     "fourier-key-frequencies-mlp": "weight decay's MLP still spreads its embedding over 19–21 "
